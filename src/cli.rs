@@ -1,0 +1,53 @@
+//! The command line, defined once with clap (help, version and errors come from here).
+
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "brood",
+    version,
+    about = "A live process tree and multiprocessing lab for Linux"
+)]
+pub struct Cli {
+    /// Refresh interval in seconds, from 0.1 to 3600 (e.g. 0.5)
+    #[arg(short = 'd', long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// Turn colours off (setting the NO_COLOR environment variable does the same)
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.1..=3600.0).contains(&secs) {
+        return Err(format!("{secs} s is out of range: use 0.1 to 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl Cli {
+    /// Colour is on unless `--no-color` or a non-empty NO_COLOR (see no-color.org) says otherwise.
+    pub fn color(&self) -> bool {
+        !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_takes_fractions_and_rejects_nonsense() {
+        let cli = Cli::try_parse_from(["brood", "-d", "0.5"]).unwrap();
+        assert_eq!(cli.interval, Duration::from_millis(500));
+        assert!(Cli::try_parse_from(["brood", "--interval", "0"]).is_err());
+        assert!(Cli::try_parse_from(["brood", "--interval", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["brood", "--bogus"]).is_err());
+    }
+}

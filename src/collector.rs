@@ -1,0 +1,108 @@
+//! The collector thread: scans /proc and reads system figures every interval, and sends each
+//! result to the main loop as an [`Event`]. Its sleep is a channel wait, so a command (scan now,
+//! change options, stop) wakes it at once and an idle brood wakes only for its tick.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sysinfo::System;
+
+use crate::event::Event;
+use crate::proc::scan::{ScanOptions, Scanner};
+
+/// The header's system figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SystemStats {
+    pub cpu_percent: f32,
+    pub cpus: usize,
+    pub mem_used: u64,
+    pub mem_total: u64,
+    pub swap_used: u64,
+    pub swap_total: u64,
+    pub load: [f64; 3],
+    pub uptime_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    ScanNow,
+    ScanThreads(bool),
+    Stop,
+}
+
+pub struct Collector {
+    commands: Sender<Command>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Collector {
+    pub fn start(interval: Duration, options: ScanOptions, events: Sender<Event>) -> Collector {
+        let (commands, inbox) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("collector".into())
+            .spawn(move || run(interval, options, &inbox, &events))
+            .ok();
+        Collector { commands, thread }
+    }
+
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.send(Command::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    interval: Duration,
+    options: ScanOptions,
+    inbox: &Receiver<Command>,
+    events: &Sender<Event>,
+) {
+    let mut scanner = Scanner::new(options);
+    let mut system = System::new().ok();
+    loop {
+        let started = Instant::now();
+        let event = match scanner.scan() {
+            Ok(snapshot) => Event::Snapshot(Box::new(snapshot), read_system(system.as_mut())),
+            Err(err) => Event::ScanFailed(err.to_string()),
+        };
+        if events.send(event).is_err() {
+            return;
+        }
+        let wait = (started + interval).saturating_duration_since(Instant::now());
+        match inbox.recv_timeout(wait) {
+            Ok(Command::ScanNow) | Err(RecvTimeoutError::Timeout) => {}
+            Ok(Command::ScanThreads(on)) => scanner.set_threads(on),
+            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn read_system(system: Option<&mut System>) -> SystemStats {
+    let Some(system) = system else {
+        return SystemStats::default();
+    };
+    system.refresh_cpu_usage();
+    system.refresh_memory();
+    let load = System::load_average()
+        .map(|l| [l.one, l.five, l.fifteen])
+        .unwrap_or_default();
+    SystemStats {
+        cpu_percent: system.global_cpu_usage(),
+        cpus: system.cpus().len(),
+        mem_used: system.used_memory(),
+        mem_total: system.total_memory(),
+        swap_used: system.used_swap(),
+        swap_total: system.total_swap(),
+        load,
+        uptime_secs: System::uptime().unwrap_or_default(),
+    }
+}

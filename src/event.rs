@@ -1,0 +1,22 @@
+//! Everything the main loop reacts to arrives as one [`Event`] on one channel.
+
+use crossterm::event::{KeyEvent, MouseEvent};
+
+use crate::collector::SystemStats;
+use crate::proc::Snapshot;
+
+#[derive(Debug)]
+pub enum Event {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// A fresh scan of /proc and the system figures read with it.
+    Snapshot(Box<Snapshot>, SystemStats),
+    /// /proc could not be read at all (it is normal for single processes to fail; this is not that).
+    ScanFailed(String),
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.
+    Terminate(i32),
+}

@@ -1,0 +1,9 @@
+//! brood: a live process tree and multiprocessing lab for Linux.
+
+pub mod app;
+pub mod cli;
+pub mod collector;
+pub mod event;
+pub mod proc;
+pub mod tui;
+pub mod ui;

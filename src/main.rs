@@ -1,0 +1,43 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use brood::cli::Cli;
+use clap::Parser;
+use clap::error::ErrorKind;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            // clap's own message spans several lines; one is enough to say what was wrong.
+            let text = err.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("brood: {first} (see brood --help)");
+            return ExitCode::from(2);
+        }
+    };
+    if !std::io::stdout().is_terminal() {
+        eprintln!("brood: standard output is not a terminal, and brood's screen needs one");
+        return ExitCode::from(2);
+    }
+    match brood::tui::run(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("brood: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! What changed between two snapshots: births, exec, deaths, reaping, reparenting, stops.
+//! Pure: it remembers what it saw before, but reads nothing; every input is a [`Snapshot`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
+
+/// One change seen between two scans.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Spawned {
+        id: Identity,
+        parent: Pid,
+        name: Arc<str>,
+    },
+    Exec {
+        id: Identity,
+        from: Arc<str>,
+        to: Arc<str>,
+    },
+    BecameZombie {
+        id: Identity,
+        parent: Pid,
+        name: Arc<str>,
+    },
+    /// A zombie went away: its parent (at the last scan) collected its status.
+    Reaped {
+        id: Identity,
+        parent: Pid,
+        name: Arc<str>,
+    },
+    /// Gone without ever being seen as a zombie: it exited and was reaped between two scans.
+    Vanished {
+        id: Identity,
+        parent: Pid,
+        name: Arc<str>,
+    },
+    Reparented {
+        id: Identity,
+        from: Pid,
+        to: Pid,
+        name: Arc<str>,
+    },
+    Stopped {
+        id: Identity,
+        name: Arc<str>,
+    },
+    Traced {
+        id: Identity,
+        tracer: Option<Pid>,
+        name: Arc<str>,
+    },
+    Continued {
+        id: Identity,
+        name: Arc<str>,
+    },
+}
+
+/// Why a process carries the `orphan` badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orphan {
+    /// brood saw its PPID change away from this parent.
+    Seen { former_parent: Pid },
+    /// First seen already adopted; see [`is_probable_orphan`] for the rule.
+    Probable,
+}
+
+/// How long a zombie has been one: exact when brood saw it turn, a lower bound otherwise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZombieAge {
+    pub secs: f64,
+    pub at_least: bool,
+}
+
+/// Per-process marks for the current snapshot, aligned with `Snapshot::procs`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Marks {
+    pub orphan: Option<Orphan>,
+    pub zombie: Option<ZombieAge>,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    parent: Pid,
+    state: State,
+    name: Arc<str>,
+}
+
+/// Remembers the previous scan so each new one can be told apart from it.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    previous: Option<HashMap<Identity, Seen>>,
+    /// Uptime at which each zombie was first seen, and whether it was seen turning.
+    zombie_since: HashMap<Identity, (f64, bool)>,
+    /// Processes brood saw reparented, with the parent they had before.
+    reparented: HashMap<Identity, Pid>,
+}
+
+impl Lifecycle {
+    /// Takes the next snapshot and returns what changed since the previous one.
+    /// The first snapshot only sets the baseline: it reports nothing.
+    pub fn observe(&mut self, next: &Snapshot) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let mut seen_now = HashMap::with_capacity(next.procs.len());
+        let previous = self.previous.take();
+        for proc in &next.procs {
+            let seen = Seen {
+                parent: proc.ppid,
+                state: proc.state,
+                name: proc.name.clone(),
+            };
+            match previous.as_ref().map(|prev| prev.get(&proc.id)) {
+                None => {
+                    if proc.state == State::Zombie {
+                        self.zombie_since.insert(proc.id, (next.uptime_secs, false));
+                    }
+                }
+                Some(None) => self.report_new(proc, next, &mut changes),
+                Some(Some(before)) => self.report_changed(proc, before, next, &mut changes),
+            }
+            seen_now.insert(proc.id, seen);
+        }
+        if let Some(previous) = &previous {
+            for (id, before) in previous {
+                if seen_now.contains_key(id) {
+                    continue;
+                }
+                let (id, parent, name) = (*id, before.parent, before.name.clone());
+                changes.push(if before.state == State::Zombie {
+                    Change::Reaped { id, parent, name }
+                } else {
+                    Change::Vanished { id, parent, name }
+                });
+            }
+        }
+        self.zombie_since.retain(|id, _| seen_now.contains_key(id));
+        self.reparented.retain(|id, _| seen_now.contains_key(id));
+        self.previous = Some(seen_now);
+        changes
+    }
+
+    fn report_new(&mut self, proc: &ProcInfo, next: &Snapshot, changes: &mut Vec<Change>) {
+        let id = proc.id;
+        changes.push(Change::Spawned {
+            id,
+            parent: proc.ppid,
+            name: proc.name.clone(),
+        });
+        if proc.state == State::Zombie {
+            // Born and dead between two scans: it has been a zombie for at most one interval.
+            self.zombie_since.insert(id, (next.uptime_secs, true));
+            changes.push(Change::BecameZombie {
+                id,
+                parent: proc.ppid,
+                name: proc.name.clone(),
+            });
+        }
+    }
+
+    fn report_changed(
+        &mut self,
+        proc: &ProcInfo,
+        before: &Seen,
+        next: &Snapshot,
+        changes: &mut Vec<Change>,
+    ) {
+        let (id, name) = (proc.id, proc.name.clone());
+        if before.name != proc.name && proc.state != State::Zombie {
+            changes.push(Change::Exec {
+                id,
+                from: before.name.clone(),
+                to: name.clone(),
+            });
+        }
+        if before.parent != proc.ppid && proc.kind != TaskKind::Thread {
+            self.reparented.entry(id).or_insert(before.parent);
+            changes.push(Change::Reparented {
+                id,
+                from: before.parent,
+                to: proc.ppid,
+                name: name.clone(),
+            });
+        }
+        if before.state == proc.state {
+            return;
+        }
+        match proc.state {
+            State::Zombie => {
+                self.zombie_since.insert(id, (next.uptime_secs, true));
+                changes.push(Change::BecameZombie {
+                    id,
+                    parent: proc.ppid,
+                    name,
+                });
+            }
+            State::Stopped => changes.push(Change::Stopped { id, name }),
+            State::Traced => changes.push(Change::Traced {
+                id,
+                tracer: proc.tracer,
+                name,
+            }),
+            _ if matches!(before.state, State::Stopped | State::Traced) => {
+                changes.push(Change::Continued { id, name });
+            }
+            _ => {}
+        }
+    }
+
+    /// Orphan and zombie marks for every process of `snapshot` (the one last observed).
+    pub fn marks(&self, snapshot: &Snapshot) -> Vec<Marks> {
+        let by_pid = snapshot.index_by_pid();
+        snapshot
+            .procs
+            .iter()
+            .map(|proc| {
+                let orphan = match self.reparented.get(&proc.id) {
+                    Some(&former_parent) => Some(Orphan::Seen { former_parent }),
+                    None => {
+                        let parent = by_pid.get(&proc.ppid).map(|&i| &snapshot.procs[i]);
+                        is_probable_orphan(proc, parent).then_some(Orphan::Probable)
+                    }
+                };
+                let zombie = self
+                    .zombie_since
+                    .get(&proc.id)
+                    .map(|&(since, exact)| ZombieAge {
+                        secs: (snapshot.uptime_secs - since).max(0.0),
+                        at_least: !exact,
+                    });
+                Marks { orphan, zombie }
+            })
+            .collect()
+    }
+}
+
+/// The rule for a process first seen already adopted, which brood never saw lose its parent.
+///
+/// A child inherits its parent's session, and only `setsid()` (which makes the caller a session
+/// leader) changes it. So a process that is *not* a session leader, yet whose parent lives in
+/// another session, was almost always adopted: its original parent, in its own session, died.
+/// The rule never looks at the parent's PID, so it holds for subreapers and for containers whose
+/// PID 1 is not init. Kernel threads (session 0) and threads are never orphans.
+pub fn is_probable_orphan(proc: &ProcInfo, parent: Option<&ProcInfo>) -> bool {
+    if proc.kind != TaskKind::Process || proc.session == 0 || proc.session == proc.pid() {
+        return false;
+    }
+    parent.is_some_and(|parent| parent.session != proc.session)
+}

@@ -1,0 +1,165 @@
+//! The process model: /proc in, plain data out.
+//! Only `scan` reads /proc; everything else here is a pure function of snapshots.
+
+pub mod lifecycle;
+pub mod scan;
+pub mod stat;
+pub mod text;
+pub mod tree;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub type Pid = i32;
+
+/// A process's identity: the kernel reuses PIDs, but never a PID with the same start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Identity {
+    pub pid: Pid,
+    /// Field 22 of /proc/PID/stat: clock ticks after boot.
+    pub start_ticks: u64,
+}
+
+/// The kernel's scheduling state letter (proc(5)), as a closed set plus whatever a future kernel adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Running,
+    Sleeping,
+    DiskSleep,
+    Stopped,
+    Traced,
+    Zombie,
+    Dead,
+    Idle,
+    Other(u8),
+}
+
+impl State {
+    pub fn from_letter(letter: u8) -> State {
+        match letter {
+            b'R' => State::Running,
+            b'S' => State::Sleeping,
+            b'D' => State::DiskSleep,
+            b'T' => State::Stopped,
+            b't' => State::Traced,
+            b'Z' => State::Zombie,
+            b'X' | b'x' => State::Dead,
+            b'I' => State::Idle,
+            other => State::Other(other),
+        }
+    }
+
+    pub fn letter(self) -> char {
+        match self {
+            State::Running => 'R',
+            State::Sleeping => 'S',
+            State::DiskSleep => 'D',
+            State::Stopped => 'T',
+            State::Traced => 't',
+            State::Zombie => 'Z',
+            State::Dead => 'X',
+            State::Idle => 'I',
+            State::Other(letter) if letter.is_ascii_graphic() => char::from(letter),
+            State::Other(_) => '?',
+        }
+    }
+
+    /// One line for the help screen and the docs.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            State::Running => "runnable: running on a CPU or waiting in the run queue for one",
+            State::Sleeping => {
+                "sleeping, interruptible: waiting for an event (input, a child, a timer)"
+            }
+            State::DiskSleep => {
+                "uninterruptible wait, usually disk or network I/O; signals wait too"
+            }
+            State::Stopped => "stopped by job control (SIGSTOP, SIGTSTP); SIGCONT resumes it",
+            State::Traced => "stopped by a tracer (a debugger, strace); TracerPid names it",
+            State::Zombie => "exited, not yet reaped: its parent must wait() for it",
+            State::Dead => "dead: being removed, seen only for an instant",
+            State::Idle => "idle kernel thread (not counted as load)",
+            State::Other(_) => "a state this version of brood does not know",
+        }
+    }
+
+    /// The states the help screen explains, in the order it lists them.
+    pub const KNOWN: [State; 8] = [
+        State::Running,
+        State::Sleeping,
+        State::DiskSleep,
+        State::Stopped,
+        State::Traced,
+        State::Zombie,
+        State::Idle,
+        State::Dead,
+    ];
+}
+
+/// What kind of task a row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    Process,
+    /// A thread other than its process's main thread; its `ppid` is the thread group leader.
+    Thread,
+    KernelThread,
+}
+
+/// One process (or thread) as one scan saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcInfo {
+    pub id: Identity,
+    pub ppid: Pid,
+    pub pgrp: Pid,
+    pub session: Pid,
+    pub kind: TaskKind,
+    pub state: State,
+    /// `comm`, made safe to print.
+    pub name: Arc<str>,
+    /// Arguments joined by spaces, made safe to print; empty for kernel threads and zombies.
+    pub cmdline: Arc<str>,
+    pub uid: Option<u32>,
+    pub user: Arc<str>,
+    /// utime + stime, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Share of one CPU since the previous scan (100 = one core busy).
+    pub cpu_percent: f32,
+    pub rss_bytes: u64,
+    pub vsize_bytes: u64,
+    pub nice: i64,
+    pub threads: i64,
+    /// Who traces it, read only for traced processes.
+    pub tracer: Option<Pid>,
+}
+
+impl ProcInfo {
+    pub fn pid(&self) -> Pid {
+        self.id.pid
+    }
+}
+
+/// One pass over /proc, plus the clock it was read at.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub procs: Vec<ProcInfo>,
+    /// Seconds since boot when the scan ran (from /proc/uptime), for ages and zombie timers.
+    pub uptime_secs: f64,
+    pub ticks_per_sec: u64,
+}
+
+impl Snapshot {
+    /// Seconds a process has existed at the time of the scan.
+    pub fn age_secs(&self, proc: &ProcInfo) -> f64 {
+        let started = proc.id.start_ticks as f64 / self.ticks_per_sec.max(1) as f64;
+        (self.uptime_secs - started).max(0.0)
+    }
+
+    /// PID → index into `procs`. Threads share their process's PID space (TIDs), so this is total.
+    pub fn index_by_pid(&self) -> HashMap<Pid, usize> {
+        self.procs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.pid(), i))
+            .collect()
+    }
+}

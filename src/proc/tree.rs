@@ -1,0 +1,134 @@
+//! Snapshot → ordered forest, flattened into display rows.
+//! Iterative throughout (a 10 000-deep chain must not touch the call stack) and linear in the
+//! number of processes apart from sorting siblings.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use super::{Identity, ProcInfo, Snapshot, TaskKind};
+
+/// What the forest hides and folds.
+#[derive(Debug, Clone, Copy)]
+pub struct TreeOptions<'a> {
+    pub show_kernel_threads: bool,
+    pub collapsed: &'a HashSet<Identity>,
+}
+
+/// One line of the flattened tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// Index into `Snapshot::procs`.
+    pub proc_index: usize,
+    pub depth: u32,
+    /// The last of its siblings: drawn with `└─` and no `│` below it.
+    pub is_last: bool,
+    /// Row of the parent, `None` for a root.
+    pub parent_row: Option<usize>,
+    /// Visible children, whether or not they are folded away.
+    pub child_count: u32,
+    pub collapsed: bool,
+}
+
+fn is_shown(proc: &ProcInfo, options: &TreeOptions<'_>) -> bool {
+    options.show_kernel_threads || proc.kind != TaskKind::KernelThread
+}
+
+/// Builds the rows of the forest, siblings ordered by `order`.
+pub fn build_rows(
+    snapshot: &Snapshot,
+    options: &TreeOptions<'_>,
+    order: impl Fn(&ProcInfo, &ProcInfo) -> Ordering,
+) -> Vec<Row> {
+    let procs = &snapshot.procs;
+    let by_pid = snapshot.index_by_pid();
+    let shown: Vec<bool> = procs.iter().map(|p| is_shown(p, options)).collect();
+
+    let parent_of: Vec<Option<usize>> = procs
+        .iter()
+        .map(|p| {
+            by_pid
+                .get(&p.ppid)
+                .copied()
+                .filter(|&parent| p.ppid != p.pid() && shown[parent])
+        })
+        .collect();
+
+    // Children lists in one flat array (compressed rows), so building costs no allocation per node.
+    let mut offsets = vec![0usize; procs.len() + 1];
+    for parent in parent_of.iter().flatten() {
+        offsets[parent + 1] += 1;
+    }
+    for i in 0..procs.len() {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut children = vec![0usize; offsets[procs.len()]];
+    let mut roots = Vec::new();
+    for (child, parent) in parent_of.iter().enumerate() {
+        if !shown[child] {
+            continue;
+        }
+        match parent {
+            Some(parent) => {
+                children[fill[*parent]] = child;
+                fill[*parent] += 1;
+            }
+            None => roots.push(child),
+        }
+    }
+    let cmp = |a: &usize, b: &usize| order(&procs[*a], &procs[*b]);
+    for node in 0..procs.len() {
+        children[offsets[node]..offsets[node + 1]].sort_by(cmp);
+    }
+    roots.sort_by(cmp);
+
+    let mut rows = Vec::with_capacity(procs.len());
+    let mut visited = vec![false; procs.len()];
+    // (node, depth, is_last, parent row); a node under a fold is visited but gets no row.
+    let mut stack: Vec<(usize, u32, bool, Option<usize>, bool)> = Vec::new();
+    let push_group = |stack: &mut Vec<_>, group: &[usize], depth: u32, parent_row, folded| {
+        for (i, &node) in group.iter().enumerate().rev() {
+            stack.push((node, depth, i + 1 == group.len(), parent_row, folded));
+        }
+    };
+    push_group(&mut stack, &roots, 0, None, false);
+    let mut stray_cursor = 0;
+    loop {
+        while let Some((node, depth, is_last, parent_row, folded)) = stack.pop() {
+            if visited[node] {
+                continue;
+            }
+            visited[node] = true;
+            let kids = &children[offsets[node]..offsets[node + 1]];
+            if folded {
+                push_group(&mut stack, kids, depth + 1, None, true);
+                continue;
+            }
+            let collapsed = !kids.is_empty() && options.collapsed.contains(&procs[node].id);
+            rows.push(Row {
+                proc_index: node,
+                depth,
+                is_last,
+                parent_row,
+                child_count: kids.len() as u32,
+                collapsed,
+            });
+            push_group(&mut stack, kids, depth + 1, Some(rows.len() - 1), collapsed);
+        }
+        // A snapshot is not atomic: a PPID read mid-reparenting can form a loop no root reaches.
+        // Such processes are shown as roots rather than lost.
+        while stray_cursor < procs.len() && (visited[stray_cursor] || !shown[stray_cursor]) {
+            stray_cursor += 1;
+        }
+        if stray_cursor == procs.len() {
+            break;
+        }
+        stack.push((stray_cursor, 0, true, None, false));
+    }
+    rows
+}
+
+/// Siblings by PID, the order `pstree -p` uses.
+pub fn by_pid(a: &ProcInfo, b: &ProcInfo) -> Ordering {
+    a.pid().cmp(&b.pid())
+}

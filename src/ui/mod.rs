@@ -1,0 +1,49 @@
+//! Drawing: `draw(frame, &App)` paints the state and nothing else: no /proc, no signals, no `&mut`.
+
+mod footer;
+pub mod format;
+mod header;
+mod help;
+pub mod layout;
+pub mod theme;
+mod tree_view;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::app::{App, Overlay};
+use theme::Theme;
+
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let screen = frame.area();
+    let areas = layout::areas(screen);
+    if areas.too_small {
+        draw_too_small(frame, screen);
+        return;
+    }
+    let theme = Theme { color: app.color };
+    header::draw(frame, areas.header, app, theme);
+    tree_view::draw(frame, areas.table_header, areas.table, app, theme);
+    footer::draw(frame, areas.footer, app, theme);
+    if let Some(Overlay::Help { scroll }) = app.overlay {
+        help::draw(frame, screen, app, theme, scroll);
+    }
+}
+
+fn draw_too_small(frame: &mut Frame<'_>, screen: Rect) {
+    let text = format!(
+        "terminal too small ({}x{}): brood needs {}x{}",
+        screen.width,
+        screen.height,
+        layout::MIN_WIDTH,
+        layout::MIN_HEIGHT
+    );
+    let notice = Paragraph::new(Line::from(text))
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true });
+    let top = screen.height.saturating_sub(2) / 2;
+    let area = Rect::new(screen.x, screen.y + top, screen.width, screen.height - top);
+    frame.render_widget(notice, area);
+}
