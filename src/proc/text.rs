@@ -13,14 +13,12 @@ pub fn sanitize(bytes: &[u8]) -> String {
 /// Like [`sanitize`], keeping at most `max_chars` characters and marking a cut with `…`.
 pub fn sanitize_limited(bytes: &[u8], max_chars: usize) -> String {
     let mut out = String::with_capacity(bytes.len().min(max_chars));
-    let mut kept = 0;
-    for ch in String::from_utf8_lossy(bytes).chars() {
+    for (kept, ch) in String::from_utf8_lossy(bytes).chars().enumerate() {
         if kept >= max_chars {
             out.push('…');
             break;
         }
         push_escaped(&mut out, ch);
-        kept += 1;
     }
     out
 }
