@@ -394,3 +394,170 @@ fn count_states(snapshot: &Snapshot, marks: &[Marks]) -> StateCounts {
     }
     counts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::builder::SnapshotBuilder;
+    use crossterm::event::KeyModifiers;
+
+    fn app_with(snapshot: Snapshot) -> App {
+        let mut app = App::new(Keymap::default(), true, 1);
+        app.update(Event::Resize {
+            width: 100,
+            height: 30,
+        });
+        feed(&mut app, snapshot);
+        app
+    }
+
+    fn feed(app: &mut App, snapshot: Snapshot) {
+        app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
+    }
+
+    fn press(app: &mut App, c: char) -> Vec<Effect> {
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )))
+    }
+
+    fn selected_pid(app: &App) -> Option<Pid> {
+        app.selected.map(|id| id.pid)
+    }
+
+    fn tree() -> SnapshotBuilder {
+        SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(10, 1, "a")
+            .proc(11, 10, "a1")
+            .proc(12, 11, "a2")
+            .proc(20, 1, "b")
+    }
+
+    #[test]
+    fn selection_follows_the_process_not_the_row() {
+        let mut app = app_with(tree().build());
+        press(&mut app, 'j');
+        press(&mut app, 'j');
+        assert_eq!(selected_pid(&app), Some(11));
+        // A new process above it shifts every row down; the selection stays on PID 11.
+        feed(&mut app, tree().proc(5, 1, "early").build());
+        assert_eq!(selected_pid(&app), Some(11));
+        assert_eq!(
+            app.rows[app.selected_row].proc_index,
+            app.snapshot
+                .procs
+                .iter()
+                .position(|p| p.pid() == 11)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn selection_moves_to_the_parent_when_the_process_exits() {
+        let mut app = app_with(tree().build());
+        app.update(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
+        press(&mut app, 'j');
+        press(&mut app, 'j');
+        assert_eq!(selected_pid(&app), Some(12));
+        // 12 and its parent 11 both die: the nearest surviving ancestor is 10.
+        feed(
+            &mut app,
+            SnapshotBuilder::default()
+                .proc(1, 0, "init")
+                .proc(10, 1, "a")
+                .proc(20, 1, "b")
+                .build(),
+        );
+        assert_eq!(selected_pid(&app), Some(10));
+    }
+
+    #[test]
+    fn a_reused_pid_is_not_mistaken_for_the_selected_process() {
+        let mut app = app_with(tree().build());
+        press(&mut app, 'G');
+        assert_eq!(selected_pid(&app), Some(20));
+        // PID 20 died and a new process got the same PID: selection goes to the parent, init.
+        let reused = SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(10, 1, "a")
+            .proc(11, 10, "a1")
+            .proc(12, 11, "a2")
+            .with(20, 10, "impostor", |p| p.id.start_ticks = 999)
+            .build();
+        feed(&mut app, reused);
+        assert_eq!(
+            app.selected,
+            Some(Identity {
+                pid: 1,
+                start_ticks: 1
+            })
+        );
+    }
+
+    #[test]
+    fn folding_hides_descendants_and_moves_up_when_already_folded() {
+        let mut app = app_with(tree().build());
+        press(&mut app, 'j');
+        assert_eq!(selected_pid(&app), Some(10));
+        press(&mut app, 'h');
+        assert_eq!(app.rows.len(), 3);
+        press(&mut app, 'h');
+        assert_eq!(selected_pid(&app), Some(1));
+        press(&mut app, 'j');
+        press(&mut app, 'l');
+        assert_eq!(app.rows.len(), 5);
+        press(&mut app, '*');
+        assert_eq!(app.rows.len(), 3, "fold all keeps init and its children");
+        press(&mut app, '*');
+        assert_eq!(app.rows.len(), 5);
+    }
+
+    #[test]
+    fn help_takes_keys_while_open_and_quit_closes_it_first() {
+        let mut app = app_with(tree().build());
+        press(&mut app, '?');
+        assert!(app.overlay.is_some());
+        press(&mut app, 'j');
+        assert_eq!(
+            selected_pid(&app),
+            Some(1),
+            "keys scroll the help, not the tree"
+        );
+        press(&mut app, 'q');
+        assert!(app.overlay.is_none());
+        assert_eq!(app.exit, None);
+        press(&mut app, 'q');
+        assert_eq!(app.exit, Some(Exit::Quit));
+    }
+
+    #[test]
+    fn thread_toggle_asks_the_collector_and_says_so() {
+        let mut app = app_with(tree().build());
+        assert_eq!(press(&mut app, 'H'), vec![Effect::ScanThreads(true)]);
+        assert_eq!(
+            app.status.as_ref().map(|s| s.text.as_str()),
+            Some("userland threads shown")
+        );
+        for _ in 0..=STATUS_SCANS {
+            feed(&mut app, tree().build());
+        }
+        assert_eq!(app.status, None, "status messages expire");
+    }
+
+    #[test]
+    fn paging_stays_in_bounds_and_keeps_the_selection_on_screen() {
+        let mut app = app_with(crate::proc::builder::population(500));
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::PageDown,
+            KeyModifiers::NONE,
+        )));
+        let page = usize::from(app.table_height());
+        assert_eq!(app.selected_row, page);
+        assert!(app.scroll <= app.selected_row && app.selected_row < app.scroll + page);
+        press(&mut app, 'G');
+        assert_eq!(app.selected_row, app.rows.len() - 1);
+        assert_eq!(app.scroll, app.rows.len() - page);
+    }
+}

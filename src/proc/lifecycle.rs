@@ -247,3 +247,153 @@ pub fn is_probable_orphan(proc: &ProcInfo, parent: Option<&ProcInfo>) -> bool {
     }
     parent.is_some_and(|parent| parent.session != proc.session)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::builder::SnapshotBuilder;
+
+    fn family() -> SnapshotBuilder {
+        SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(10, 1, "shell")
+            .proc(11, 10, "parent")
+            .proc(12, 11, "child")
+    }
+
+    #[test]
+    fn the_first_snapshot_is_a_baseline() {
+        let mut lifecycle = Lifecycle::default();
+        assert!(lifecycle.observe(&family().build()).is_empty());
+    }
+
+    #[test]
+    fn a_child_whose_parent_died_is_reported_reparented_and_marked() {
+        let mut lifecycle = Lifecycle::default();
+        lifecycle.observe(&family().build());
+        // The parent died; the adopter is whatever /proc says (here a subreaper, PID 10).
+        let after = SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(10, 1, "shell")
+            .proc(12, 10, "child")
+            .build();
+        let changes = lifecycle.observe(&after);
+        let child = after.procs[2].id;
+        assert!(changes.contains(&Change::Reparented {
+            id: child,
+            from: 11,
+            to: 10,
+            name: "child".into()
+        }));
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::Vanished { id, parent: 10, .. } if id.pid == 11))
+        );
+        let marks = lifecycle.marks(&after);
+        assert_eq!(marks[2].orphan, Some(Orphan::Seen { former_parent: 11 }));
+        assert_eq!(marks[1].orphan, None);
+    }
+
+    #[test]
+    fn a_zombie_is_timed_from_when_it_turned_and_reaped_when_it_goes() {
+        let mut lifecycle = Lifecycle::default();
+        lifecycle.observe(&family().uptime(100.0).build());
+        let zombie = family().with(13, 11, "kid", |p| p.state = State::Zombie);
+        let changes = lifecycle.observe(&zombie.clone().uptime(101.0).build());
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::BecameZombie { id, parent: 11, .. } if id.pid == 13))
+        );
+        let later = zombie.uptime(131.0).build();
+        lifecycle.observe(&later);
+        let marks = lifecycle.marks(&later);
+        assert_eq!(
+            marks[4].zombie,
+            Some(ZombieAge {
+                secs: 30.0,
+                at_least: false
+            })
+        );
+
+        let changes = lifecycle.observe(&family().uptime(132.0).build());
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::Reaped { id, parent: 11, .. } if id.pid == 13))
+        );
+    }
+
+    #[test]
+    fn a_zombie_present_from_the_start_has_a_lower_bound_age() {
+        let mut lifecycle = Lifecycle::default();
+        let first = family()
+            .with(13, 11, "kid", |p| p.state = State::Zombie)
+            .uptime(50.0);
+        lifecycle.observe(&first.clone().build());
+        let later = first.uptime(55.0).build();
+        lifecycle.observe(&later);
+        assert_eq!(
+            lifecycle.marks(&later)[4].zombie,
+            Some(ZombieAge {
+                secs: 5.0,
+                at_least: true
+            })
+        );
+    }
+
+    #[test]
+    fn stop_trace_continue_and_exec_are_reported() {
+        let mut lifecycle = Lifecycle::default();
+        lifecycle.observe(&family().build());
+        let stopped = family()
+            .with(13, 11, "kid", |p| p.state = State::Stopped)
+            .build();
+        lifecycle.observe(&stopped);
+        let traced = family().with(13, 11, "kid", |p| {
+            p.state = State::Traced;
+            p.tracer = Some(10);
+        });
+        let changes = lifecycle.observe(&traced.build());
+        assert!(changes.iter().any(|c| matches!(
+            c,
+            Change::Traced {
+                tracer: Some(10),
+                ..
+            }
+        )));
+        let changes = lifecycle.observe(&family().with(13, 11, "ls", |_| {}).build());
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::Continued { .. }))
+        );
+        assert!(changes.iter().any(
+            |c| matches!(c, Change::Exec { from, to, .. } if &**from == "kid" && &**to == "ls")
+        ));
+    }
+
+    #[test]
+    fn probable_orphan_rule_uses_sessions_not_pid_1() {
+        let snapshot = SnapshotBuilder::default()
+            .with(1, 0, "init", |p| p.session = 1)
+            // A daemon: session leader under init. Not an orphan.
+            .with(50, 1, "daemon", |p| p.session = 50)
+            // Left behind by a shell in session 60: adopted by a subreaper (70) in another session.
+            .with(70, 1, "subreaper", |p| p.session = 70)
+            .with(61, 70, "leftover", |p| p.session = 60)
+            // Its sibling in the same session as its parent: an ordinary child.
+            .with(71, 70, "child", |p| p.session = 70)
+            .build();
+        let marks = Lifecycle::default().marks(&snapshot);
+        let orphans: Vec<i32> = snapshot
+            .procs
+            .iter()
+            .zip(&marks)
+            .filter(|(_, m)| m.orphan.is_some())
+            .map(|(p, _)| p.pid())
+            .collect();
+        assert_eq!(orphans, vec![61]);
+    }
+}

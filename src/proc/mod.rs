@@ -1,6 +1,7 @@
 //! The process model: /proc in, plain data out.
 //! Only `scan` reads /proc; everything else here is a pure function of snapshots.
 
+pub mod builder;
 pub mod lifecycle;
 pub mod scan;
 pub mod stat;

@@ -132,3 +132,95 @@ pub fn build_rows(
 pub fn by_pid(a: &ProcInfo, b: &ProcInfo) -> Ordering {
     a.pid().cmp(&b.pid())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::builder::SnapshotBuilder;
+
+    fn rows_of(snapshot: &Snapshot, collapsed: &HashSet<Identity>) -> Vec<(i32, u32, bool)> {
+        let options = TreeOptions {
+            show_kernel_threads: false,
+            collapsed,
+        };
+        build_rows(snapshot, &options, by_pid)
+            .iter()
+            .map(|r| (snapshot.procs[r.proc_index].pid(), r.depth, r.is_last))
+            .collect()
+    }
+
+    #[test]
+    fn children_follow_their_parent_in_pid_order() {
+        let snapshot = SnapshotBuilder::default()
+            .proc(30, 1, "c")
+            .proc(1, 0, "init")
+            .proc(20, 1, "b")
+            .proc(21, 20, "b1")
+            .build();
+        assert_eq!(
+            rows_of(&snapshot, &HashSet::new()),
+            vec![(1, 0, true), (20, 1, false), (21, 2, true), (30, 1, true)]
+        );
+    }
+
+    #[test]
+    fn a_folded_subtree_keeps_its_root_and_hides_the_rest() {
+        let snapshot = SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(5, 1, "a")
+            .proc(6, 5, "b")
+            .proc(7, 6, "c")
+            .build();
+        let collapsed: HashSet<_> = [snapshot.procs[1].id].into();
+        let options = TreeOptions {
+            show_kernel_threads: false,
+            collapsed: &collapsed,
+        };
+        let rows = build_rows(&snapshot, &options, by_pid);
+        assert_eq!(rows.len(), 2);
+        assert!(rows[1].collapsed);
+        assert_eq!(rows[1].child_count, 1);
+    }
+
+    #[test]
+    fn kernel_threads_are_hidden_unless_asked_for() {
+        let snapshot = SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .with(2, 0, "kthreadd", |p| p.kind = TaskKind::KernelThread)
+            .with(3, 2, "rcu_gp", |p| p.kind = TaskKind::KernelThread)
+            .build();
+        let none = HashSet::new();
+        assert_eq!(rows_of(&snapshot, &none).len(), 1);
+        let options = TreeOptions {
+            show_kernel_threads: true,
+            collapsed: &none,
+        };
+        assert_eq!(build_rows(&snapshot, &options, by_pid).len(), 3);
+    }
+
+    #[test]
+    fn a_ten_thousand_deep_chain_builds_without_recursion() {
+        let mut builder = SnapshotBuilder::default().proc(1, 0, "init");
+        for pid in 2..=10_001 {
+            builder = builder.proc(pid, pid - 1, "link");
+        }
+        let snapshot = builder.build();
+        let rows = rows_of(&snapshot, &HashSet::new());
+        assert_eq!(rows.len(), 10_001);
+        assert_eq!(rows.last(), Some(&(10_001, 10_000, true)));
+    }
+
+    #[test]
+    fn a_parent_loop_from_a_torn_read_is_shown_not_lost() {
+        let snapshot = SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(8, 9, "x")
+            .proc(9, 8, "y")
+            .build();
+        let pids: Vec<i32> = rows_of(&snapshot, &HashSet::new())
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(pids, vec![1, 8, 9]);
+    }
+}

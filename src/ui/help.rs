@@ -71,7 +71,7 @@ fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
         ),
         (
             "[orphan?]",
-            "first seen adopted: not a session leader, yet its parent is in another session",
+            "first seen adopted: not a session leader, parent in another session",
         ),
         (
             "[stopped] / [traced by P]",

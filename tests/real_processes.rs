@@ -1,0 +1,221 @@
+//! The scanner and the lifecycle diff against real processes this test makes.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use brood::proc::lifecycle::{Change, Lifecycle, Orphan};
+use brood::proc::{State, TaskKind};
+use nix::sys::signal::Signal;
+use support::*;
+
+#[test]
+fn unreaped_child_is_reported_as_zombie_under_its_parent() {
+    let child = Reaped::spawn("true", &[]);
+    let mut scanner = scanner();
+    let zombie = wait_until("the child to become a zombie", || {
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, child.pid())
+            .filter(|p| p.state == State::Zombie)
+            .cloned()
+    });
+    assert_eq!(zombie.ppid, own_pid());
+    assert_eq!(&*zombie.name, "true");
+    assert_eq!(zombie.state.letter(), 'Z');
+}
+
+#[test]
+fn stopped_child_shows_t_and_runs_again_after_sigcont() {
+    let child = Reaped::spawn("sleep", &["60"]);
+    let mut scanner = scanner();
+    let mut lifecycle = Lifecycle::default();
+    lifecycle.observe(&scanner.scan().unwrap());
+
+    signal(child.pid(), Signal::SIGSTOP);
+    let mut changes = Vec::new();
+    wait_until("the child to stop", || {
+        let snapshot = scanner.scan().ok()?;
+        changes.extend(lifecycle.observe(&snapshot));
+        find(&snapshot, child.pid())
+            .filter(|p| p.state == State::Stopped)
+            .map(|_| ())
+    });
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::Stopped { id, .. } if id.pid == child.pid()))
+    );
+
+    signal(child.pid(), Signal::SIGCONT);
+    changes.clear();
+    let resumed = wait_until("the child to run again", || {
+        let snapshot = scanner.scan().ok()?;
+        changes.extend(lifecycle.observe(&snapshot));
+        find(&snapshot, child.pid())
+            .filter(|p| p.state != State::Stopped)
+            .cloned()
+    });
+    assert!(
+        matches!(resumed.state, State::Sleeping | State::Running),
+        "{:?}",
+        resumed.state
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::Continued { id, .. } if id.pid == child.pid()))
+    );
+}
+
+#[test]
+fn traced_child_is_told_apart_from_stopped_and_names_its_tracer() {
+    use nix::sys::ptrace;
+    let child = Reaped::spawn("sleep", &["60"]);
+    let target = nix::unistd::Pid::from_raw(child.pid());
+    if let Err(err) = ptrace::attach(target) {
+        eprintln!("skipped: ptrace is not allowed here ({err})");
+        return;
+    }
+    let _ = nix::sys::wait::waitpid(target, None);
+    let mut scanner = scanner();
+    let traced = wait_until("the child to be traced", || {
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, child.pid())
+            .filter(|p| p.state == State::Traced)
+            .cloned()
+    });
+    // The tracer is this test's thread: its TID, which /proc lists as a task of this process.
+    assert_eq!(traced.tracer, Some(nix::unistd::gettid().as_raw()));
+    assert_eq!(traced.state.letter(), 't');
+    let _ = ptrace::detach(target, None);
+}
+
+#[test]
+fn orphaned_grandchild_is_reported_reparented_to_the_adopter_proc_names() {
+    // The middle process starts a grandchild, prints its PID, then sleeps until killed.
+    let mut middle = Reaped::from_command(
+        Command::new("sh")
+            .args(["-c", "sleep 60 & echo $!; exec sleep 60"])
+            .stdout(Stdio::piped()),
+    );
+    let mut line = String::new();
+    BufReader::new(middle.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let grandchild = Killed(line.trim().parse().unwrap());
+
+    let mut scanner = scanner();
+    let mut lifecycle = Lifecycle::default();
+    let before = wait_until("the grandchild to be seen under the middle process", || {
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, grandchild.0).filter(|p| p.ppid == middle.pid())?;
+        Some(snapshot)
+    });
+    lifecycle.observe(&before);
+
+    signal(middle.pid(), Signal::SIGKILL);
+    middle.0.wait().unwrap();
+
+    let mut changes = Vec::new();
+    let after = wait_until("the grandchild to be adopted", || {
+        let snapshot = scanner.scan().ok()?;
+        changes.extend(lifecycle.observe(&snapshot));
+        find(&snapshot, grandchild.0).filter(|p| p.ppid != middle.pid())?;
+        Some(snapshot)
+    });
+    let adopter = ppid_from_proc(grandchild.0).expect("the grandchild is alive");
+    let reparented = changes.iter().find_map(|c| match c {
+        Change::Reparented { id, from, to, .. } if id.pid == grandchild.0 => Some((*from, *to)),
+        _ => None,
+    });
+    assert_eq!(reparented, Some((middle.pid(), adopter)));
+
+    let marks = lifecycle.marks(&after);
+    let index = after
+        .procs
+        .iter()
+        .position(|p| p.pid() == grandchild.0)
+        .unwrap();
+    assert_eq!(
+        marks[index].orphan,
+        Some(Orphan::Seen {
+            former_parent: middle.pid()
+        })
+    );
+}
+
+#[test]
+fn exec_keeps_the_pid_and_changes_name_and_command_line() {
+    let mut child = Reaped::from_command(
+        Command::new("sh")
+            .args(["-c", "read line; exec sleep 61"])
+            .stdin(Stdio::piped()),
+    );
+    let mut scanner = scanner();
+    let mut lifecycle = Lifecycle::default();
+    let before = wait_until("the shell to appear", || {
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, child.pid()).filter(|p| &*p.name == "sh")?;
+        Some(snapshot)
+    });
+    lifecycle.observe(&before);
+
+    child.0.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut changes = Vec::new();
+    let execd = wait_until("the exec", || {
+        let snapshot = scanner.scan().ok()?;
+        changes.extend(lifecycle.observe(&snapshot));
+        find(&snapshot, child.pid())
+            .filter(|p| &*p.name == "sleep")
+            .cloned()
+    });
+    assert_eq!(&*execd.cmdline, "sleep 61");
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::Exec { id, .. } if id.pid == child.pid()))
+    );
+}
+
+#[test]
+fn threads_are_listed_under_their_process_only_when_asked_for() {
+    let threads_of_self = |scanner: &mut brood::proc::scan::Scanner| {
+        let snapshot = scanner.scan().unwrap();
+        snapshot
+            .procs
+            .iter()
+            .filter(|p| p.kind == TaskKind::Thread && p.ppid == own_pid())
+            .count()
+    };
+    let (stop, parked) = std::sync::mpsc::channel::<()>();
+    let helper = std::thread::spawn(move || parked.recv());
+    let mut scanner = scanner();
+    assert_eq!(threads_of_self(&mut scanner), 0);
+    scanner.set_threads(true);
+    assert!(
+        threads_of_self(&mut scanner) >= 1,
+        "this test runs at least one extra thread"
+    );
+    drop(stop);
+    let _ = helper.join();
+}
+
+#[test]
+fn cpu_share_of_a_busy_child_is_measured_from_tick_deltas() {
+    let child = Reaped::spawn("sh", &["-c", "while :; do :; done"]);
+    let mut scanner = scanner();
+    scanner.scan().unwrap();
+    let busy = wait_until("the busy child to show CPU use", || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, child.pid())
+            .filter(|p| p.cpu_percent > 20.0)
+            .cloned()
+    });
+    assert!(
+        busy.cpu_percent <= 100.0 * 1.5,
+        "one thread cannot use much more than one core: {}",
+        busy.cpu_percent
+    );
+}

@@ -1,0 +1,168 @@
+//! Rendered screens on hand-built snapshots: whole-screen insta snapshots, plus explicit checks
+//! that colour lands on the right cells and disappears without colour.
+
+use brood::app::App;
+use brood::app::keymap::Keymap;
+use brood::collector::SystemStats;
+use brood::event::Event;
+use brood::proc::builder::SnapshotBuilder;
+use brood::proc::{Snapshot, State};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+const BROOD_PID: i32 = 4000;
+
+fn stats() -> SystemStats {
+    SystemStats {
+        cpu_percent: 37.5,
+        cpus: 2,
+        mem_used: 3 << 30,
+        mem_total: 24 << 30,
+        swap_used: 0,
+        swap_total: 0,
+        load: [0.52, 0.4, 0.31],
+        uptime_secs: 93_784,
+    }
+}
+
+/// A small machine with one process in each state brood must make visible.
+fn machine(with_parent: bool, uptime: f64) -> Snapshot {
+    let mut builder = SnapshotBuilder::default()
+        .uptime(uptime)
+        .proc(1, 0, "init")
+        .with(300, 1, "bash", |p| p.session = 300)
+        .with(BROOD_PID, 300, "brood", |p| {
+            p.session = 300;
+            p.state = State::Running;
+            p.cpu_percent = 1.5;
+        })
+        .with(4001, BROOD_PID, "worker", |p| {
+            p.session = 300;
+            p.state = State::Zombie;
+        })
+        .with(4002, BROOD_PID, "stopped-job", |p| {
+            p.session = 300;
+            p.state = State::Stopped;
+        })
+        .with(4003, BROOD_PID, "debuggee", |p| {
+            p.session = 300;
+            p.state = State::Traced;
+            p.tracer = Some(300);
+        })
+        .with(
+            4010,
+            if with_parent { 4009 } else { 1 },
+            "left-behind",
+            |p| p.session = 300,
+        );
+    if with_parent {
+        builder = builder.with(4009, BROOD_PID, "middle", |p| p.session = 300);
+    }
+    builder.build()
+}
+
+fn app(color: bool) -> App {
+    let mut app = App::new(Keymap::default(), color, BROOD_PID);
+    app.update(Event::Resize {
+        width: 110,
+        height: 16,
+    });
+    // Two scans: in the second the middle process is gone and its child adopted by init.
+    app.update(Event::Snapshot(Box::new(machine(true, 5000.0)), stats()));
+    app.update(Event::Snapshot(Box::new(machine(false, 5012.0)), stats()));
+    app
+}
+
+fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| brood::ui::draw(frame, app)).unwrap();
+    terminal
+}
+
+fn press(app: &mut App, c: char) {
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )));
+}
+
+/// The (x, y) of the first cell on screen whose row contains `needle`, at column `x`.
+fn row_of(terminal: &Terminal<TestBackend>, needle: &str) -> u16 {
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .find(|&y| {
+            let line: String = (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect();
+            line.contains(needle)
+        })
+        .unwrap_or_else(|| panic!("no row contains {needle:?}"))
+}
+
+/// Column of the state letter, from the header.
+fn state_column(terminal: &Terminal<TestBackend>) -> u16 {
+    let buffer = terminal.backend().buffer();
+    let header: String = (0..buffer.area.width)
+        .map(|x| buffer[(x, 2)].symbol())
+        .collect();
+    header.find(" S ").expect("a state column") as u16 + 1
+}
+
+#[test]
+fn main_screen_shows_every_state_and_badge() {
+    let terminal = render(&app(true), 110, 16);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn help_screen_lists_keys_and_states() {
+    let mut app = app(true);
+    press(&mut app, '?');
+    let terminal = render(&app, 110, 40);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn a_tiny_terminal_gets_a_notice_instead_of_a_panic() {
+    let app = app(true);
+    insta::assert_snapshot!(render(&app, 20, 5).backend());
+    for (width, height) in [(1, 1), (0, 0), (400, 3), (39, 100), (400, 120)] {
+        render(&app, width, height);
+    }
+}
+
+#[test]
+fn state_colours_land_on_the_state_cells_and_vanish_without_colour() {
+    let expected = [
+        ("worker", Color::Red),
+        ("stopped-job", Color::Magenta),
+        ("debuggee", Color::LightCyan),
+        ("bash", Color::Blue),
+    ];
+    let coloured = render(&app(true), 110, 16);
+    let column = state_column(&coloured);
+    for (name, color) in expected {
+        let cell = &coloured.backend().buffer()[(column, row_of(&coloured, name))];
+        assert_eq!(cell.fg, color, "state cell of {name}");
+    }
+
+    let plain = render(&app(false), 110, 16);
+    let buffer = plain.backend().buffer();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            let cell = &buffer[(x, y)];
+            assert_eq!(
+                (cell.fg, cell.bg),
+                (Color::Reset, Color::Reset),
+                "colour at ({x}, {y}) with colour off"
+            );
+        }
+    }
+    // Without colour the same facts are still on screen as text.
+    let zombie_row = row_of(&plain, "worker");
+    assert_eq!(buffer[(column, zombie_row)].symbol(), "Z");
+    row_of(&plain, "[zombie ≥12s, parent 4000]");
+    row_of(&plain, "[orphan, was child of 4009]");
+}
