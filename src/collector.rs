@@ -49,6 +49,11 @@ impl Collector {
     pub fn send(&self, command: Command) {
         let _ = self.commands.send(command);
     }
+
+    /// A handle for other threads (the effects layer asks for a scan after each action).
+    pub fn commands(&self) -> Sender<Command> {
+        self.commands.clone()
+    }
 }
 
 impl Drop for Collector {

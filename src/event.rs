@@ -3,6 +3,7 @@
 use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::collector::SystemStats;
+use crate::effects::Outcome;
 use crate::proc::Snapshot;
 
 #[derive(Debug)]
@@ -19,4 +20,6 @@ pub enum Event {
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.
     Terminate(i32),
+    /// An effect finished (a lab request answered, a signal sent, …).
+    Done(Outcome),
 }

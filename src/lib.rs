@@ -3,7 +3,10 @@
 pub mod app;
 pub mod cli;
 pub mod collector;
+pub mod effects;
 pub mod event;
+pub mod lab;
 pub mod proc;
+pub mod signals;
 pub mod tui;
 pub mod ui;

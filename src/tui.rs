@@ -1,19 +1,22 @@
 //! The interactive session: terminal setup and restore, the input and signal threads, and the
-//! `recv → update → draw` loop. The terminal is restored on every way out: quit, error, panic
-//! (ratatui's hook) and SIGTERM/SIGHUP/SIGINT/SIGQUIT (delivered as events, not as deaths).
+//! `recv → update → effects → draw` loop. The terminal is restored and the lab ended on every way
+//! out: quit, error, panic (hooks) and SIGTERM/SIGHUP/SIGINT/SIGQUIT (delivered as events).
 
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Weak};
 
 use anyhow::Context;
 use crossterm::event::{self as term, KeyEventKind};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
 use crate::app::keymap::Keymap;
-use crate::app::{App, Effect, Exit};
+use crate::app::{App, Exit};
 use crate::cli::Cli;
-use crate::collector::{Collector, Command};
+use crate::collector::Collector;
+use crate::effects::Effects;
 use crate::event::Event;
+use crate::lab::Lab;
 use crate::proc::scan::ScanOptions;
 
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -30,6 +33,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     });
 
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let collector = Collector::start(cli.interval, ScanOptions::default(), events.clone());
+    let effects = Effects::new(
+        Lab::new("/proc/self/exe".into()),
+        events.clone(),
+        collector.commands(),
+    );
+    install_panic_hook(effects.lab().map(Arc::downgrade));
     let result = (|| {
         let size = terminal.size()?;
         let mut app = App::new(Keymap::default(), cli.color(), std::process::id() as i32);
@@ -37,35 +47,55 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             width: size.width,
             height: size.height,
         });
-        spawn_input_thread(events.clone());
-        let collector = Collector::start(cli.interval, ScanOptions::default(), events);
-        main_loop(&mut terminal, &mut app, &inbox, &collector)
+        spawn_input_thread(events);
+        main_loop(&mut terminal, &mut app, &inbox, &effects)
     })();
     ratatui::restore();
-    result
+    let (code, leave_running) = match result {
+        Ok(exit) => exit,
+        Err(err) => {
+            effects.shutdown(false);
+            return Err(err);
+        }
+    };
+    effects.shutdown(leave_running);
+    Ok(code)
+}
+
+/// On panic, end the lab too (ratatui's own hook, installed before, restores the terminal).
+fn install_panic_hook(lab: Option<Weak<Lab>>) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(lab) = lab.as_ref().and_then(Weak::upgrade) {
+            lab.shutdown(false);
+        }
+        previous(info);
+    }));
 }
 
 fn main_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     inbox: &Receiver<Event>,
-    collector: &Collector,
-) -> anyhow::Result<ExitCode> {
+    effects: &Effects,
+) -> anyhow::Result<(ExitCode, bool)> {
     loop {
         terminal.draw(|frame| crate::ui::draw(frame, app))?;
         let Ok(first) = inbox.recv() else {
-            return Ok(ExitCode::SUCCESS);
+            return Ok((ExitCode::SUCCESS, false));
         };
         // Handle everything already queued before the next frame: one redraw per burst of events.
         for event in std::iter::once(first).chain(inbox.try_iter()) {
             for effect in app.update(event) {
-                match effect {
-                    Effect::ScanThreads(on) => collector.send(Command::ScanThreads(on)),
-                }
+                effects.run(effect);
             }
             match app.exit {
-                Some(Exit::Quit) => return Ok(ExitCode::SUCCESS),
-                Some(Exit::Signal(signal)) => return Ok(ExitCode::from(128 + signal as u8)),
+                Some(Exit::Quit { leave_running }) => {
+                    return Ok((ExitCode::SUCCESS, leave_running));
+                }
+                Some(Exit::Signal(signal)) => {
+                    return Ok((ExitCode::from(128 + signal as u8), false));
+                }
                 None => {}
             }
         }

@@ -11,6 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Quit,
+    ForceQuit,
     Help,
     Up,
     Down,
@@ -23,12 +24,25 @@ pub enum Action {
     FoldAll,
     KernelThreads,
     Threads,
+    Spawn,
+    Fork,
+    Exit,
+    Wait,
+    SignalMenu,
+    Stop,
+    Continue,
+    Kill,
+    EventLog,
+    LabView,
+    AutoReap,
+    Subreaper,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 26] = [
         Action::Quit,
+        Action::ForceQuit,
         Action::Help,
         Action::Up,
         Action::Down,
@@ -41,12 +55,25 @@ impl Action {
         Action::FoldAll,
         Action::KernelThreads,
         Action::Threads,
+        Action::Spawn,
+        Action::Fork,
+        Action::Exit,
+        Action::Wait,
+        Action::SignalMenu,
+        Action::Stop,
+        Action::Continue,
+        Action::Kill,
+        Action::EventLog,
+        Action::LabView,
+        Action::AutoReap,
+        Action::Subreaper,
     ];
 
     /// The name used in the config file.
     pub fn name(self) -> &'static str {
         match self {
             Action::Quit => "quit",
+            Action::ForceQuit => "force_quit",
             Action::Help => "help",
             Action::Up => "up",
             Action::Down => "down",
@@ -59,13 +86,26 @@ impl Action {
             Action::FoldAll => "fold_all",
             Action::KernelThreads => "kernel_threads",
             Action::Threads => "threads",
+            Action::Spawn => "spawn",
+            Action::Fork => "fork",
+            Action::Exit => "exit",
+            Action::Wait => "wait",
+            Action::SignalMenu => "signal_menu",
+            Action::Stop => "stop",
+            Action::Continue => "continue",
+            Action::Kill => "kill",
+            Action::EventLog => "event_log",
+            Action::LabView => "lab_view",
+            Action::AutoReap => "auto_reap",
+            Action::Subreaper => "subreaper",
         }
     }
 
     /// One line for the help screen.
     pub fn doc(self) -> &'static str {
         match self {
-            Action::Quit => "quit brood (closes a popup first)",
+            Action::Quit => "quit brood (closes a popup first; asks what to do with lab processes)",
+            Action::ForceQuit => "quit at once, ending every lab process",
             Action::Help => "show or hide this help",
             Action::Up => "select the process above",
             Action::Down => "select the process below",
@@ -78,6 +118,24 @@ impl Action {
             Action::FoldAll => "fold every subtree below the top level, or unfold all",
             Action::KernelThreads => "show or hide kernel threads",
             Action::Threads => "show or hide userland threads",
+            Action::Spawn => "lab: start a new lab process as brood's child",
+            Action::Fork => "lab: the selected lab process calls fork()",
+            Action::Exit => "lab: the selected lab process exits (asks for the code)",
+            Action::Wait => {
+                "lab: wait — a lab process blocks in waitpid(); on a zombie, its parent reaps it"
+            }
+            Action::SignalMenu => "signal menu for the selected process, its subtree or its group",
+            Action::Stop => "send SIGSTOP (stop; T in the tree)",
+            Action::Continue => "send SIGCONT (continue a stopped process)",
+            Action::Kill => "send SIGKILL (cannot be caught)",
+            Action::EventLog => "show or hide the event log",
+            Action::LabView => "lab view: only brood and the processes of its lab",
+            Action::AutoReap => {
+                "lab: brood reaps its own exited children at once (off: they stay zombies)"
+            }
+            Action::Subreaper => {
+                "lab: make brood the child subreaper, so lab orphans are adopted by brood"
+            }
         }
     }
 
@@ -87,10 +145,13 @@ impl Action {
             Action::Help => Some("help"),
             Action::Quit => Some("quit"),
             Action::Collapse => Some("fold"),
-            Action::Expand => Some("unfold"),
-            Action::FoldAll => Some("fold all"),
-            Action::KernelThreads => Some("kthreads"),
-            Action::Threads => Some("threads"),
+            Action::Spawn => Some("spawn"),
+            Action::Fork => Some("fork"),
+            Action::Exit => Some("exit"),
+            Action::Wait => Some("wait"),
+            Action::SignalMenu => Some("signal"),
+            Action::EventLog => Some("log"),
+            Action::LabView => Some("lab"),
             _ => None,
         }
     }
@@ -327,7 +388,7 @@ mod tests {
         );
         assert_eq!(
             keymap.action_for(press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-            Some(Action::Quit)
+            Some(Action::ForceQuit)
         );
         assert_eq!(
             keymap.action_for(press(KeyCode::Char('G'), KeyModifiers::SHIFT)),
@@ -350,10 +411,10 @@ mod tests {
     #[test]
     fn overrides_replace_an_actions_keys_and_conflicts_are_reported() {
         let mut overrides = BTreeMap::new();
-        overrides.insert("quit".to_string(), vec!["x".to_string()]);
+        overrides.insert("quit".to_string(), vec!["Q".to_string()]);
         let keymap = Keymap::with_overrides(&overrides).unwrap();
         assert_eq!(
-            keymap.action_for(press(KeyCode::Char('x'), KeyModifiers::NONE)),
+            keymap.action_for(press(KeyCode::Char('Q'), KeyModifiers::NONE)),
             Some(Action::Quit)
         );
         assert_eq!(
@@ -361,9 +422,9 @@ mod tests {
             None
         );
 
-        overrides.insert("help".to_string(), vec!["x".to_string()]);
+        overrides.insert("help".to_string(), vec!["Q".to_string()]);
         let err = Keymap::with_overrides(&overrides).unwrap_err();
-        assert!(err.contains("key x is bound to both"), "{err}");
+        assert!(err.contains("key Q is bound to both"), "{err}");
     }
 
     #[test]

@@ -1,30 +1,118 @@
 //! App state and `update(Event) → Effects`: every decision, no I/O.
 //! The main loop runs the returned effects; `ui::draw` only reads this state.
 
+mod dialogs;
 pub mod keymap;
+mod lab;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::time::SystemTime;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
+use nix::sys::signal::Signal;
 
 use crate::collector::SystemStats;
 use crate::event::Event;
-use crate::proc::lifecycle::{Change, Lifecycle, Marks};
+use crate::lab::protocol::Request;
+use crate::proc::lifecycle::{Lifecycle, Marks};
 use crate::proc::tree::{Row, TreeOptions, build_rows, by_pid};
-use crate::proc::{Identity, Pid, Snapshot, State, TaskKind};
+use crate::proc::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
+use crate::signals::Dispositions;
+pub use dialogs::SignalMenu;
 use keymap::{Action, Keymap};
 
-/// A side effect `update` asks the main loop to carry out.
+/// A process an effect is aimed at: its identity (so a reused PID is refused) and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: Identity,
+    pub name: String,
+}
+
+impl Target {
+    pub fn of(proc: &ProcInfo) -> Target {
+        Target {
+            id: proc.id,
+            name: proc.name.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.id.pid, self.name)
+    }
+}
+
+/// Which processes a signal reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalScope {
+    Process,
+    /// The process and all its descendants.
+    Subtree,
+    /// Every member of the process's process group.
+    Group,
+}
+
+impl SignalScope {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SignalScope::Process => "the process",
+            SignalScope::Subtree => "its whole subtree",
+            SignalScope::Group => "its process group",
+        }
+    }
+
+    fn next(self) -> SignalScope {
+        match self {
+            SignalScope::Process => SignalScope::Subtree,
+            SignalScope::Subtree => SignalScope::Group,
+            SignalScope::Group => SignalScope::Process,
+        }
+    }
+}
+
+/// A side effect `update` asks the main loop to carry out.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Change what the collector reads and scan again at once.
     ScanThreads(bool),
+    /// Start a new lab worker as brood's child.
+    Spawn,
+    /// Send a request to the lab worker `target`.
+    Lab {
+        target: Pid,
+        request: Request,
+    },
+    /// brood collects its own exited child (any, with `None`) without blocking.
+    ReapOwn(Option<Pid>),
+    Signal {
+        targets: Vec<Target>,
+        signal: Signal,
+        scope: SignalScope,
+    },
+    /// Read how the target treats each signal, for the signal menu.
+    ReadDispositions(Identity),
+    SetSubreaper(bool),
 }
 
 /// A popup drawn over the tree; while one is open it gets the keys first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
+    ExitCode {
+        target: Target,
+        input: String,
+    },
+    SignalMenu(SignalMenu),
+    Confirm {
+        effect: Effect,
+        question: Vec<String>,
+    },
+    Quit {
+        lab_processes: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +131,14 @@ pub struct StatusMessage {
 
 /// How many scans a status message stays up.
 const STATUS_SCANS: u64 = 5;
+/// Entries the event log keeps.
+const LOG_CAPACITY: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub at: SystemTime,
+    pub text: String,
+}
 
 /// Counts of processes per state for the header; threads and kernel threads are counted apart, as in htop.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,12 +154,13 @@ pub struct StateCounts {
     pub orphan: usize,
     pub kernel_threads: usize,
     pub threads: usize,
+    pub lab: usize,
 }
 
 /// Why the main loop ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    Quit,
+    Quit { leave_running: bool },
     Signal(i32),
 }
 
@@ -87,12 +184,21 @@ pub struct App {
     pub screen: (u16, u16),
     pub show_kernel_threads: bool,
     pub show_threads: bool,
+    pub show_log: bool,
+    pub lab_view: bool,
     pub color: bool,
     pub overlay: Option<Overlay>,
     pub status: Option<StatusMessage>,
+    pub log: VecDeque<LogEntry>,
     pub scan_count: u64,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
+    /// The process group every lab process shares, once one was started.
+    pub lab_group: Option<Pid>,
+    pub auto_reap: bool,
+    pub subreaper: bool,
+    /// Time source for log entries (fixed in tests).
+    pub clock: fn() -> SystemTime,
     pub exit: Option<Exit>,
 }
 
@@ -113,11 +219,18 @@ impl App {
             screen: (80, 24),
             show_kernel_threads: false,
             show_threads: false,
+            show_log: false,
+            lab_view: false,
             color,
             overlay: None,
             status: None,
+            log: VecDeque::new(),
             scan_count: 0,
             self_pid,
+            lab_group: None,
+            auto_reap: false,
+            subreaper: false,
+            clock: SystemTime::now,
             exit: None,
         }
     }
@@ -132,15 +245,16 @@ impl App {
             }
             Event::Snapshot(snapshot, system) => {
                 self.system = Some(system);
-                self.take_snapshot(*snapshot);
+                return self.take_snapshot(*snapshot);
             }
             Event::ScanFailed(reason) => self.set_status(Severity::Error, reason),
             Event::Terminate(signal) => self.exit = Some(Exit::Signal(signal)),
+            Event::Done(outcome) => self.on_outcome(outcome),
         }
         Vec::new()
     }
 
-    fn take_snapshot(&mut self, snapshot: Snapshot) {
+    fn take_snapshot(&mut self, snapshot: Snapshot) -> Vec<Effect> {
         self.scan_count += 1;
         if self
             .status
@@ -149,19 +263,44 @@ impl App {
         {
             self.status = None;
         }
-        let _changes: Vec<Change> = self.lifecycle.observe(&snapshot);
+        let changes = self.lifecycle.observe(&snapshot);
         self.marks = self.lifecycle.marks(&snapshot);
         let previous = std::mem::replace(&mut self.snapshot, snapshot);
-        self.counts = count_states(&self.snapshot, &self.marks);
+        let indexes = [self.snapshot.index_by_pid(), previous.index_by_pid()];
+        for change in &changes {
+            // Kernel threads come, go and rename themselves all the time: log them only when shown.
+            let kernel =
+                [&self.snapshot, &previous]
+                    .iter()
+                    .zip(&indexes)
+                    .any(|(snapshot, index)| {
+                        index
+                            .get(&change.id().pid)
+                            .is_some_and(|&i| snapshot.procs[i].kind == TaskKind::KernelThread)
+                    });
+            if !kernel || self.show_kernel_threads {
+                let text = lab::describe_change(change, &self.snapshot, &previous);
+                self.log_line(text);
+            }
+        }
+        self.counts = count_states(&self.snapshot, &self.marks, self.lab_group);
         self.rebuild_rows(Some(&previous));
+        self.auto_reap_effects()
+    }
+
+    /// Whether `proc` belongs to brood's lab.
+    pub fn is_lab(&self, proc: &ProcInfo) -> bool {
+        self.lab_group.is_some_and(|group| proc.pgrp == group) && proc.pid() != self.self_pid
     }
 
     /// Rebuilds the visible rows and finds the selected process again; if it is gone (dead, or
     /// folded away) the selection moves to its nearest ancestor that is still shown.
     fn rebuild_rows(&mut self, previous: Option<&Snapshot>) {
+        let lab_only = |p: &ProcInfo| p.pid() == self.self_pid || self.is_lab(p);
         let options = TreeOptions {
             show_kernel_threads: self.show_kernel_threads,
             collapsed: &self.collapsed,
+            keep: if self.lab_view { Some(&lab_only) } else { None },
         };
         self.rows = build_rows(&self.snapshot, &options, by_pid);
         if self.rows.is_empty() {
@@ -170,12 +309,11 @@ impl App {
             return;
         }
         let Some(wanted) = self.selected else {
-            self.select_row(
-                self.rows
-                    .iter()
-                    .position(|r| self.snapshot.procs[r.proc_index].pid() == self.self_pid)
-                    .unwrap_or(0),
-            );
+            let own_row = self
+                .rows
+                .iter()
+                .position(|r| self.snapshot.procs[r.proc_index].pid() == self.self_pid);
+            self.select_row(own_row.unwrap_or(0));
             return;
         };
         let row_of = |id: Identity| {
@@ -184,71 +322,27 @@ impl App {
                 .position(|r| self.snapshot.procs[r.proc_index].id == id)
         };
         let found = row_of(wanted).or_else(|| {
-            self.ancestors_in(&self.snapshot, wanted)
+            ancestors_in(&self.snapshot, wanted)
                 .chain(
                     previous
                         .into_iter()
-                        .flat_map(|prev| self.ancestors_in(prev, wanted)),
+                        .flat_map(|prev| ancestors_in(prev, wanted)),
                 )
                 .find_map(row_of)
         });
         self.select_row(found.unwrap_or(self.selected_row.min(self.rows.len() - 1)));
     }
 
-    /// The ancestors of `id` as `snapshot` records them, nearest first.
-    fn ancestors_in<'a>(
-        &self,
-        snapshot: &'a Snapshot,
-        id: Identity,
-    ) -> impl Iterator<Item = Identity> + 'a {
-        let by_pid = snapshot.index_by_pid();
-        let mut current = by_pid
-            .get(&id.pid)
-            .map(|&i| &snapshot.procs[i])
-            .filter(|p| p.id == id);
-        let mut steps = 0;
-        std::iter::from_fn(move || {
-            let proc = current?;
-            steps += 1;
-            let parent = by_pid
-                .get(&proc.ppid)
-                .map(|&i| &snapshot.procs[i])
-                .filter(|p| p.pid() != proc.pid());
-            current = parent.filter(|_| steps <= snapshot.procs.len());
-            current.map(|p| p.id)
-        })
-    }
-
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let action = self.keymap.action_for(key);
-        if let Some(Overlay::Help { scroll }) = self.overlay {
-            match (action, key.code) {
-                (Some(Action::Up), _) => {
-                    self.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_sub(1),
-                    })
-                }
-                (Some(Action::Down), _) => {
-                    self.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_add(1),
-                    })
-                }
-                (Some(Action::PageUp), _) => {
-                    self.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_sub(10),
-                    })
-                }
-                (Some(Action::PageDown), _) => {
-                    self.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_add(10),
-                    })
-                }
-                // Ctrl-C always quits; any other quit key just closes the popup.
-                (Some(Action::Quit), KeyCode::Char('c')) => self.exit = Some(Exit::Quit),
-                (Some(Action::Quit | Action::Help), _) => self.overlay = None,
-                _ => {}
-            }
+        if action == Some(Action::ForceQuit) {
+            self.exit = Some(Exit::Quit {
+                leave_running: false,
+            });
             return Vec::new();
+        }
+        if let Some(overlay) = self.overlay.take() {
+            return self.on_overlay_key(overlay, key, action);
         }
         match action {
             Some(action) => self.perform(action),
@@ -259,7 +353,12 @@ impl App {
     fn perform(&mut self, action: Action) -> Vec<Effect> {
         let page = usize::from(self.table_height()).max(1);
         match action {
-            Action::Quit => self.exit = Some(Exit::Quit),
+            Action::Quit => self.ask_to_quit(),
+            Action::ForceQuit => {
+                self.exit = Some(Exit::Quit {
+                    leave_running: false,
+                })
+            }
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Up => self.select_row(self.selected_row.saturating_sub(1)),
             Action::Down => self.select_row(self.selected_row + 1),
@@ -278,21 +377,55 @@ impl App {
             Action::KernelThreads => {
                 self.show_kernel_threads = !self.show_kernel_threads;
                 self.rebuild_rows(None);
-                let shown = if self.show_kernel_threads {
-                    "shown"
-                } else {
-                    "hidden"
-                };
-                self.set_status(Severity::Info, format!("kernel threads {shown}"));
+                self.say_toggle(
+                    "kernel threads",
+                    self.show_kernel_threads,
+                    "shown",
+                    "hidden",
+                );
             }
             Action::Threads => {
                 self.show_threads = !self.show_threads;
-                let shown = if self.show_threads { "shown" } else { "hidden" };
-                self.set_status(Severity::Info, format!("userland threads {shown}"));
+                self.say_toggle("userland threads", self.show_threads, "shown", "hidden");
                 return vec![Effect::ScanThreads(self.show_threads)];
             }
+            Action::EventLog => {
+                self.show_log = !self.show_log;
+                self.keep_selection_visible();
+            }
+            Action::LabView => {
+                self.lab_view = !self.lab_view;
+                self.rebuild_rows(None);
+                self.say_toggle(
+                    "lab view",
+                    self.lab_view,
+                    "on: brood and its lab processes only",
+                    "off",
+                );
+            }
+            Action::Spawn
+            | Action::Fork
+            | Action::Exit
+            | Action::Wait
+            | Action::SignalMenu
+            | Action::Stop
+            | Action::Continue
+            | Action::Kill
+            | Action::AutoReap
+            | Action::Subreaper => return self.perform_lab(action),
         }
         Vec::new()
+    }
+
+    fn ask_to_quit(&mut self) {
+        let lab_processes = self.counts.lab;
+        if lab_processes > 0 {
+            self.overlay = Some(Overlay::Quit { lab_processes });
+        } else {
+            self.exit = Some(Exit::Quit {
+                leave_running: false,
+            });
+        }
     }
 
     fn collapse_or_go_up(&mut self) {
@@ -342,16 +475,21 @@ impl App {
         self.scroll = self.scroll.min(self.rows.len().saturating_sub(height));
     }
 
+    /// The selected process as the latest snapshot has it.
+    pub fn selected_proc(&self) -> Option<&ProcInfo> {
+        let row = self.rows.get(self.selected_row)?;
+        self.snapshot.procs.get(row.proc_index)
+    }
+
+    /// The process with this PID in the latest snapshot.
+    pub fn proc_by_pid(&self, pid: Pid) -> Option<&ProcInfo> {
+        self.snapshot.procs.iter().find(|p| p.pid() == pid)
+    }
+
     /// Rows of the process table on the current screen.
     pub fn table_height(&self) -> u16 {
-        crate::ui::layout::areas(ratatui::layout::Rect::new(
-            0,
-            0,
-            self.screen.0,
-            self.screen.1,
-        ))
-        .table
-        .height
+        let screen = ratatui::layout::Rect::new(0, 0, self.screen.0, self.screen.1);
+        crate::ui::layout::areas(screen, self.show_log).table.height
     }
 
     pub fn set_status(&mut self, severity: Severity, text: impl Into<String>) {
@@ -361,9 +499,61 @@ impl App {
             expires_after_scan: self.scan_count + STATUS_SCANS,
         });
     }
+
+    fn say_toggle(&mut self, what: &str, on: bool, on_text: &str, off_text: &str) {
+        self.set_status(
+            Severity::Info,
+            format!("{what} {}", if on { on_text } else { off_text }),
+        );
+    }
+
+    pub fn log_line(&mut self, text: String) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogEntry {
+            at: (self.clock)(),
+            text,
+        });
+    }
+
+    /// Sets the status line and writes the same sentence to the log.
+    fn tell(&mut self, severity: Severity, text: String) {
+        self.log_line(text.clone());
+        self.set_status(severity, text);
+    }
+
+    /// The dispositions shown in an open signal menu arrive after the menu opened.
+    fn set_dispositions(&mut self, target: Identity, dispositions: Option<Dispositions>) {
+        if let Some(Overlay::SignalMenu(menu)) = &mut self.overlay
+            && menu.target.id == target
+        {
+            menu.dispositions = Some(dispositions);
+        }
+    }
 }
 
-fn count_states(snapshot: &Snapshot, marks: &[Marks]) -> StateCounts {
+/// The ancestors of `id` as `snapshot` records them, nearest first.
+fn ancestors_in(snapshot: &Snapshot, id: Identity) -> impl Iterator<Item = Identity> + '_ {
+    let by_pid = snapshot.index_by_pid();
+    let mut current = by_pid
+        .get(&id.pid)
+        .map(|&i| &snapshot.procs[i])
+        .filter(|p| p.id == id);
+    let mut steps = 0;
+    std::iter::from_fn(move || {
+        let proc = current?;
+        steps += 1;
+        let parent = by_pid
+            .get(&proc.ppid)
+            .map(|&i| &snapshot.procs[i])
+            .filter(|p| p.pid() != proc.pid());
+        current = parent.filter(|_| steps <= snapshot.procs.len());
+        current.map(|p| p.id)
+    })
+}
+
+fn count_states(snapshot: &Snapshot, marks: &[Marks], lab_group: Option<Pid>) -> StateCounts {
     let mut counts = StateCounts::default();
     for (proc, mark) in snapshot.procs.iter().zip(marks) {
         match proc.kind {
@@ -391,6 +581,9 @@ fn count_states(snapshot: &Snapshot, marks: &[Marks]) -> StateCounts {
         if mark.orphan.is_some() {
             counts.orphan += 1;
         }
+        if lab_group.is_some_and(|g| g == proc.pgrp) {
+            counts.lab += 1;
+        }
     }
     counts
 }
@@ -399,7 +592,8 @@ fn count_states(snapshot: &Snapshot, marks: &[Marks]) -> StateCounts {
 mod tests {
     use super::*;
     use crate::proc::builder::SnapshotBuilder;
-    use crossterm::event::KeyModifiers;
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use nix::sys::signal::Signal;
 
     fn app_with(snapshot: Snapshot) -> App {
         let mut app = App::new(Keymap::default(), true, 1);
@@ -529,7 +723,12 @@ mod tests {
         assert!(app.overlay.is_none());
         assert_eq!(app.exit, None);
         press(&mut app, 'q');
-        assert_eq!(app.exit, Some(Exit::Quit));
+        assert_eq!(
+            app.exit,
+            Some(Exit::Quit {
+                leave_running: false
+            })
+        );
     }
 
     #[test]
@@ -559,5 +758,222 @@ mod tests {
         press(&mut app, 'G');
         assert_eq!(app.selected_row, app.rows.len() - 1);
         assert_eq!(app.scroll, app.rows.len() - page);
+    }
+
+    /// brood (PID 100) with one lab worker (200, group 200) that forked 201; 300 is a stranger.
+    fn lab_machine() -> App {
+        let snapshot = SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(100, 1, "brood")
+            .with(200, 100, "brood-lab", |p| p.pgrp = 200)
+            .with(201, 200, "brood-lab", |p| {
+                p.pgrp = 200;
+                p.state = State::Zombie;
+            })
+            .proc(300, 1, "stranger")
+            .build();
+        let mut app = App::new(Keymap::default(), true, 100);
+        app.update(Event::Resize {
+            width: 100,
+            height: 30,
+        });
+        app.update(Event::Done(crate::effects::Outcome::Spawned {
+            pid: 200,
+            group: Some(200),
+        }));
+        feed(&mut app, snapshot);
+        app
+    }
+
+    fn select(app: &mut App, pid: Pid) {
+        let row = app
+            .rows
+            .iter()
+            .position(|r| app.snapshot.procs[r.proc_index].pid() == pid)
+            .unwrap();
+        app.select_row(row);
+    }
+
+    fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+        app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn lab_keys_ask_for_lab_effects_and_refuse_strangers() {
+        let mut app = lab_machine();
+        assert_eq!(press(&mut app, 'n'), vec![Effect::Spawn]);
+        select(&mut app, 200);
+        assert_eq!(
+            press(&mut app, 'f'),
+            vec![Effect::Lab {
+                target: 200,
+                request: Request::Fork
+            }]
+        );
+        assert_eq!(
+            press(&mut app, 'w'),
+            vec![Effect::Lab {
+                target: 200,
+                request: Request::Wait
+            }]
+        );
+        select(&mut app, 300);
+        assert!(press(&mut app, 'f').is_empty());
+        assert!(
+            app.status
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("not a lab process")
+        );
+    }
+
+    #[test]
+    fn wait_on_a_zombie_asks_its_parent_to_reap_it() {
+        let mut app = lab_machine();
+        select(&mut app, 201);
+        assert_eq!(
+            press(&mut app, 'w'),
+            vec![Effect::Lab {
+                target: 200,
+                request: Request::Reap(201)
+            }]
+        );
+        select(&mut app, 100);
+        assert_eq!(press(&mut app, 'w'), vec![Effect::ReapOwn(None)]);
+    }
+
+    #[test]
+    fn exit_asks_for_a_code_then_sends_it() {
+        let mut app = lab_machine();
+        select(&mut app, 200);
+        assert!(press(&mut app, 'x').is_empty());
+        assert!(matches!(app.overlay, Some(Overlay::ExitCode { .. })));
+        press(&mut app, '4');
+        press(&mut app, '2');
+        assert_eq!(
+            key(&mut app, KeyCode::Enter),
+            vec![Effect::Lab {
+                target: 200,
+                request: Request::Exit(42)
+            }]
+        );
+        assert_eq!(app.overlay, None);
+    }
+
+    #[test]
+    fn signal_menu_preselects_sigterm_and_confirms_only_for_processes_brood_did_not_start() {
+        let mut app = lab_machine();
+        select(&mut app, 200);
+        let effects = press(&mut app, 's');
+        assert!(matches!(effects.as_slice(), [Effect::ReadDispositions(id)] if id.pid == 200));
+        let Some(Overlay::SignalMenu(menu)) = &app.overlay else {
+            panic!("no menu")
+        };
+        assert_eq!(menu.signal().map(|s| s.name()), Some("SIGTERM"));
+        let sent = key(&mut app, KeyCode::Enter);
+        assert!(
+            matches!(
+                sent.as_slice(),
+                [Effect::Signal {
+                    signal: Signal::SIGTERM,
+                    ..
+                }]
+            ),
+            "lab: no confirmation"
+        );
+
+        select(&mut app, 300);
+        press(&mut app, 's');
+        assert!(key(&mut app, KeyCode::Enter).is_empty());
+        let Some(Overlay::Confirm { question, .. }) = &app.overlay else {
+            panic!("no confirmation")
+        };
+        assert!(question.iter().any(|line| line.contains("300 (stranger)")));
+        assert!(matches!(
+            press(&mut app, 'y').as_slice(),
+            [Effect::Signal {
+                signal: Signal::SIGTERM,
+                ..
+            }]
+        ));
+
+        // SIGCONT cannot hurt a stranger: no confirmation. PID 1 always asks.
+        assert!(matches!(
+            press(&mut app, 'C').as_slice(),
+            [Effect::Signal {
+                signal: Signal::SIGCONT,
+                ..
+            }]
+        ));
+        select(&mut app, 1);
+        assert!(press(&mut app, 'C').is_empty());
+        assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
+        press(&mut app, 'n');
+        assert_eq!(app.overlay, None);
+    }
+
+    #[test]
+    fn tab_in_the_signal_menu_widens_the_scope_and_always_confirms() {
+        let mut app = lab_machine();
+        select(&mut app, 200);
+        press(&mut app, 's');
+        key(&mut app, KeyCode::Tab);
+        assert!(key(&mut app, KeyCode::Enter).is_empty());
+        let Some(Overlay::Confirm { effect, .. }) = &app.overlay else {
+            panic!("no confirmation")
+        };
+        assert!(matches!(
+            effect,
+            Effect::Signal {
+                scope: SignalScope::Subtree,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn quitting_with_lab_processes_asks_whether_to_leave_them_running() {
+        let mut app = lab_machine();
+        press(&mut app, 'q');
+        assert!(matches!(
+            app.overlay,
+            Some(Overlay::Quit { lab_processes: 2 })
+        ));
+        key(&mut app, KeyCode::Esc);
+        assert_eq!((app.exit, &app.overlay), (None, &None));
+        press(&mut app, 'q');
+        press(&mut app, 'l');
+        assert_eq!(
+            app.exit,
+            Some(Exit::Quit {
+                leave_running: true
+            })
+        );
+
+        let mut app = lab_machine();
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+        )));
+        assert_eq!(
+            app.exit,
+            Some(Exit::Quit {
+                leave_running: false
+            }),
+            "Ctrl-C quits at once"
+        );
+    }
+
+    #[test]
+    fn lab_view_shows_brood_and_its_lab_only() {
+        let mut app = lab_machine();
+        press(&mut app, 'L');
+        let pids: Vec<Pid> = app
+            .rows
+            .iter()
+            .map(|r| app.snapshot.procs[r.proc_index].pid())
+            .collect();
+        assert_eq!(pids, vec![100, 200, 201]);
     }
 }

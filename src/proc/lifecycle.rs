@@ -57,6 +57,23 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The process the change is about.
+    pub fn id(&self) -> Identity {
+        match self {
+            Change::Spawned { id, .. }
+            | Change::Exec { id, .. }
+            | Change::BecameZombie { id, .. }
+            | Change::Reaped { id, .. }
+            | Change::Vanished { id, .. }
+            | Change::Reparented { id, .. }
+            | Change::Stopped { id, .. }
+            | Change::Traced { id, .. }
+            | Change::Continued { id, .. } => *id,
+        }
+    }
+}
+
 /// Why a process carries the `orphan` badge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Orphan {

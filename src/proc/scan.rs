@@ -368,3 +368,14 @@ fn read_uptime() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/uptime").ok()?;
     text.split_whitespace().next()?.parse().ok()
 }
+
+/// The identity of the process now holding `pid`, read fresh from /proc (no cache): what a signal
+/// is checked against just before it is sent.
+pub fn read_identity(pid: Pid) -> Option<Identity> {
+    let line = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let stat = parse_stat(&line)?;
+    Some(Identity {
+        pid,
+        start_ticks: stat.starttime,
+    })
+}

@@ -8,10 +8,13 @@ use std::collections::HashSet;
 use super::{Identity, ProcInfo, Snapshot, TaskKind};
 
 /// What the forest hides and folds.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct TreeOptions<'a> {
     pub show_kernel_threads: bool,
     pub collapsed: &'a HashSet<Identity>,
+    /// When set, only processes it accepts are shown; a shown process whose parent is hidden
+    /// becomes a root.
+    pub keep: Option<&'a dyn Fn(&ProcInfo) -> bool>,
 }
 
 /// One line of the flattened tree.
@@ -30,7 +33,8 @@ pub struct Row {
 }
 
 fn is_shown(proc: &ProcInfo, options: &TreeOptions<'_>) -> bool {
-    options.show_kernel_threads || proc.kind != TaskKind::KernelThread
+    (options.show_kernel_threads || proc.kind != TaskKind::KernelThread)
+        && options.keep.is_none_or(|keep| keep(proc))
 }
 
 /// Builds the rows of the forest, siblings ordered by `order`.
@@ -142,6 +146,7 @@ mod tests {
         let options = TreeOptions {
             show_kernel_threads: false,
             collapsed,
+            keep: None,
         };
         build_rows(snapshot, &options, by_pid)
             .iter()
@@ -175,6 +180,7 @@ mod tests {
         let options = TreeOptions {
             show_kernel_threads: false,
             collapsed: &collapsed,
+            keep: None,
         };
         let rows = build_rows(&snapshot, &options, by_pid);
         assert_eq!(rows.len(), 2);
@@ -194,6 +200,7 @@ mod tests {
         let options = TreeOptions {
             show_kernel_threads: true,
             collapsed: &none,
+            keep: None,
         };
         assert_eq!(build_rows(&snapshot, &options, by_pid).len(), 3);
     }

@@ -47,6 +47,19 @@ pub fn age(secs: f64) -> String {
     }
 }
 
+/// Wall-clock time of day in the local time zone, `HH:MM:SS`.
+pub fn clock(at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as libc::time_t;
+    // SAFETY: localtime_r writes only into the `tm` we pass; a zeroed tm is a valid start value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
+        return "--:--:--".into();
+    }
+    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,3 +81,4 @@ mod tests {
         assert_eq!(age(7200.0), "2h");
     }
 }
+

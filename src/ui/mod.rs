@@ -1,5 +1,7 @@
 //! Drawing: `draw(frame, &App)` paints the state and nothing else: no /proc, no signals, no `&mut`.
 
+mod dialogs;
+mod event_log;
 mod footer;
 pub mod format;
 mod header;
@@ -18,7 +20,7 @@ use theme::Theme;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let screen = frame.area();
-    let areas = layout::areas(screen);
+    let areas = layout::areas(screen, app.show_log);
     if areas.too_small {
         draw_too_small(frame, screen);
         return;
@@ -26,9 +28,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let theme = Theme { color: app.color };
     header::draw(frame, areas.header, app, theme);
     tree_view::draw(frame, areas.table_header, areas.table, app, theme);
+    if areas.log.height > 0 {
+        event_log::draw(frame, areas.log, app, theme);
+    }
     footer::draw(frame, areas.footer, app, theme);
-    if let Some(Overlay::Help { scroll }) = app.overlay {
-        help::draw(frame, screen, app, theme, scroll);
+    match &app.overlay {
+        Some(Overlay::Help { scroll }) => help::draw(frame, screen, app, theme, *scroll),
+        Some(overlay) => dialogs::draw(frame, screen, app, overlay, theme),
+        None => {}
     }
 }
 

@@ -1,0 +1,379 @@
+//! The lab's side of `update`: what the lab keys ask for, and how their outcomes and the
+//! changes seen in /proc are told to the user (status line and event log).
+
+use nix::sys::signal::Signal;
+
+use super::keymap::Action;
+use super::{App, Effect, Overlay, Severity, SignalMenu, SignalScope, Target};
+use crate::effects::{Outcome, SignalError};
+use crate::lab::protocol::{Request, WaitOutcome};
+use crate::proc::lifecycle::Change;
+use crate::proc::{Pid, Snapshot, State};
+use crate::signals;
+
+impl App {
+    pub(super) fn perform_lab(&mut self, action: Action) -> Vec<Effect> {
+        if let Action::Spawn = action {
+            self.set_status(Severity::Info, "starting a lab process…");
+            return vec![Effect::Spawn];
+        }
+        if let Action::AutoReap = action {
+            self.auto_reap = !self.auto_reap;
+            let text = if self.auto_reap {
+                "auto-reap on: brood collects its exited children at once, so they never linger as zombies"
+            } else {
+                "auto-reap off: brood's exited children stay zombies until you wait (w)"
+            };
+            self.tell(Severity::Info, text.to_string());
+            return self.auto_reap_effects();
+        }
+        if let Action::Subreaper = action {
+            return vec![Effect::SetSubreaper(!self.subreaper)];
+        }
+        let Some(proc) = self.selected_proc().cloned() else {
+            return Vec::new();
+        };
+        let target = Target::of(&proc);
+        let is_lab = self.is_lab(&proc);
+        match action {
+            Action::Fork | Action::Exit if !is_lab || proc.state == State::Zombie => {
+                let what = if proc.state == State::Zombie {
+                    "a zombie cannot run anything"
+                } else {
+                    "it is not a lab process"
+                };
+                self.set_status(
+                    Severity::Error,
+                    format!("{target}: {what}; select a lab process (n starts one)"),
+                );
+                Vec::new()
+            }
+            Action::Fork => vec![Effect::Lab {
+                target: proc.pid(),
+                request: Request::Fork,
+            }],
+            Action::Exit => {
+                self.overlay = Some(Overlay::ExitCode {
+                    target,
+                    input: String::new(),
+                });
+                Vec::new()
+            }
+            Action::Wait => self.wait_on(&proc),
+            Action::SignalMenu => {
+                self.overlay = Some(Overlay::SignalMenu(SignalMenu::new(target)));
+                vec![Effect::ReadDispositions(proc.id)]
+            }
+            Action::Stop => {
+                self.request_signal(vec![target], Signal::SIGSTOP, SignalScope::Process)
+            }
+            Action::Continue => {
+                self.request_signal(vec![target], Signal::SIGCONT, SignalScope::Process)
+            }
+            Action::Kill => {
+                self.request_signal(vec![target], Signal::SIGKILL, SignalScope::Process)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// `w`: a zombie is reaped by its parent; a lab process blocks in waitpid(); brood, asked to
+    /// wait, collects an exited child of its own without blocking.
+    fn wait_on(&mut self, proc: &crate::proc::ProcInfo) -> Vec<Effect> {
+        let parent = self.proc_by_pid(proc.ppid).cloned();
+        if proc.state == State::Zombie {
+            if proc.ppid == self.self_pid {
+                return vec![Effect::ReapOwn(Some(proc.pid()))];
+            }
+            if let Some(parent) = parent.as_ref().filter(|p| self.is_lab(p)) {
+                return vec![Effect::Lab {
+                    target: parent.pid(),
+                    request: Request::Reap(proc.pid()),
+                }];
+            }
+            let parent =
+                parent.map_or_else(|| proc.ppid.to_string(), |p| Target::of(&p).to_string());
+            self.set_status(
+                Severity::Error,
+                format!(
+                    "only its parent {parent} can reap zombie {}; brood cannot make it wait. Ending the parent lets the adopter reap it",
+                    proc.pid()
+                ),
+            );
+            return Vec::new();
+        }
+        if proc.pid() == self.self_pid {
+            return vec![Effect::ReapOwn(None)];
+        }
+        if self.is_lab(proc) {
+            self.set_status(
+                Severity::Info,
+                format!(
+                    "{} waits in waitpid() for a child to change state",
+                    proc.pid()
+                ),
+            );
+            return vec![Effect::Lab {
+                target: proc.pid(),
+                request: Request::Wait,
+            }];
+        }
+        self.set_status(
+            Severity::Error,
+            format!(
+                "{}: not a lab process or a zombie; w waits only on those",
+                Target::of(proc)
+            ),
+        );
+        Vec::new()
+    }
+
+    /// A signal, after a confirmation where it could hurt: a process brood did not start that the
+    /// signal would end or stop, PID 1 and brood itself always, and any subtree or group.
+    pub(super) fn request_signal(
+        &mut self,
+        targets: Vec<Target>,
+        signal: Signal,
+        scope: SignalScope,
+    ) -> Vec<Effect> {
+        let info = signals::info(signal);
+        let risky = |t: &Target| {
+            let outside_lab = self.proc_by_pid(t.id.pid).is_none_or(|p| !self.is_lab(p));
+            t.id.pid == 1 || t.id.pid == self.self_pid || (outside_lab && info.default.disrupts())
+        };
+        let effect = Effect::Signal {
+            targets: targets.clone(),
+            signal,
+            scope,
+        };
+        if scope == SignalScope::Process && !targets.iter().any(risky) {
+            return vec![effect];
+        }
+        let mut question = vec![format!(
+            "Send {} ({}) to {}:",
+            info.name(),
+            info.number(),
+            scope.describe()
+        )];
+        question.extend(targets.iter().map(|t| format!("  {t}")));
+        if targets.iter().any(|t| t.id.pid == self.self_pid) {
+            question.push("This is brood itself.".into());
+        }
+        if targets.iter().any(|t| t.id.pid == 1) {
+            question.push("PID 1 is init: ending it ends the machine or the container.".into());
+        }
+        self.overlay = Some(Overlay::Confirm { effect, question });
+        Vec::new()
+    }
+
+    /// With auto-reap on, brood collects each of its own zombie children as soon as it sees one.
+    pub(super) fn auto_reap_effects(&self) -> Vec<Effect> {
+        if !self.auto_reap {
+            return Vec::new();
+        }
+        self.snapshot
+            .procs
+            .iter()
+            .filter(|p| p.ppid == self.self_pid && p.state == State::Zombie)
+            .map(|p| Effect::ReapOwn(Some(p.pid())))
+            .collect()
+    }
+
+    pub(super) fn on_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Spawned { pid, group } => {
+                self.lab_group = group.or(self.lab_group);
+                self.tell(
+                    Severity::Info,
+                    format!("brood started lab process {pid} (f forks it, x makes it exit)"),
+                );
+            }
+            Outcome::Forked { parent, child } => {
+                self.tell(
+                    Severity::Info,
+                    format!("{parent} called fork(): child {child}"),
+                );
+            }
+            Outcome::ExitRequested { pid, code } => {
+                let parent = self.proc_by_pid(pid).map(|p| p.ppid);
+                let text = match parent {
+                    Some(parent) => format!(
+                        "{pid} exits with code {code}; it stays a zombie until its parent {parent} waits (w)"
+                    ),
+                    None => format!("{pid} exits with code {code}"),
+                };
+                self.tell(Severity::Info, text);
+            }
+            Outcome::Waited { waiter, outcome } => {
+                let text = describe_wait(waiter, outcome, self.self_pid);
+                self.tell(Severity::Info, text);
+            }
+            Outcome::NothingToReap { waiter, child } => {
+                let who = if waiter == self.self_pid {
+                    "brood".to_string()
+                } else {
+                    waiter.to_string()
+                };
+                let text = match child {
+                    Some(child) => format!("{child} has not exited yet: {who} has nothing to reap"),
+                    None => format!("{who} has no exited child to reap"),
+                };
+                self.set_status(Severity::Info, text);
+            }
+            Outcome::Signalled {
+                signal,
+                scope,
+                results,
+            } => self.report_signals(signal, scope, &results),
+            Outcome::Dispositions {
+                target,
+                dispositions,
+            } => self.set_dispositions(target, dispositions),
+            Outcome::Subreaper(on) => {
+                self.subreaper = on;
+                let text = if on {
+                    "brood is now the child subreaper: orphans of its lab are adopted by brood, not by PID 1"
+                } else {
+                    "brood is no longer a subreaper: orphans go to the nearest subreaper or PID 1"
+                };
+                self.tell(Severity::Info, text.to_string());
+            }
+            Outcome::Failed { what, why } => {
+                self.tell(Severity::Error, format!("could not {what}: {why}"))
+            }
+        }
+    }
+
+    fn report_signals(
+        &mut self,
+        signal: Signal,
+        scope: SignalScope,
+        results: &[(Target, Result<(), SignalError>)],
+    ) {
+        let name = signal.as_str();
+        if let [(target, result)] = results
+            && scope == SignalScope::Process
+        {
+            let zombie = self
+                .proc_by_pid(target.id.pid)
+                .filter(|p| p.id == target.id && p.state == State::Zombie);
+            let (severity, text) = match (result, zombie) {
+                (Ok(()), Some(zombie)) => (
+                    Severity::Info,
+                    format!(
+                        "sent {name} to {target}, which changes nothing: a zombie is already dead. Its parent {} must reap it (w), or end the parent so the adopter does",
+                        zombie.ppid
+                    ),
+                ),
+                (Ok(()), None) => (Severity::Info, format!("sent {name} to {target}")),
+                (Err(SignalError::PermissionDenied), _) => {
+                    let owner = self
+                        .proc_by_pid(target.id.pid)
+                        .map(|p| p.user.to_string())
+                        .unwrap_or_default();
+                    (
+                        Severity::Error,
+                        format!("{name} to {target}: permission denied — it belongs to {owner}"),
+                    )
+                }
+                (Err(err), _) => (
+                    Severity::Error,
+                    format!("{name} to {target} not sent: {err}"),
+                ),
+            };
+            self.tell(severity, text);
+            return;
+        }
+        let sent = results.iter().filter(|(_, r)| r.is_ok()).count();
+        let mut text = format!(
+            "sent {name} to {sent} of {} processes ({})",
+            results.len(),
+            scope.describe()
+        );
+        if let Some((target, Err(err))) = results.iter().find(|(_, r)| r.is_err()) {
+            text.push_str(&format!("; {target}: {err}"));
+        }
+        let severity = if sent == results.len() && sent > 0 {
+            Severity::Info
+        } else {
+            Severity::Error
+        };
+        self.tell(severity, text);
+    }
+}
+
+fn describe_wait(waiter: Pid, outcome: WaitOutcome, self_pid: Pid) -> String {
+    let who = if waiter == self_pid {
+        format!("brood ({waiter})")
+    } else {
+        waiter.to_string()
+    };
+    match outcome {
+        WaitOutcome::Exited { pid, code } => format!("{who} reaped {pid}: exited with code {code}"),
+        WaitOutcome::Killed {
+            pid,
+            signal,
+            core_dumped,
+        } => {
+            let name = Signal::try_from(signal).map_or("?", |s| s.as_str());
+            let core = if core_dumped { ", core dumped" } else { "" };
+            format!(
+                "{who} reaped {pid}: killed by {name} ({signal}){core}; a shell would report {}",
+                128 + signal
+            )
+        }
+        WaitOutcome::Stopped { pid, signal } => {
+            let name = Signal::try_from(signal).map_or("?", |s| s.as_str());
+            format!("{who} saw {pid} stop ({name})")
+        }
+        WaitOutcome::Continued { pid } => format!("{who} saw {pid} continue"),
+    }
+}
+
+/// One log line for a change seen between two scans.
+pub(super) fn describe_change(change: &Change, now: &Snapshot, before: &Snapshot) -> String {
+    let name_of = |snapshot: &Snapshot, pid: Pid| {
+        snapshot
+            .procs
+            .iter()
+            .find(|p| p.pid() == pid)
+            .map_or_else(|| pid.to_string(), |p| format!("{pid} ({})", p.name))
+    };
+    match change {
+        Change::Spawned { id, parent, name } => format!(
+            "{} ({name}) appeared, child of {}",
+            id.pid,
+            name_of(now, *parent)
+        ),
+        Change::Exec { id, from, to } => format!("{} exec'd: {from} → {to}, same PID", id.pid),
+        Change::BecameZombie { id, parent, name } => {
+            format!(
+                "{} ({name}) exited: a zombie until its parent {} reaps it",
+                id.pid,
+                name_of(now, *parent)
+            )
+        }
+        Change::Reaped { id, parent, name } => format!(
+            "zombie {} ({name}) was reaped by {}",
+            id.pid,
+            name_of(before, *parent)
+        ),
+        Change::Vanished { id, name, .. } => format!(
+            "{} ({name}) exited and was reaped between two scans",
+            id.pid
+        ),
+        Change::Reparented { id, from, to, name } => {
+            format!(
+                "{} ({name}) reparented: its parent {from} is gone, adopted by {}",
+                id.pid,
+                name_of(now, *to)
+            )
+        }
+        Change::Stopped { id, name } => format!("{} ({name}) stopped", id.pid),
+        Change::Traced { id, tracer, name } => match tracer {
+            Some(tracer) => format!("{} ({name}) stopped under tracer {tracer}", id.pid),
+            None => format!("{} ({name}) stopped under a tracer", id.pid),
+        },
+        Change::Continued { id, name } => format!("{} ({name}) continued", id.pid),
+    }
+}

@@ -1,0 +1,138 @@
+//! Popups that ask something: exit code, signal menu, confirmation, quit.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::theme::Theme;
+use crate::app::{App, Overlay, SignalMenu};
+use crate::signals;
+
+pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, theme: Theme) {
+    match overlay {
+        Overlay::Help { .. } => {}
+        Overlay::ExitCode { target, input } => {
+            let lines = vec![
+                Line::from(format!("{target} calls _exit() with code:")),
+                Line::from(vec![
+                    Span::styled(format!(" {input}_"), theme.key()),
+                    Span::styled("  (empty means 0)", theme.dim()),
+                ]),
+                Line::raw(""),
+                Line::styled("Enter: exit   Esc: cancel", theme.dim()),
+            ];
+            popup(frame, screen, " exit ", lines, 50, theme);
+        }
+        Overlay::Confirm { question, .. } => {
+            let mut lines: Vec<Line<'_>> = question.iter().map(|q| Line::raw(q.clone())).collect();
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                "y / Enter: send   n / Esc: cancel",
+                theme.dim(),
+            ));
+            popup(frame, screen, " confirm ", lines, 64, theme);
+        }
+        Overlay::Quit { lab_processes } => {
+            let lines = vec![
+                Line::from(format!(
+                    "{lab_processes} lab process(es) are still running."
+                )),
+                Line::raw(""),
+                Line::from(vec![
+                    Span::styled("Enter / k / q", theme.key()),
+                    Span::raw(": end them all and quit"),
+                ]),
+                Line::from(vec![
+                    Span::styled("l", theme.key()),
+                    Span::raw(": leave them running and quit"),
+                ]),
+                Line::from(vec![
+                    Span::styled("Esc", theme.key()),
+                    Span::raw(": stay in brood"),
+                ]),
+            ];
+            popup(frame, screen, " quit ", lines, 50, theme);
+        }
+        Overlay::SignalMenu(menu) => draw_signal_menu(frame, screen, app, menu, theme),
+    }
+}
+
+fn draw_signal_menu(
+    frame: &mut Frame<'_>,
+    screen: Rect,
+    _app: &App,
+    menu: &SignalMenu,
+    theme: Theme,
+) {
+    let table = signals::all();
+    let height = screen.height.saturating_sub(2).min(table.len() as u16 + 5);
+    let visible = usize::from(height.saturating_sub(5)).max(1);
+    let first = menu
+        .selected
+        .saturating_sub(visible / 2)
+        .min(table.len().saturating_sub(visible));
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw(format!("to {} — ", menu.target)),
+            Span::styled(menu.scope.describe(), theme.key()),
+            Span::styled("  (Tab: process / subtree / group)", theme.dim()),
+        ]),
+        Line::raw(""),
+    ];
+    for (i, info) in table.iter().enumerate().skip(first).take(visible) {
+        let effect = match menu.dispositions {
+            Some(Some(dispositions)) => dispositions.describe(*info),
+            Some(None) => format!("{} (its handlers: unreadable)", info.default.describe()),
+            None => info.default.describe().to_string(),
+        };
+        let line = Line::from(vec![
+            Span::raw(format!("{:>2} {:<10}", info.number(), info.name())),
+            Span::raw(format!("{:<56}", info.meaning)),
+            Span::styled(effect, theme.orphan()),
+        ]);
+        lines.push(if i == menu.selected {
+            line.patch_style(theme.selected())
+        } else {
+            line
+        });
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "↑↓: choose   Enter: send   Esc: cancel",
+        theme.dim(),
+    ));
+    popup(frame, screen, " send a signal ", lines, 124, theme);
+}
+
+/// A bordered box centred on the screen, as tall as its lines.
+fn popup(
+    frame: &mut Frame<'_>,
+    screen: Rect,
+    title: &str,
+    lines: Vec<Line<'_>>,
+    width: u16,
+    theme: Theme,
+) {
+    let width = width
+        .min(screen.width.saturating_sub(2))
+        .max(10.min(screen.width));
+    let height = (lines.len() as u16 + 2).min(screen.height);
+    let area = Rect::new(
+        screen.x + (screen.width - width) / 2,
+        screen.y + (screen.height - height) / 2,
+        width,
+        height,
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title.to_string())
+        .title_style(theme.title());
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}

@@ -1,0 +1,31 @@
+//! The event log panel: the newest entries at the bottom, each with its time.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::format;
+use super::theme::Theme;
+use crate::app::App;
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .title(" event log ")
+        .title_style(theme.title());
+    let inner = block.inner(area);
+    let shown = usize::from(inner.height);
+    let lines: Vec<Line<'_>> = app
+        .log
+        .iter()
+        .skip(app.log.len().saturating_sub(shown))
+        .map(|entry| {
+            Line::from(vec![
+                Span::styled(format::clock(entry.at), theme.dim()),
+                Span::raw(format!(" {}", entry.text)),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

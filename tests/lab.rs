@@ -1,0 +1,342 @@
+//! The lab through its API, with real worker processes (this package's own binary).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+
+use brood::app::keymap::Keymap;
+use brood::app::{App, Effect, Target};
+use brood::collector::{Command, SystemStats};
+use brood::effects::{Effects, Outcome, SignalError, send_signal, send_signal_checked};
+use brood::event::Event;
+use brood::lab::protocol::{Reply, Request, WaitOutcome};
+use brood::lab::{Lab, LabError, socket_path};
+use brood::proc::lifecycle::{Change, Lifecycle};
+use brood::proc::scan::read_identity;
+use brood::proc::{Identity, Pid, State};
+use nix::sys::signal::Signal;
+use support::*;
+
+/// A lab whose workers are this package's binary; ended (every process killed) on drop.
+struct TestLab(Lab);
+
+impl TestLab {
+    fn new() -> TestLab {
+        TestLab(Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab"))
+    }
+
+    fn fork(&self, parent: Pid) -> Pid {
+        match self
+            .0
+            .request(parent, Request::Fork, Some(brood::lab::REPLY_TIMEOUT))
+        {
+            Ok(Reply::Ok(child)) => child,
+            other => panic!("fork of {parent} failed: {other:?}"),
+        }
+    }
+
+    fn exit(&self, pid: Pid, code: u8) {
+        let reply = self
+            .0
+            .request(pid, Request::Exit(code), Some(brood::lab::REPLY_TIMEOUT));
+        assert_eq!(reply.unwrap(), Reply::Ok(pid));
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        self.0.shutdown(false);
+    }
+}
+
+fn state_of(pid: Pid) -> Option<(State, Pid)> {
+    let snapshot = scanner().scan().ok()?;
+    find(&snapshot, pid).map(|p| (p.state, p.ppid))
+}
+
+fn gone(pid: Pid) -> bool {
+    read_identity(pid).is_none()
+}
+
+#[test]
+fn fork_exit_wait_makes_a_zombie_then_reaps_it_with_its_exit_code() {
+    let lab = TestLab::new();
+    let worker = lab.0.spawn().unwrap();
+    assert_eq!(
+        state_of(worker).map(|s| s.1),
+        Some(own_pid()),
+        "a worker is brood's direct child"
+    );
+    let child = lab.fork(worker);
+    assert_eq!(
+        state_of(child).map(|s| s.1),
+        Some(worker),
+        "the fork appears under its parent"
+    );
+
+    lab.exit(child, 3);
+    wait_until("the exited child to be a zombie under its parent", || {
+        state_of(child).filter(|s| *s == (State::Zombie, worker))
+    });
+
+    // Through the effects layer and the app, as the TUI does it: the reap lands in the log.
+    let (events, inbox) = mpsc::channel();
+    let (scans, _scan_requests) = mpsc::channel::<Command>();
+    let effects = Effects::new(Lab::new(env!("CARGO_BIN_EXE_brood").into()), events, scans);
+    let mut app = App::new(Keymap::default(), false, own_pid());
+    let outcome = match lab.0.request(worker, Request::Wait, None) {
+        Ok(Reply::Waited(outcome)) => outcome,
+        other => panic!("wait failed: {other:?}"),
+    };
+    assert_eq!(
+        outcome,
+        WaitOutcome::Exited {
+            pid: child,
+            code: 3
+        }
+    );
+    app.update(Event::Done(Outcome::Waited {
+        waiter: worker,
+        outcome,
+    }));
+    assert!(
+        app.log
+            .iter()
+            .any(|e| e.text == format!("{worker} reaped {child}: exited with code 3")),
+        "{:?}",
+        app.log
+    );
+    wait_until("the reaped child to be gone", || gone(child).then_some(()));
+    drop((effects, inbox));
+}
+
+#[test]
+fn exiting_a_middle_process_reparents_its_child_to_the_adopter_proc_names() {
+    let lab = TestLab::new();
+    let worker = lab.0.spawn().unwrap();
+    let middle = lab.fork(worker);
+    let grandchild = lab.fork(middle);
+    let mut scanner = scanner();
+    let mut lifecycle = Lifecycle::default();
+    lifecycle.observe(&scanner.scan().unwrap());
+
+    lab.exit(middle, 0);
+    let mut changes = Vec::new();
+    wait_until("the grandchild to be adopted", || {
+        let snapshot = scanner.scan().ok()?;
+        changes.extend(lifecycle.observe(&snapshot));
+        find(&snapshot, grandchild)
+            .filter(|p| p.ppid != middle)
+            .map(|_| ())
+    });
+    let adopter = ppid_from_proc(grandchild).unwrap();
+    assert!(
+        changes.iter().any(|c| matches!(c, Change::Reparented { id, from, to, .. } if id.pid == grandchild && *from == middle && *to == adopter)),
+        "{changes:?}"
+    );
+    // The middle process is a zombie under the worker at the same time: both visible at once.
+    assert_eq!(state_of(middle), Some((State::Zombie, worker)));
+}
+
+#[test]
+fn stop_and_continue_reach_a_lab_process_through_its_pidfd() {
+    let lab = TestLab::new();
+    let worker = lab.0.spawn().unwrap();
+    let id = read_identity(worker).unwrap();
+    send_signal(id, Signal::SIGSTOP).unwrap();
+    wait_until("the worker to stop", || {
+        state_of(worker).filter(|s| s.0 == State::Stopped)
+    });
+    send_signal(id, Signal::SIGCONT).unwrap();
+    wait_until("the worker to run again", || {
+        state_of(worker).filter(|s| s.0 == State::Sleeping)
+    });
+    // Still healthy: it answers.
+    assert_eq!(
+        lab.0
+            .request(worker, Request::Ping, Some(brood::lab::REPLY_TIMEOUT))
+            .unwrap(),
+        Reply::Ok(worker)
+    );
+}
+
+#[test]
+fn sigkill_to_a_zombie_changes_nothing_and_the_app_says_why() {
+    let lab = TestLab::new();
+    let worker = lab.0.spawn().unwrap();
+    let child = lab.fork(worker);
+    lab.exit(child, 0);
+    wait_until("a zombie", || {
+        state_of(child).filter(|s| s.0 == State::Zombie)
+    });
+    let zombie = read_identity(child).unwrap();
+    assert_eq!(send_signal(zombie, Signal::SIGKILL), Ok(()));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(
+        state_of(child).map(|s| s.0),
+        Some(State::Zombie),
+        "still a zombie after SIGKILL"
+    );
+
+    let mut app = App::new(Keymap::default(), false, own_pid());
+    app.update(Event::Snapshot(
+        Box::new(scanner().scan().unwrap()),
+        SystemStats::default(),
+    ));
+    let target = Target {
+        id: zombie,
+        name: "brood-lab".into(),
+    };
+    app.update(Event::Done(Outcome::Signalled {
+        signal: Signal::SIGKILL,
+        scope: brood::app::SignalScope::Process,
+        results: vec![(target, Ok(()))],
+    }));
+    let status = app.status.unwrap().text;
+    assert!(
+        status.contains("changes nothing") && status.contains(&format!("parent {worker}")),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_signal_to_a_pid_now_held_by_another_process_is_refused() {
+    let victim = Reaped::spawn("sleep", &["60"]);
+    let real = read_identity(victim.pid()).unwrap();
+    // The process we meant had the same PID but another start time: it is gone and the PID reused.
+    let stale = Identity {
+        pid: real.pid,
+        start_ticks: real.start_ticks.wrapping_sub(1),
+    };
+    assert_eq!(
+        send_signal(stale, Signal::SIGKILL),
+        Err(SignalError::Reused)
+    );
+    // Through the seam: the identity changes between pidfd_open and the check.
+    let swapped = |pid: Pid| {
+        Some(Identity {
+            pid,
+            start_ticks: 1,
+        })
+    };
+    assert_eq!(
+        send_signal_checked(real, Signal::SIGKILL, swapped),
+        Err(SignalError::Reused)
+    );
+    assert_eq!(
+        read_identity(victim.pid()),
+        Some(real),
+        "the process was not signalled"
+    );
+    assert_eq!(
+        send_signal(
+            Identity {
+                pid: 999_999_999,
+                start_ticks: 1
+            },
+            Signal::SIGTERM
+        ),
+        Err(SignalError::Gone)
+    );
+}
+
+#[test]
+fn killing_a_subtree_gets_every_descendant_including_new_forks() {
+    let lab = TestLab::new();
+    let worker = lab.0.spawn().unwrap();
+    let child = lab.fork(worker);
+    let grandchildren: Vec<Pid> = (0..3).map(|_| lab.fork(child)).collect();
+    let (events, inbox) = mpsc::channel();
+    let (scans, _requests) = mpsc::channel::<Command>();
+    let effects = Effects::new(Err(LabError::NoWorker(0)), events, scans);
+    let root = Target {
+        id: read_identity(child).unwrap(),
+        name: "brood-lab".into(),
+    };
+    effects.run(Effect::Signal {
+        targets: vec![root],
+        signal: Signal::SIGKILL,
+        scope: brood::app::SignalScope::Subtree,
+    });
+    let Ok(Event::Done(Outcome::Signalled { results, .. })) = inbox.recv_timeout(DEADLINE) else {
+        panic!("no signal outcome");
+    };
+    assert_eq!(results.len(), 4, "{results:?}");
+    assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
+    for pid in grandchildren {
+        wait_until("each grandchild to die", || {
+            (gone(pid) || state_of(pid).is_some_and(|s| s.0 == State::Zombie)).then_some(())
+        });
+    }
+    wait_until("the subtree root to die", || {
+        state_of(child).filter(|s| s.0 == State::Zombie)
+    });
+    assert!(
+        state_of(worker).is_some_and(|s| s.0 != State::Zombie),
+        "the worker above the subtree lives"
+    );
+}
+
+#[test]
+fn a_worker_answers_garbage_with_an_error_and_stays_healthy() {
+    let lab = TestLab::new();
+    let worker = lab.0.spawn().unwrap();
+    let ask = |bytes: &[u8]| {
+        let mut stream = UnixStream::connect(socket_path(lab.0.dir(), worker)).unwrap();
+        let _ = stream.write_all(bytes);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        line
+    };
+    assert!(ask(b"rm -rf /\n").starts_with("error unknown command"));
+    assert!(ask(b"exit 999\n").starts_with("error"));
+    assert!(ask(&vec![b'x'; 10_000]).starts_with("error request longer than"));
+    assert!(ask(b"\xff\xfe\n").starts_with("error"));
+    assert_eq!(ask(b"ping\n").trim(), format!("ok {worker}"));
+}
+
+#[test]
+fn the_control_directory_is_private_and_lab_processes_end_with_the_lab() {
+    let lab = TestLab::new();
+    let dir = lab.0.dir().to_path_buf();
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert!(brood::lab::rundir::check_private(&dir).is_ok());
+
+    let open = tempdir_with_mode(0o755);
+    assert!(
+        brood::lab::rundir::check_private(&open).is_err(),
+        "a dir others can enter is refused"
+    );
+    let link = open.with_extension("link");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    assert!(
+        brood::lab::rundir::check_private(&link).is_err(),
+        "a symlink is refused"
+    );
+
+    let worker = lab.0.spawn().unwrap();
+    let second = lab.0.spawn().unwrap();
+    let child = lab.fork(worker);
+    let grandchild = lab.fork(child);
+    lab.exit(child, 0); // the grandchild is now an orphan outside brood's subtree
+    lab.0.shutdown(false);
+    for pid in [worker, second, child, grandchild] {
+        wait_until("every lab process to be gone", || gone(pid).then_some(()));
+    }
+    assert!(!dir.exists(), "the run directory is removed");
+    let _ = std::fs::remove_file(link);
+    let _ = std::fs::remove_dir(open);
+}
+
+fn tempdir_with_mode(mode: u32) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("brood-test-{}-{mode:o}", std::process::id()));
+    let _ = std::fs::remove_dir(&path);
+    std::fs::create_dir(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
