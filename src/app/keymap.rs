@@ -104,7 +104,7 @@ impl Action {
     /// One line for the help screen.
     pub fn doc(self) -> &'static str {
         match self {
-            Action::Quit => "quit brood (closes a popup first; asks what to do with lab processes)",
+            Action::Quit => "quit (closes a popup first; asks about running lab processes)",
             Action::ForceQuit => "quit at once, ending every lab process",
             Action::Help => "show or hide this help",
             Action::Up => "select the process above",
@@ -122,7 +122,7 @@ impl Action {
             Action::Fork => "lab: the selected lab process calls fork()",
             Action::Exit => "lab: the selected lab process exits (asks for the code)",
             Action::Wait => {
-                "lab: wait — a lab process blocks in waitpid(); on a zombie, its parent reaps it"
+                "lab: waitpid() in the selected lab process; on a zombie, its parent reaps it"
             }
             Action::SignalMenu => "signal menu for the selected process, its subtree or its group",
             Action::Stop => "send SIGSTOP (stop; T in the tree)",
@@ -131,10 +131,10 @@ impl Action {
             Action::EventLog => "show or hide the event log",
             Action::LabView => "lab view: only brood and the processes of its lab",
             Action::AutoReap => {
-                "lab: brood reaps its own exited children at once (off: they stay zombies)"
+                "lab: brood reaps its exited children at once (off: they stay zombies)"
             }
             Action::Subreaper => {
-                "lab: make brood the child subreaper, so lab orphans are adopted by brood"
+                "lab: brood becomes a child subreaper and adopts lab orphans"
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::proc::State;
 
 pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme, scroll: u16) {
-    let width = screen.width.saturating_sub(4).min(90);
+    let width = screen.width.saturating_sub(4).min(100);
     let height = screen.height.saturating_sub(2);
     let area = Rect::new(
         screen.x + (screen.width - width) / 2,
