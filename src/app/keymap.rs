@@ -133,9 +133,7 @@ impl Action {
             Action::AutoReap => {
                 "lab: brood reaps its exited children at once (off: they stay zombies)"
             }
-            Action::Subreaper => {
-                "lab: brood becomes a child subreaper and adopts lab orphans"
-            }
+            Action::Subreaper => "lab: brood becomes a child subreaper and adopts lab orphans",
         }
     }
 

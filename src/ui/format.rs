@@ -81,4 +81,3 @@ mod tests {
         assert_eq!(age(7200.0), "2h");
     }
 }
-
