@@ -122,7 +122,7 @@ impl Action {
             Action::Fork => "lab: the selected lab process calls fork()",
             Action::Exit => "lab: the selected lab process exits (asks for the code)",
             Action::Wait => {
-                "lab: waitpid() in the selected lab process; on a zombie, its parent reaps it"
+                "lab: waitpid() in the selected process; a zombie is reaped by its parent"
             }
             Action::SignalMenu => "signal menu for the selected process, its subtree or its group",
             Action::Stop => "send SIGSTOP (stop; T in the tree)",
