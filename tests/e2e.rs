@@ -176,22 +176,24 @@ fn ctrl_c_quits_with_status_0() {
     assert_terminal_restored(&brood);
 }
 
-#[test]
-fn sigterm_exits_143_with_the_terminal_restored() {
+/// Starts brood, sends it `signal` once the tree is up, and checks it exits with 128 + signal
+/// and leaves the terminal as it found it.
+fn exits_on_signal_with_the_terminal_restored(signal: i32) {
     let mut brood = Brood::start_default();
     wait_for_tree(&brood);
-    brood.signal(libc::SIGTERM);
-    assert_eq!(brood.wait_exit(PATIENCE), 128 + libc::SIGTERM);
+    brood.signal(signal);
+    assert_eq!(brood.wait_exit(PATIENCE), 128 + signal);
     assert_terminal_restored(&brood);
 }
 
 #[test]
+fn sigterm_exits_143_with_the_terminal_restored() {
+    exits_on_signal_with_the_terminal_restored(libc::SIGTERM);
+}
+
+#[test]
 fn sighup_exits_129_with_the_terminal_restored() {
-    let mut brood = Brood::start_default();
-    wait_for_tree(&brood);
-    brood.signal(libc::SIGHUP);
-    assert_eq!(brood.wait_exit(PATIENCE), 128 + libc::SIGHUP);
-    assert_terminal_restored(&brood);
+    exits_on_signal_with_the_terminal_restored(libc::SIGHUP);
 }
 
 #[test]

@@ -108,6 +108,14 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Sleeps until the reader reports a change or `timeout` passes.
+    fn wait<'a>(&self, term: MutexGuard<'a, Term>, timeout: Duration) -> MutexGuard<'a, Term> {
+        self.changed
+            .wait_timeout(term, timeout)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .0
+    }
 }
 
 /// A running brood in its own pseudo-terminal.
@@ -247,12 +255,7 @@ impl Brood {
                     term.parser.screen().contents()
                 ));
             }
-            term = self
-                .shared
-                .changed
-                .wait_timeout(term, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+            term = self.shared.wait(term, deadline - now);
         }
     }
 
@@ -321,19 +324,8 @@ impl Brood {
         let code = status.exit_code() as i32;
         self.exit_code = Some(code);
         // Read what brood wrote before it died (restoring the terminal) before anyone looks.
-        let mut term = self.shared.lock();
-        while !term.closed {
-            let now = Instant::now();
-            assert!(
-                now < deadline,
-                "brood exited with {code} but its terminal never closed within {timeout:?}"
-            );
-            term = self
-                .shared
-                .changed
-                .wait_timeout(term, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+        if !self.wait_closed(deadline) {
+            panic!("brood exited with {code} but its terminal never closed within {timeout:?}");
         }
         code
     }
@@ -367,21 +359,22 @@ impl Brood {
         self.writer = None;
         self.master = None;
         self.shared.hang_up.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + timeout;
+        if !self.wait_closed(Instant::now() + timeout) {
+            panic!("the pty reader did not let go within {timeout:?}");
+        }
+    }
+
+    /// Waits until the reader has seen the pty close; false if `deadline` passes first.
+    fn wait_closed(&self, deadline: Instant) -> bool {
         let mut term = self.shared.lock();
         while !term.closed {
             let now = Instant::now();
-            assert!(
-                now < deadline,
-                "the pty reader did not let go within {timeout:?}"
-            );
-            term = self
-                .shared
-                .changed
-                .wait_timeout(term, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+            if now >= deadline {
+                return false;
+            }
+            term = self.shared.wait(term, deadline - now);
         }
+        true
     }
 
     /// Whether brood is still running (not exited, not a zombie waiting for us).
