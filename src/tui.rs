@@ -41,8 +41,20 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         let collector = Collector::start(cli.interval, ScanOptions::default(), events);
         main_loop(&mut terminal, &mut app, &inbox, &collector)
     })();
-    ratatui::restore();
+    restore(terminal);
     result
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor. Failures are ignored: they mean
+/// the terminal is gone (hung up) and there is nothing left to restore. ratatui's `restore` and
+/// `Terminal`'s drop would report them with `eprintln!`, which panics when stderr is that same
+/// dead terminal, and that panic, inside ratatui's panic hook, aborts brood.
+fn restore(mut terminal: ratatui::DefaultTerminal) {
+    let _ = ratatui::try_restore();
+    if terminal.show_cursor().is_err() {
+        // Its drop would try again, and print the failure.
+        std::mem::forget(terminal);
+    }
 }
 
 fn main_loop(

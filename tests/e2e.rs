@@ -197,6 +197,20 @@ fn sighup_exits_129_with_the_terminal_restored() {
 }
 
 #[test]
+fn closing_the_terminal_ends_brood_without_a_crash() {
+    let mut brood = Brood::start_default();
+    wait_for_tree(&brood);
+    brood.hang_up(PATIENCE);
+    // The kernel's SIGHUP (129) or the failed write to the dead terminal (1) ends brood, whichever
+    // comes first; either way an exit, not an abort (`wait_exit` fails on a death by signal).
+    let code = brood.wait_exit(PATIENCE);
+    assert!(
+        code == 128 + libc::SIGHUP || code == 1,
+        "brood exited with {code} after its terminal closed"
+    );
+}
+
+#[test]
 fn tiny_terminal_shows_a_notice_and_the_tree_once_resized() {
     let mut brood = Brood::launch().size(20, 5).start();
     brood.wait_for(|text| text.contains("terminal too small"), PATIENCE);
