@@ -1,4 +1,4 @@
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use brood::cli::Cli;
@@ -46,7 +46,9 @@ fn main() -> ExitCode {
     match brood::tui::run(&cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("brood: {err:#}");
+            // Not eprintln!: the error may be that the terminal is gone, stderr with it, and
+            // eprintln! panics on a failed write.
+            let _ = writeln!(std::io::stderr(), "brood: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -50,7 +50,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         spawn_input_thread(events);
         main_loop(&mut terminal, &mut app, &inbox, &effects)
     })();
-    ratatui::restore();
+    restore(terminal);
     let (code, leave_running) = match result {
         Ok(exit) => exit,
         Err(err) => {
@@ -71,6 +71,18 @@ fn install_panic_hook(lab: Option<Weak<Lab>>) {
         }
         previous(info);
     }));
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor. Failures are ignored: they mean
+/// the terminal is gone (hung up) and there is nothing left to restore. ratatui's `restore` and
+/// `Terminal`'s drop would report them with `eprintln!`, which panics when stderr is that same
+/// dead terminal, and that panic, inside ratatui's panic hook, aborts brood.
+fn restore(mut terminal: ratatui::DefaultTerminal) {
+    let _ = ratatui::try_restore();
+    if terminal.show_cursor().is_err() {
+        // Its drop would try again, and print the failure.
+        std::mem::forget(terminal);
+    }
 }
 
 fn main_loop(
