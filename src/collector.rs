@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use sysinfo::System;
 
 use crate::event::Event;
+use crate::proc::ipc::read_ipc;
 use crate::proc::scan::{ScanOptions, Scanner};
 
 /// The header's system figures.
@@ -28,8 +29,13 @@ pub struct SystemStats {
 pub enum Command {
     ScanNow,
     ScanThreads(bool),
+    /// Read IPC links every scan (a view shows them) instead of only on the slow cadence.
+    IpcLinks(bool),
     Stop,
 }
+
+/// Scans between two IPC sweeps (deadlock detection) when no view needs links.
+const IPC_EVERY: u64 = 5;
 
 pub struct Collector {
     commands: Sender<Command>,
@@ -73,19 +79,32 @@ fn run(
 ) {
     let mut scanner = Scanner::new(options);
     let mut system = System::new().ok();
-    loop {
+    let mut links = false;
+    for scan in 0u64.. {
         let started = Instant::now();
-        let event = match scanner.scan() {
-            Ok(snapshot) => Event::Snapshot(Box::new(snapshot), read_system(system.as_mut())),
-            Err(err) => Event::ScanFailed(err.to_string()),
+        let (event, ipc) = match scanner.scan() {
+            Ok(snapshot) => {
+                let ipc = (links || scan % IPC_EVERY == 1).then(|| read_ipc(&snapshot, links));
+                (
+                    Event::Snapshot(Box::new(snapshot), read_system(system.as_mut())),
+                    ipc,
+                )
+            }
+            Err(err) => (Event::ScanFailed(err.to_string()), None),
         };
         if events.send(event).is_err() {
+            return;
+        }
+        if let Some(ipc) = ipc
+            && events.send(Event::Ipc(Box::new(ipc))).is_err()
+        {
             return;
         }
         let wait = (started + interval).saturating_duration_since(Instant::now());
         match inbox.recv_timeout(wait) {
             Ok(Command::ScanNow) | Err(RecvTimeoutError::Timeout) => {}
             Ok(Command::ScanThreads(on)) => scanner.set_threads(on),
+            Ok(Command::IpcLinks(on)) => links = on,
             Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
         }
     }

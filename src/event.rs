@@ -5,6 +5,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use crate::collector::SystemStats;
 use crate::effects::Outcome;
 use crate::proc::Snapshot;
+use crate::proc::ipc::IpcState;
 
 #[derive(Debug)]
 pub enum Event {
@@ -16,6 +17,8 @@ pub enum Event {
     },
     /// A fresh scan of /proc and the system figures read with it.
     Snapshot(Box<Snapshot>, SystemStats),
+    /// Wait channels, locks and IPC ends, read on a slower cadence than snapshots.
+    Ipc(Box<IpcState>),
     /// /proc could not be read at all (it is normal for single processes to fail; this is not that).
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.

@@ -33,6 +33,7 @@ pub enum Action {
     Continue,
     Kill,
     EventLog,
+    IpcView,
     LabView,
     AutoReap,
     Subreaper,
@@ -40,7 +41,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Quit,
         Action::ForceQuit,
         Action::Help,
@@ -64,6 +65,7 @@ impl Action {
         Action::Continue,
         Action::Kill,
         Action::EventLog,
+        Action::IpcView,
         Action::LabView,
         Action::AutoReap,
         Action::Subreaper,
@@ -95,6 +97,7 @@ impl Action {
             Action::Continue => "continue",
             Action::Kill => "kill",
             Action::EventLog => "event_log",
+            Action::IpcView => "ipc_view",
             Action::LabView => "lab_view",
             Action::AutoReap => "auto_reap",
             Action::Subreaper => "subreaper",
@@ -129,6 +132,9 @@ impl Action {
             Action::Continue => "send SIGCONT (continue a stopped process)",
             Action::Kill => "send SIGKILL (cannot be caught)",
             Action::EventLog => "show or hide the event log",
+            Action::IpcView => {
+                "IPC: why the selected process sleeps, its pipes and sockets, deadlocks"
+            }
             Action::LabView => "lab view: only brood and the processes of its lab",
             Action::AutoReap => {
                 "lab: brood reaps its exited children at once (off: they stay zombies)"
@@ -149,6 +155,7 @@ impl Action {
             Action::Wait => Some("wait"),
             Action::SignalMenu => Some("signal"),
             Action::EventLog => Some("log"),
+            Action::IpcView => Some("ipc"),
             Action::LabView => Some("lab"),
             _ => None,
         }

@@ -2,11 +2,14 @@
 //! Only `scan` reads /proc; everything else here is a pure function of snapshots.
 
 pub mod builder;
+pub mod ipc;
 pub mod lifecycle;
+pub mod locks;
 pub mod scan;
 pub mod stat;
 pub mod text;
 pub mod tree;
+pub mod wchan;
 
 use std::collections::HashMap;
 use std::sync::Arc;

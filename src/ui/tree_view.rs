@@ -12,7 +12,7 @@ use super::theme::Theme;
 use crate::app::App;
 use crate::proc::lifecycle::{Marks, Orphan};
 use crate::proc::tree::Row;
-use crate::proc::{ProcInfo, State};
+use crate::proc::{Pid, ProcInfo, State};
 
 const USER_WIDTH: usize = 8;
 
@@ -37,7 +37,21 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
         );
         return;
     }
-    let guide_budget = usize::from(area.width).saturating_sub(50).max(8) / 2;
+    let context = RowContext {
+        app,
+        theme,
+        guide_budget: usize::from(area.width).saturating_sub(50).max(8) / 2,
+        // Peers of the selected process, badged while the IPC panel shows its links.
+        linked: match app.selected_proc() {
+            Some(selected) if app.show_ipc => app
+                .ipc
+                .links_of(selected.pid())
+                .iter()
+                .map(|l| l.peer)
+                .collect(),
+            _ => Vec::new(),
+        },
+    };
     let visible = app
         .rows
         .iter()
@@ -47,7 +61,7 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
     for (screen_row, (row_index, row)) in visible.enumerate() {
         let proc = &app.snapshot.procs[row.proc_index];
         let marks = app.marks.get(row.proc_index).copied().unwrap_or_default();
-        let mut line = row_line(app, row, proc, marks, theme, guide_budget);
+        let mut line = row_line(&context, row, proc, marks);
         if row_index == app.selected_row {
             line = line.patch_style(theme.selected());
         }
@@ -59,14 +73,16 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
     }
 }
 
-fn row_line(
-    app: &App,
-    row: &Row,
-    proc: &ProcInfo,
-    marks: Marks,
+/// What every row needs besides its own process.
+struct RowContext<'a> {
+    app: &'a App,
     theme: Theme,
     guide_budget: usize,
-) -> Line<'static> {
+    linked: Vec<Pid>,
+}
+
+fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) -> Line<'static> {
+    let (app, theme) = (context.app, context.theme);
     let user: String = proc.user.chars().take(USER_WIDTH).collect();
     let state_style = theme.state(proc.state);
     let mut spans = vec![
@@ -78,7 +94,7 @@ fn row_line(
             format::bytes(proc.rss_bytes),
             format::duration(app.snapshot.age_secs(proc))
         )),
-        Span::styled(guides(app, row, guide_budget), theme.dim()),
+        Span::styled(guides(app, row, context.guide_budget), theme.dim()),
     ];
     let name_style = match proc.state {
         State::Zombie | State::Stopped | State::Traced => state_style,
@@ -91,7 +107,7 @@ fn row_line(
             theme.dim(),
         ));
     }
-    for (text, style) in badges(app, proc, marks, theme) {
+    for (text, style) in badges(context, proc, marks) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(text, style));
     }
@@ -104,7 +120,8 @@ fn row_line(
 }
 
 /// Word badges: what colour shows is also said in text.
-fn badges(app: &App, proc: &ProcInfo, marks: Marks, theme: Theme) -> Vec<(String, Style)> {
+fn badges(context: &RowContext<'_>, proc: &ProcInfo, marks: Marks) -> Vec<(String, Style)> {
+    let (app, theme) = (context.app, context.theme);
     let mut badges = Vec::new();
     if let Some(zombie) = marks.zombie {
         let at_least = if zombie.at_least { "≥" } else { "" };
@@ -134,6 +151,12 @@ fn badges(app: &App, proc: &ProcInfo, marks: Marks, theme: Theme) -> Vec<(String
         }
         Some(Orphan::Probable) => badges.push(("[orphan?]".to_string(), theme.orphan())),
         None => {}
+    }
+    if app.in_deadlock(proc.pid()) {
+        badges.push(("[deadlock]".to_string(), theme.state(State::Zombie)));
+    }
+    if context.linked.contains(&proc.pid()) {
+        badges.push(("[linked]".to_string(), theme.key()));
     }
     if proc.pid() == app.self_pid {
         badges.push(("[this brood]".to_string(), theme.key()));
