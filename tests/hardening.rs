@@ -24,7 +24,7 @@ use support::*;
 #[test]
 fn churn_of_short_lived_processes_and_threads_leaves_no_stale_rows_and_bounded_caches() {
     let mut scanner = scanner();
-    let baseline = scanner.scan().unwrap().procs.len();
+    scanner.scan().unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let churn = {
         let stop = stop.clone();
@@ -67,11 +67,6 @@ fn churn_of_short_lived_processes_and_threads_leaves_no_stale_rows_and_bounded_c
     // One cache entry per task of the last scan: nothing of the churn is kept.
     assert_eq!(scanner.cached_tasks(), after.procs.len());
     assert!(scanner.open_files() <= scanner.cached_tasks());
-    assert!(
-        after.procs.len() < baseline + 200,
-        "{} processes after churn, {baseline} before",
-        after.procs.len()
-    );
 }
 
 /// A process whose name and arguments are hostile to a terminal: escape sequences, newlines,
