@@ -5,5 +5,6 @@ pub mod cli;
 pub mod collector;
 pub mod event;
 pub mod proc;
+pub mod snapshot;
 pub mod tui;
 pub mod ui;
