@@ -19,6 +19,10 @@ use super::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
 /// File descriptors kept free for everything else brood opens (terminal, lab sockets, pipes).
 const FD_RESERVE: u64 = 256;
 
+/// How many kept files to give back when an open fails with EMFILE/ENFILE anyway (the limit was
+/// lower than the budget, or the rest of brood holds more than the reserve).
+const FD_SHED: usize = 32;
+
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
     /// Also list each process's threads (other than the main one) as its children.
@@ -95,8 +99,11 @@ impl Scanner {
         self.last_scan = Some(now);
         self.scan_count += 1;
 
+        let uptime_secs = self.retry_on_fd_exhaustion(read_uptime).unwrap_or_default();
         let mut procs = Vec::with_capacity(self.entries.len() + 64);
-        let dir = std::fs::read_dir("/proc").map_err(ScanError::ProcUnreadable)?;
+        let dir = self
+            .retry_on_fd_exhaustion(|| std::fs::read_dir("/proc"))
+            .map_err(ScanError::ProcUnreadable)?;
         for dirent in dir.flatten() {
             let Some(pid) = dirent
                 .file_name()
@@ -119,13 +126,14 @@ impl Scanner {
         self.forget_unseen();
         Ok(Snapshot {
             procs,
-            uptime_secs: read_uptime().unwrap_or_default(),
+            uptime_secs,
             ticks_per_sec: self.ticks_per_sec,
         })
     }
 
     fn read_threads(&mut self, tgid: Pid, elapsed: Option<f64>, procs: &mut Vec<ProcInfo>) {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{tgid}/task")) else {
+        let path = format!("/proc/{tgid}/task");
+        let Ok(tasks) = self.retry_on_fd_exhaustion(|| std::fs::read_dir(&path)) else {
             return;
         };
         for dirent in tasks.flatten() {
@@ -274,7 +282,10 @@ impl Scanner {
             Some(tgid) => write!(self.path, "/proc/{tgid}/task/{tid}/stat"),
             None => write!(self.path, "/proc/{tid}/stat"),
         };
-        let file = File::open(&self.path).ok()?;
+        let path = std::mem::take(&mut self.path);
+        let file = self.retry_on_fd_exhaustion(|| File::open(&path));
+        self.path = path;
+        let file = file.ok()?;
         let len = loop {
             let len = file.read_at(&mut self.buf, 0).ok()?;
             if len < self.buf.len() {
@@ -291,6 +302,33 @@ impl Scanner {
             self.open_files += 1;
         }
         Some(len)
+    }
+
+    /// Runs `open`; if it fails for want of file descriptors, closes some kept `stat` files, lowers
+    /// the budget for good, and tries once more. Past the budget, scans are slower, never partial.
+    fn retry_on_fd_exhaustion<T>(
+        &mut self,
+        mut open: impl FnMut() -> io::Result<T>,
+    ) -> io::Result<T> {
+        match open() {
+            Err(err) if is_fd_exhaustion(&err) && self.open_files > 0 => {
+                self.shed_files();
+                open()
+            }
+            result => result,
+        }
+    }
+
+    fn shed_files(&mut self) {
+        self.open_budget = self.open_files.saturating_sub(FD_SHED);
+        for entry in self.entries.values_mut() {
+            if self.open_files <= self.open_budget {
+                break;
+            }
+            if entry.stat_file.take().is_some() {
+                self.open_files -= 1;
+            }
+        }
     }
 
     fn user_name(&mut self, uid: u32) -> Arc<str> {
@@ -341,6 +379,10 @@ fn raise_fd_limit() -> usize {
     usize::try_from(soft.saturating_sub(FD_RESERVE)).unwrap_or(0)
 }
 
+fn is_fd_exhaustion(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
 fn read_cmdline(pid: Pid) -> Option<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .ok()
@@ -364,7 +406,10 @@ fn read_tracer(pid: Pid) -> Option<Pid> {
     (tracer > 0).then_some(tracer)
 }
 
-fn read_uptime() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/uptime").ok()?;
-    text.split_whitespace().next()?.parse().ok()
+fn read_uptime() -> io::Result<f64> {
+    let text = std::fs::read_to_string("/proc/uptime")?;
+    text.split_whitespace()
+        .next()
+        .and_then(|secs| secs.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/uptime"))
 }
