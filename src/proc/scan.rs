@@ -4,6 +4,14 @@
 //! is re-read with one `pread` (instead of open/read/close), static fields (command line, user) are
 //! read once per process identity, and anything beyond `stat` is read only when a state needs it.
 //! A process that vanishes mid-read is skipped: that is normal on a live system, not an error.
+//!
+//! Most processes sleep through most refreshes, and the kernel's `stat` is the dear part of a scan
+//! (it formats 52 fields). So a single-threaded process's `schedstat` (its time on a CPU, cheap to
+//! read) is kept open too, and while that time stands still, what `stat` said last is still true:
+//! a task must run to change its state, threads or CPU time. The one change made *to* a sleeping
+//! process, reparenting when its parent exits, is caught by re-reading the children of parents
+//! that died, and every process is read in full at least every [`FULL_READ_EVERY`] scans anyway
+//! (memory can be reclaimed and nice changed from outside).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -29,7 +37,8 @@ const FD_SHED: usize = 32;
 pub struct ScanOptions {
     /// Also list each process's threads (other than the main one) as its children.
     pub threads: bool,
-    /// Cap on `stat` files kept open between scans; `None` means "as many as RLIMIT_NOFILE allows".
+    /// Cap on files (`stat`, `schedstat`) kept open between scans; `None` means "as many as
+    /// RLIMIT_NOFILE allows".
     pub max_open_files: Option<usize>,
 }
 
@@ -65,6 +74,10 @@ impl Hasher for PidHasher {
 /// 2^64 / φ: multiplying by it scatters consecutive integers over the whole range.
 const FIBONACCI: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// A process whose CPU time stands still is still read in full this often (in scans, staggered by
+/// PID), bounding how stale its resident memory or nice value can get.
+const FULL_READ_EVERY: u64 = 10;
+
 /// Room for one getdents64 batch: about 2 000 /proc entries.
 const DIR_BUF_BYTES: usize = 64 * 1024;
 
@@ -72,6 +85,14 @@ const DIR_BUF_BYTES: usize = 64 * 1024;
 struct Entry {
     id: Identity,
     stat_file: Option<File>,
+    /// `/proc/PID/schedstat`, kept beside `stat_file` for single-threaded processes.
+    sched_file: Option<File>,
+    /// CPU time (ns) read from `sched_file` just *before* the last full read of `stat`, so that
+    /// anything the process did after that read shows as a change.
+    runtime_at_read: Option<u64>,
+    /// What the last full read found, handed out again while the process stays quiet.
+    last: Option<ProcInfo>,
+    born_in_scan: u64,
     comm_raw: Vec<u8>,
     name: Arc<str>,
     cmdline: Arc<str>,
@@ -97,6 +118,8 @@ pub struct Scanner {
     dir_buf: Vec<u8>,
     pids: Vec<Pid>,
     tids: Vec<Pid>,
+    /// Indices into the snapshot being built of processes handed out unread.
+    quiet: Vec<usize>,
 }
 
 impl Scanner {
@@ -117,6 +140,7 @@ impl Scanner {
             dir_buf: vec![0; DIR_BUF_BYTES],
             pids: Vec::new(),
             tids: Vec::new(),
+            quiet: Vec::new(),
         }
     }
 
@@ -124,7 +148,7 @@ impl Scanner {
         self.options.threads = threads;
     }
 
-    /// How many `stat` files are held open now (for tests of the fd fallback).
+    /// How many files (`stat` and `schedstat`) are held open now, never more than the budget.
     pub fn open_files(&self) -> usize {
         self.open_files
     }
@@ -144,8 +168,16 @@ impl Scanner {
             self.pids = pids;
             return Err(ScanError::ProcUnreadable(err));
         }
+        let mut quiet = std::mem::take(&mut self.quiet);
+        quiet.clear();
         for &pid in &pids {
-            let Some(info) = self.read_task(pid, None, elapsed) else {
+            let runtime = self.read_runtime(pid);
+            if let Some(info) = runtime.and_then(|ns| self.reuse_if_quiet(pid, ns)) {
+                quiet.push(procs.len());
+                procs.push(info);
+                continue;
+            }
+            let Some(info) = self.read_process(pid, runtime, elapsed) else {
                 continue;
             };
             let wants_threads =
@@ -156,6 +188,8 @@ impl Scanner {
             }
         }
         self.pids = pids;
+        self.reread_adopted(&mut procs, &quiet, elapsed);
+        self.quiet = quiet;
 
         self.forget_unseen();
         Ok(Snapshot {
@@ -180,6 +214,105 @@ impl Scanner {
             }
         }
         self.tids = tids;
+    }
+
+    /// A full read of a process, remembered for the scans in which it stays quiet. `runtime` is
+    /// its CPU time read just before, if its `schedstat` is kept open.
+    fn read_process(
+        &mut self,
+        pid: Pid,
+        runtime: Option<u64>,
+        elapsed: Option<f64>,
+    ) -> Option<ProcInfo> {
+        let info = self.read_task(pid, None, elapsed)?;
+        let budget_left = self.open_files < self.open_budget;
+        let entry = self.entries.get_mut(&pid)?;
+        entry.runtime_at_read = runtime;
+        entry.last = Some(info.clone());
+        // Only a single thread's CPU time is in schedstat; only processes with a kept stat file
+        // have the budget for a second one.
+        let wanted = info.threads == 1 && entry.stat_file.is_some();
+        if wanted && entry.sched_file.is_none() && budget_left {
+            use std::fmt::Write;
+            self.path.clear();
+            let _ = write!(self.path, "/proc/{pid}/schedstat");
+            match File::open(&self.path) {
+                Ok(file) => {
+                    entry.sched_file = Some(file);
+                    self.open_files += 1;
+                    // Read after `stat`, this time could hide a change: wait for the next one.
+                    entry.runtime_at_read = None;
+                }
+                Err(err) if is_fd_exhaustion(&err) => self.shed_files(),
+                Err(_) => {}
+            }
+        } else if !wanted && entry.sched_file.take().is_some() {
+            self.open_files -= 1;
+            entry.runtime_at_read = None;
+        }
+        Some(info)
+    }
+
+    /// CPU time so far (ns), from the kept `schedstat` file; `None` if there is none or it failed
+    /// (the process is gone, or its PID now names another process).
+    fn read_runtime(&mut self, pid: Pid) -> Option<u64> {
+        let entry = self.entries.get_mut(&pid)?;
+        let file = entry.sched_file.as_ref()?;
+        let mut buf = [0u8; 96];
+        match file.read_at(&mut buf, 0) {
+            Ok(len) if len > 0 => buf[..len]
+                .split(|&b| b == b' ')
+                .next()
+                .and_then(parse_decimal),
+            _ => {
+                entry.sched_file = None;
+                self.open_files -= 1;
+                None
+            }
+        }
+    }
+
+    /// What the last full read found, if the process has not run since and is not due a full read.
+    fn reuse_if_quiet(&mut self, pid: Pid, runtime: u64) -> Option<ProcInfo> {
+        let scan_count = self.scan_count;
+        let entry = self.entries.get_mut(&pid)?;
+        let last = entry.last.as_ref()?;
+        let due = (pid as u64)
+            .wrapping_add(scan_count)
+            .is_multiple_of(FULL_READ_EVERY);
+        if due || entry.runtime_at_read != Some(runtime) || last.threads != 1 {
+            return None;
+        }
+        entry.seen_in_scan = scan_count;
+        Some(ProcInfo {
+            cpu_percent: 0.0,
+            ..last.clone()
+        })
+    }
+
+    /// A quiet process whose parent died was reparented without running: read those again. Run
+    /// after the pass, when every live parent has been seen.
+    fn reread_adopted(&mut self, procs: &mut [ProcInfo], quiet: &[usize], elapsed: Option<f64>) {
+        let scan_count = self.scan_count;
+        for &i in quiet {
+            let (pid, ppid) = (procs[i].pid(), procs[i].ppid);
+            let parent_lives = ppid <= 0
+                || self.entries.get(&ppid).is_some_and(|parent| {
+                    parent.seen_in_scan == scan_count
+                        && parent.born_in_scan < scan_count
+                        && parent
+                            .last
+                            .as_ref()
+                            .is_some_and(|p| p.state != State::Zombie)
+                });
+            if parent_lives {
+                continue;
+            }
+            let runtime = self.read_runtime(pid);
+            if let Some(info) = self.read_process(pid, runtime, elapsed) {
+                procs[i] = info;
+            }
+        }
     }
 
     /// The numeric entries of a /proc directory, into `out`.
@@ -290,6 +423,10 @@ impl Scanner {
             user,
             prev_cpu_ticks: stat.utime + stat.stime,
             seen_in_scan: 0,
+            sched_file: None,
+            runtime_at_read: None,
+            last: None,
+            born_in_scan: self.scan_count,
         }
     }
 
@@ -358,9 +495,7 @@ impl Scanner {
             if self.open_files <= self.open_budget {
                 break;
             }
-            if entry.stat_file.take().is_some() {
-                self.open_files -= 1;
-            }
+            self.open_files -= entry.close_files();
         }
     }
 
@@ -382,22 +517,28 @@ impl Scanner {
         let mut closed = 0;
         self.entries.retain(|_, e| {
             let keep = e.seen_in_scan == scan_count;
-            if !keep && e.stat_file.is_some() {
-                closed += 1;
+            if !keep {
+                closed += e.close_files();
             }
             keep
         });
         self.open_files -= closed;
     }
 
-    fn release(&mut self, entry: Entry) {
-        if entry.stat_file.is_some() {
-            self.open_files -= 1;
-        }
+    fn release(&mut self, mut entry: Entry) {
+        self.open_files -= entry.close_files();
     }
 }
 
-/// Raises the soft RLIMIT_NOFILE to the hard limit and returns how many stat files may stay open.
+impl Entry {
+    /// Closes the kept files; returns how many there were.
+    fn close_files(&mut self) -> usize {
+        self.runtime_at_read = None;
+        usize::from(self.stat_file.take().is_some()) + usize::from(self.sched_file.take().is_some())
+    }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns how many files may stay open.
 fn raise_fd_limit() -> usize {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
@@ -450,13 +591,20 @@ fn list_numeric_entries(dir: &File, buf: &mut [u8], out: &mut Vec<Pid>) -> io::R
 }
 
 fn parse_pid(name: &[u8]) -> Option<Pid> {
-    if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
+    parse_decimal(name)
+        .and_then(|value| Pid::try_from(value).ok())
+        .filter(|&pid| pid > 0)
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let value = name
-        .iter()
-        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
-    Pid::try_from(value).ok().filter(|&pid| pid > 0)
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')),
+    )
 }
 
 fn is_fd_exhaustion(err: &io::Error) -> bool {
@@ -496,7 +644,160 @@ fn read_uptime() -> io::Result<f64> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::BufRead;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::{Signal, kill};
+
     use super::*;
+
+    /// Children of the test, killed and reaped on drop, and PIDs that are not (any more) ours.
+    #[derive(Default)]
+    struct Guard {
+        children: Vec<Child>,
+        strays: Vec<Pid>,
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            for &pid in &self.strays {
+                let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            for child in &mut self.children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    fn signal(pid: Pid, signal: Signal) {
+        kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+    }
+
+    /// The fields after `comm` in /proc/PID/stat, as the kernel has them now.
+    fn proc_stat(pid: Pid) -> Vec<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+        after.split(' ').map(String::from).collect()
+    }
+
+    fn wait_until(mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !condition() {
+            assert!(Instant::now() < deadline, "condition not met within 5 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn find(snapshot: &Snapshot, pid: Pid) -> &ProcInfo {
+        snapshot
+            .procs
+            .iter()
+            .find(|p| p.pid() == pid)
+            .unwrap_or_else(|| panic!("{pid} missing from the snapshot"))
+    }
+
+    /// Scans until `pid` has been read in full with its schedstat open, and the next scan will
+    /// not read it in full just because it is due.
+    fn scan_until_quiet(scanner: &mut Scanner, pid: Pid) {
+        for _ in 0..3 {
+            scanner.scan().unwrap();
+        }
+        skip_due_scan(scanner, pid);
+    }
+
+    fn skip_due_scan(scanner: &mut Scanner, pid: Pid) {
+        while (pid as u64 + scanner.scan_count + 1).is_multiple_of(FULL_READ_EVERY) {
+            scanner.scan().unwrap();
+        }
+    }
+
+    fn was_reused_quietly(scanner: &Scanner, snapshot: &Snapshot, pid: Pid) -> bool {
+        scanner
+            .quiet
+            .iter()
+            .any(|&i| snapshot.procs[i].pid() == pid)
+    }
+
+    #[test]
+    fn a_sleeping_process_is_not_read_again_until_it_runs() {
+        let mut guard = Guard::default();
+        let sleeper = Command::new("sleep").arg("600").spawn().unwrap();
+        let pid = sleeper.id() as Pid;
+        guard.children.push(sleeper);
+        let mut scanner = Scanner::new(ScanOptions::default());
+        scan_until_quiet(&mut scanner, pid);
+
+        let snapshot = scanner.scan().unwrap();
+        assert!(was_reused_quietly(&scanner, &snapshot, pid));
+        assert_eq!(find(&snapshot, pid).state, State::Sleeping);
+        let own = scanner.entries.get(&(std::process::id() as Pid)).unwrap();
+        assert!(
+            own.sched_file.is_none(),
+            "a multi-threaded process is always read"
+        );
+
+        // Each change below makes the process run, so each is seen at the next scan.
+        for (sig, state) in [
+            (Signal::SIGSTOP, State::Stopped),
+            (Signal::SIGCONT, State::Sleeping),
+            (Signal::SIGKILL, State::Zombie),
+        ] {
+            scan_until_quiet(&mut scanner, pid);
+            signal(pid, sig);
+            let letter = state.letter().to_string();
+            wait_until(|| proc_stat(pid).first() == Some(&letter));
+            let snapshot = scanner.scan().unwrap();
+            assert_eq!(find(&snapshot, pid).state, state, "after {sig:?}");
+            assert!(!was_reused_quietly(&scanner, &snapshot, pid));
+        }
+    }
+
+    #[test]
+    fn a_sleeping_process_whose_parent_dies_is_read_again_for_its_new_parent() {
+        let mut guard = Guard::default();
+        let mut parent = Command::new("sh")
+            .args(["-c", "sleep 600 & echo $!; wait"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let parent_pid = parent.id() as Pid;
+        let mut line = String::new();
+        std::io::BufReader::new(parent.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let orphan: Pid = line.trim().parse().unwrap();
+        guard.strays.push(orphan);
+        guard.children.push(parent);
+
+        let mut scanner = Scanner::new(ScanOptions::default());
+        wait_until(|| {
+            std::fs::read_to_string(format!("/proc/{orphan}/comm")).is_ok_and(|c| c == "sleep\n")
+        });
+        scan_until_quiet(&mut scanner, orphan);
+        let snapshot = scanner.scan().unwrap();
+        assert!(was_reused_quietly(&scanner, &snapshot, orphan));
+        assert_eq!(find(&snapshot, orphan).ppid, parent_pid);
+
+        // The orphan does not run when it is adopted: only its parent's death tells.
+        skip_due_scan(&mut scanner, orphan);
+        signal(parent_pid, Signal::SIGKILL);
+        wait_until(|| proc_stat(orphan).get(1) != Some(&parent_pid.to_string()));
+        let adopter: Pid = proc_stat(orphan)[1].parse().unwrap();
+        let snapshot = scanner.scan().unwrap();
+        assert_eq!(
+            find(&snapshot, orphan).ppid,
+            adopter,
+            "parent is a zombie now"
+        );
+
+        for child in &mut guard.children {
+            child.wait().unwrap();
+        }
+        let snapshot = scanner.scan().unwrap();
+        assert_eq!(find(&snapshot, orphan).ppid, adopter, "parent reaped");
+    }
 
     #[test]
     fn only_positive_decimal_names_are_pids() {
