@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,6 +18,36 @@ pub struct Cli {
     /// Turn colours off (setting the NO_COLOR environment variable does the same)
     #[arg(long)]
     pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the process tree once, with states and badges, and exit (no terminal needed)
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Output format: an indented tree, or a JSON array with one object per process
+    #[arg(long, value_enum, default_value_t = SnapshotFormat::Text)]
+    pub format: SnapshotFormat,
+
+    /// Print only this process and its descendants
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: Option<i32>,
+
+    /// Include kernel threads (hidden by default, as pstree does)
+    #[arg(long)]
+    pub kernel_threads: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotFormat {
+    Text,
+    Json,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -49,5 +79,30 @@ mod tests {
         assert!(Cli::try_parse_from(["brood", "--interval", "0"]).is_err());
         assert!(Cli::try_parse_from(["brood", "--interval", "soon"]).is_err());
         assert!(Cli::try_parse_from(["brood", "--bogus"]).is_err());
+    }
+
+    #[test]
+    fn snapshot_takes_a_format_and_a_positive_pid() {
+        let cli =
+            Cli::try_parse_from(["brood", "snapshot", "--format", "json", "--pid", "42"]).unwrap();
+        let Some(Command::Snapshot(args)) = cli.command else {
+            panic!("no snapshot subcommand: {cli:?}");
+        };
+        assert_eq!(args.format, SnapshotFormat::Json);
+        assert_eq!(args.pid, Some(42));
+        assert!(!args.kernel_threads);
+
+        let cli = Cli::try_parse_from(["brood", "snapshot"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Snapshot(SnapshotArgs {
+                format: SnapshotFormat::Text,
+                pid: None,
+                ..
+            }))
+        ));
+        assert!(Cli::try_parse_from(["brood", "snapshot", "--pid", "0"]).is_err());
+        assert!(Cli::try_parse_from(["brood", "snapshot", "--format", "xml"]).is_err());
+        assert!(Cli::try_parse_from(["brood"]).unwrap().command.is_none());
     }
 }

@@ -8,5 +8,6 @@ pub mod event;
 pub mod lab;
 pub mod proc;
 pub mod signals;
+pub mod snapshot;
 pub mod tui;
 pub mod ui;

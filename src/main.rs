@@ -1,7 +1,8 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use brood::cli::Cli;
+use brood::cli::{Cli, Command, SnapshotArgs, SnapshotFormat};
+use brood::proc::scan::{ScanOptions, Scanner};
 use clap::Parser;
 use clap::error::ErrorKind;
 
@@ -39,6 +40,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Snapshot(args)) = &cli.command {
+        return snapshot(args);
+    }
     if !std::io::stdout().is_terminal() {
         eprintln!("brood: standard output is not a terminal, and brood's screen needs one");
         return ExitCode::from(2);
@@ -49,6 +53,50 @@ fn main() -> ExitCode {
             // Not eprintln!: the error may be that the terminal is gone, stderr with it, and
             // eprintln! panics on a failed write.
             let _ = writeln!(std::io::stderr(), "brood: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `brood snapshot`: one scan, printed, then exit. Works without a terminal.
+fn snapshot(args: &SnapshotArgs) -> ExitCode {
+    // One scan keeps nothing for a next one: read each stat file and close it at once.
+    let options = ScanOptions {
+        max_open_files: Some(0),
+        ..ScanOptions::default()
+    };
+    let snapshot = match Scanner::new(options).scan() {
+        Ok(snapshot) => snapshot,
+        Err(err) => {
+            eprintln!("brood: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = brood::snapshot::Options {
+        root: args.pid,
+        kernel_threads: args.kernel_threads,
+    };
+    let output = match args.format {
+        SnapshotFormat::Text => brood::snapshot::text(&snapshot, &options),
+        SnapshotFormat::Json => brood::snapshot::json(&snapshot, &options),
+    };
+    let output = match output {
+        Ok(output) => output,
+        Err(err) => {
+            eprintln!("brood: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(output.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`brood snapshot | head -1`): what it wanted, it has.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("brood: cannot write the snapshot: {err}");
             ExitCode::FAILURE
         }
     }

@@ -1,6 +1,7 @@
 //! Hand-made snapshots for tests and benchmarks: a process table in a few lines instead of
 //! filling every field of [`ProcInfo`] by hand.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
@@ -81,22 +82,114 @@ impl SnapshotBuilder {
     }
 }
 
-/// A machine-like table of `count` processes: init, some wide services, some deep chains.
-pub fn population(count: usize) -> Snapshot {
-    let mut builder = SnapshotBuilder::default().proc(1, 0, "init");
-    let mut pid = 2;
-    let mut parent = 1;
-    while (pid as usize) <= count {
-        // Every 50th process starts a new service under init; each service alternates between
-        // fanning out (siblings) and nesting (a chain), so both shapes are exercised.
-        if pid % 50 == 2 {
-            parent = 1;
-        }
-        builder = builder.proc(pid, parent, if pid % 3 == 0 { "worker" } else { "service" });
-        if pid % 7 != 0 {
-            parent = pid;
-        }
-        pid += 1;
+/// Deterministic pseudo-random numbers (xorshift), so every run benches the same tree.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
     }
-    builder.build()
+}
+
+/// Builds snapshots shaped like a busy server: init, kernel threads under kthreadd, a few wide
+/// worker pools, some deep chains (nested shells, build tools), and a random tree for the rest.
+pub struct ServerBuilder {
+    pub procs: Vec<ProcInfo>,
+    pub sessions: HashMap<Pid, Pid>,
+    pub next_pid: Pid,
+}
+
+impl ServerBuilder {
+    /// Adds a process under `ppid` in its parent's session and returns its PID.
+    pub fn add(&mut self, ppid: Pid, name: &str, kind: TaskKind) -> Pid {
+        let pid = self.next_pid;
+        self.next_pid += 1 + (pid % 7 == 0) as Pid; // leave gaps, as a live PID space has
+        let session = match kind {
+            TaskKind::KernelThread => 0,
+            _ => self.sessions.get(&ppid).copied().unwrap_or(pid),
+        };
+        self.sessions.insert(pid, session);
+        let cmdline = match kind {
+            TaskKind::KernelThread => String::new(),
+            _ => format!("/usr/bin/{name} --id {pid} --config /etc/{name}/{name}.conf"),
+        };
+        let mut proc = process(pid, ppid, name);
+        proc.id.start_ticks = 10_000 + pid as u64 * 3;
+        proc.session = session;
+        proc.kind = kind;
+        proc.cmdline = Arc::from(cmdline);
+        proc.cpu_ticks = pid as u64 * 17 % 5_000;
+        proc.cpu_percent = (pid % 13) as f32 * 0.7;
+        proc.rss_bytes = 4096 * (100 + pid as u64 % 20_000);
+        proc.threads = 1 + (pid % 5) as i64;
+        self.procs.push(proc);
+        pid
+    }
+}
+
+/// A machine-like table of `n` processes (see [`ServerBuilder`]), the same on every call.
+pub fn population(n: usize) -> Snapshot {
+    let mut b = ServerBuilder {
+        procs: Vec::with_capacity(n),
+        sessions: HashMap::new(),
+        next_pid: 1,
+    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let init = b.add(0, "init", TaskKind::Process);
+    let kthreadd = b.add(0, "kthreadd", TaskKind::KernelThread);
+    for _ in 0..n / 20 {
+        b.add(kthreadd, "kworker/0:1", TaskKind::KernelThread);
+    }
+    // Wide fan-outs: worker pools.
+    for (pool, share) in [("nginx", 10), ("postgres", 20), ("php-fpm", 25)] {
+        let master = b.add(init, pool, TaskKind::Process);
+        for _ in 0..n / share {
+            b.add(master, pool, TaskKind::Process);
+        }
+    }
+    // Deep chains: nested shells and build tools.
+    for _ in 0..4 {
+        let mut parent = b.add(init, "sshd", TaskKind::Process);
+        for _ in 0..(n / 40).min(300) {
+            parent = b.add(parent, "bash", TaskKind::Process);
+        }
+    }
+    // The rest: each under a random earlier user process.
+    let users: Vec<Pid> = b
+        .procs
+        .iter()
+        .filter(|p| p.kind == TaskKind::Process)
+        .map(ProcInfo::pid)
+        .collect();
+    let mut parents = users;
+    while b.procs.len() < n {
+        let parent = parents[rng.below(parents.len())];
+        let name = ["python3", "node", "cc1", "make", "sleep", "cargo"][rng.below(6)];
+        let pid = b.add(parent, name, TaskKind::Process);
+        parents.push(pid);
+    }
+    // A few of every state the UI marks.
+    for i in 0..b.procs.len() / 50 {
+        let proc = &mut b.procs[rng.below(n)];
+        if proc.kind != TaskKind::Process || proc.pid() == init {
+            continue;
+        }
+        proc.state = [
+            State::Running,
+            State::Zombie,
+            State::Stopped,
+            State::DiskSleep,
+        ][i % 4];
+        if i % 7 == 0 {
+            proc.session = proc.pid() + 1; // a different session than its parent: orphan?
+        }
+    }
+    Snapshot {
+        procs: b.procs,
+        uptime_secs: 100_000.0,
+        ticks_per_sec: 100,
+    }
 }

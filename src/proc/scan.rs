@@ -4,10 +4,20 @@
 //! is re-read with one `pread` (instead of open/read/close), static fields (command line, user) are
 //! read once per process identity, and anything beyond `stat` is read only when a state needs it.
 //! A process that vanishes mid-read is skipped: that is normal on a live system, not an error.
+//!
+//! Most processes sleep through most refreshes, and the kernel's `stat` is the dear part of a scan
+//! (it formats 52 fields). So a single-threaded process's `schedstat` (its time on a CPU, cheap to
+//! read) is kept open too, and while that time stands still, what `stat` said last is still true:
+//! a task must run to change its state, threads or CPU time. The one change made *to* a sleeping
+//! process, reparenting when its parent exits, is caught by re-reading the children of parents
+//! that died, and every process is read in full at least every [`FULL_READ_EVERY`] scans anyway
+//! (memory can be reclaimed and nice changed from outside).
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,11 +29,16 @@ use super::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
 /// File descriptors kept free for everything else brood opens (terminal, lab sockets, pipes).
 const FD_RESERVE: u64 = 256;
 
+/// How many kept files to give back when an open fails with EMFILE/ENFILE anyway (the limit was
+/// lower than the budget, or the rest of brood holds more than the reserve).
+const FD_SHED: usize = 32;
+
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
     /// Also list each process's threads (other than the main one) as its children.
     pub threads: bool,
-    /// Cap on `stat` files kept open between scans; `None` means "as many as RLIMIT_NOFILE allows".
+    /// Cap on files (`stat`, `schedstat`) kept open between scans; `None` means "as many as
+    /// RLIMIT_NOFILE allows".
     pub max_open_files: Option<usize>,
 }
 
@@ -33,10 +48,51 @@ pub enum ScanError {
     ProcUnreadable(#[source] io::Error),
 }
 
+/// Tasks by PID. PIDs are small integers chosen by the kernel, so one multiply spreads them well
+/// enough, and SipHash (std's default, built for untrusted keys) was a visible part of a scan.
+type PidMap<V> = HashMap<Pid, V, BuildHasherDefault<PidHasher>>;
+
+#[derive(Default)]
+struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(FIBONACCI);
+        }
+    }
+
+    fn write_i32(&mut self, pid: i32) {
+        self.0 = u64::from(pid as u32).wrapping_mul(FIBONACCI);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// 2^64 / φ: multiplying by it scatters consecutive integers over the whole range.
+const FIBONACCI: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A process whose CPU time stands still is still read in full this often (in scans, staggered by
+/// PID), bounding how stale its resident memory or nice value can get.
+const FULL_READ_EVERY: u64 = 10;
+
+/// Room for one getdents64 batch: about 2 000 /proc entries.
+const DIR_BUF_BYTES: usize = 64 * 1024;
+
 /// What the scanner remembers about one task between scans.
 struct Entry {
     id: Identity,
     stat_file: Option<File>,
+    /// `/proc/PID/schedstat`, kept beside `stat_file` for single-threaded processes.
+    sched_file: Option<File>,
+    /// CPU time (ns) read from `sched_file` just *before* the last full read of `stat`, so that
+    /// anything the process did after that read shows as a change.
+    runtime_at_read: Option<u64>,
+    /// What the last full read found, handed out again while the process stays quiet.
+    last: Option<ProcInfo>,
+    born_in_scan: u64,
     comm_raw: Vec<u8>,
     name: Arc<str>,
     cmdline: Arc<str>,
@@ -49,7 +105,7 @@ struct Entry {
 /// Reads /proc repeatedly, keeping per-process state to make each refresh cheap.
 pub struct Scanner {
     options: ScanOptions,
-    entries: HashMap<Pid, Entry>,
+    entries: PidMap<Entry>,
     users: HashMap<u32, Arc<str>>,
     open_budget: usize,
     open_files: usize,
@@ -59,6 +115,11 @@ pub struct Scanner {
     page_size: u64,
     buf: Vec<u8>,
     path: String,
+    dir_buf: Vec<u8>,
+    pids: Vec<Pid>,
+    tids: Vec<Pid>,
+    /// Indices into the snapshot being built of processes handed out unread.
+    quiet: Vec<usize>,
 }
 
 impl Scanner {
@@ -66,7 +127,7 @@ impl Scanner {
         let open_budget = options.max_open_files.unwrap_or_else(raise_fd_limit);
         Scanner {
             options,
-            entries: HashMap::new(),
+            entries: PidMap::default(),
             users: HashMap::new(),
             open_budget,
             open_files: 0,
@@ -76,6 +137,10 @@ impl Scanner {
             page_size: procfs::page_size(),
             buf: vec![0; 1024],
             path: String::with_capacity(64),
+            dir_buf: vec![0; DIR_BUF_BYTES],
+            pids: Vec::new(),
+            tids: Vec::new(),
+            quiet: Vec::new(),
         }
     }
 
@@ -88,7 +153,7 @@ impl Scanner {
         self.entries.len()
     }
 
-    /// How many `stat` files are held open now (for tests of the fd fallback).
+    /// How many files (`stat` and `schedstat`) are held open now, never more than the budget.
     pub fn open_files(&self) -> usize {
         self.open_files
     }
@@ -100,17 +165,24 @@ impl Scanner {
         self.last_scan = Some(now);
         self.scan_count += 1;
 
+        let uptime_secs = self.retry_on_fd_exhaustion(read_uptime).unwrap_or_default();
         let mut procs = Vec::with_capacity(self.entries.len() + 64);
-        let dir = std::fs::read_dir("/proc").map_err(ScanError::ProcUnreadable)?;
-        for dirent in dir.flatten() {
-            let Some(pid) = dirent
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<Pid>().ok())
-            else {
+        let mut pids = std::mem::take(&mut self.pids);
+        let listed = self.list_tasks("/proc", &mut pids);
+        if let Err(err) = listed {
+            self.pids = pids;
+            return Err(ScanError::ProcUnreadable(err));
+        }
+        let mut quiet = std::mem::take(&mut self.quiet);
+        quiet.clear();
+        for &pid in &pids {
+            let runtime = self.read_runtime(pid);
+            if let Some(info) = runtime.and_then(|ns| self.reuse_if_quiet(pid, ns)) {
+                quiet.push(procs.len());
+                procs.push(info);
                 continue;
-            };
-            let Some(info) = self.read_task(pid, None, elapsed) else {
+            }
+            let Some(info) = self.read_process(pid, runtime, elapsed) else {
                 continue;
             };
             let wants_threads =
@@ -120,36 +192,138 @@ impl Scanner {
                 self.read_threads(pid, elapsed, &mut procs);
             }
         }
+        self.pids = pids;
+        self.reread_adopted(&mut procs, &quiet, elapsed);
+        self.quiet = quiet;
 
         self.forget_unseen();
         Ok(Snapshot {
             procs,
-            uptime_secs: read_uptime().unwrap_or_default(),
+            uptime_secs,
             ticks_per_sec: self.ticks_per_sec,
         })
     }
 
     fn read_threads(&mut self, tgid: Pid, elapsed: Option<f64>, procs: &mut Vec<ProcInfo>) {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{tgid}/task")) else {
-            return;
-        };
-        for dirent in tasks.flatten() {
-            let Some(tid) = dirent
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<Pid>().ok())
-            else {
-                continue;
-            };
-            if tid == tgid {
-                continue;
-            }
-            if let Some(mut thread) = self.read_task(tid, Some(tgid), elapsed) {
-                thread.kind = TaskKind::Thread;
-                thread.ppid = tgid;
-                procs.push(thread);
+        let mut tids = std::mem::take(&mut self.tids);
+        if self
+            .list_tasks(&format!("/proc/{tgid}/task"), &mut tids)
+            .is_ok()
+        {
+            for &tid in tids.iter().filter(|&&tid| tid != tgid) {
+                if let Some(mut thread) = self.read_task(tid, Some(tgid), elapsed) {
+                    thread.kind = TaskKind::Thread;
+                    thread.ppid = tgid;
+                    procs.push(thread);
+                }
             }
         }
+        self.tids = tids;
+    }
+
+    /// A full read of a process, remembered for the scans in which it stays quiet. `runtime` is
+    /// its CPU time read just before, if its `schedstat` is kept open.
+    fn read_process(
+        &mut self,
+        pid: Pid,
+        runtime: Option<u64>,
+        elapsed: Option<f64>,
+    ) -> Option<ProcInfo> {
+        let info = self.read_task(pid, None, elapsed)?;
+        let budget_left = self.open_files < self.open_budget;
+        let entry = self.entries.get_mut(&pid)?;
+        entry.runtime_at_read = runtime;
+        entry.last = Some(info.clone());
+        // Only a single thread's CPU time is in schedstat; only processes with a kept stat file
+        // have the budget for a second one.
+        let wanted = info.threads == 1 && entry.stat_file.is_some();
+        if wanted && entry.sched_file.is_none() && budget_left {
+            use std::fmt::Write;
+            self.path.clear();
+            let _ = write!(self.path, "/proc/{pid}/schedstat");
+            match File::open(&self.path) {
+                Ok(file) => {
+                    entry.sched_file = Some(file);
+                    self.open_files += 1;
+                    // Read after `stat`, this time could hide a change: wait for the next one.
+                    entry.runtime_at_read = None;
+                }
+                Err(err) if is_fd_exhaustion(&err) => self.shed_files(),
+                Err(_) => {}
+            }
+        } else if !wanted && entry.sched_file.take().is_some() {
+            self.open_files -= 1;
+            entry.runtime_at_read = None;
+        }
+        Some(info)
+    }
+
+    /// CPU time so far (ns), from the kept `schedstat` file; `None` if there is none or it failed
+    /// (the process is gone, or its PID now names another process).
+    fn read_runtime(&mut self, pid: Pid) -> Option<u64> {
+        let entry = self.entries.get_mut(&pid)?;
+        let file = entry.sched_file.as_ref()?;
+        let mut buf = [0u8; 96];
+        match file.read_at(&mut buf, 0) {
+            Ok(len) if len > 0 => buf[..len]
+                .split(|&b| b == b' ')
+                .next()
+                .and_then(parse_decimal),
+            _ => {
+                entry.sched_file = None;
+                self.open_files -= 1;
+                None
+            }
+        }
+    }
+
+    /// What the last full read found, if the process has not run since and is not due a full read.
+    fn reuse_if_quiet(&mut self, pid: Pid, runtime: u64) -> Option<ProcInfo> {
+        let scan_count = self.scan_count;
+        let entry = self.entries.get_mut(&pid)?;
+        let last = entry.last.as_ref()?;
+        let due = (pid as u64)
+            .wrapping_add(scan_count)
+            .is_multiple_of(FULL_READ_EVERY);
+        if due || entry.runtime_at_read != Some(runtime) || last.threads != 1 {
+            return None;
+        }
+        entry.seen_in_scan = scan_count;
+        Some(ProcInfo {
+            cpu_percent: 0.0,
+            ..last.clone()
+        })
+    }
+
+    /// A quiet process whose parent died was reparented without running: read those again. Run
+    /// after the pass, when every live parent has been seen.
+    fn reread_adopted(&mut self, procs: &mut [ProcInfo], quiet: &[usize], elapsed: Option<f64>) {
+        let scan_count = self.scan_count;
+        for &i in quiet {
+            let (pid, ppid) = (procs[i].pid(), procs[i].ppid);
+            let parent_lives = ppid <= 0
+                || self.entries.get(&ppid).is_some_and(|parent| {
+                    parent.seen_in_scan == scan_count
+                        && parent.born_in_scan < scan_count
+                        && parent
+                            .last
+                            .as_ref()
+                            .is_some_and(|p| p.state != State::Zombie)
+                });
+            if parent_lives {
+                continue;
+            }
+            let runtime = self.read_runtime(pid);
+            if let Some(info) = self.read_process(pid, runtime, elapsed) {
+                procs[i] = info;
+            }
+        }
+    }
+
+    /// The numeric entries of a /proc directory, into `out`.
+    fn list_tasks(&mut self, path: &str, out: &mut Vec<Pid>) -> io::Result<()> {
+        let dir = self.retry_on_fd_exhaustion(|| File::open(path))?;
+        list_numeric_entries(&dir, &mut self.dir_buf, out)
     }
 
     /// Reads one task's stat (through its kept-open file when there is one) and its cached fields.
@@ -254,6 +428,10 @@ impl Scanner {
             user,
             prev_cpu_ticks: stat.utime + stat.stime,
             seen_in_scan: 0,
+            sched_file: None,
+            runtime_at_read: None,
+            last: None,
+            born_in_scan: self.scan_count,
         }
     }
 
@@ -279,7 +457,10 @@ impl Scanner {
             Some(tgid) => write!(self.path, "/proc/{tgid}/task/{tid}/stat"),
             None => write!(self.path, "/proc/{tid}/stat"),
         };
-        let file = File::open(&self.path).ok()?;
+        let path = std::mem::take(&mut self.path);
+        let file = self.retry_on_fd_exhaustion(|| File::open(&path));
+        self.path = path;
+        let file = file.ok()?;
         let len = loop {
             let len = file.read_at(&mut self.buf, 0).ok()?;
             if len < self.buf.len() {
@@ -296,6 +477,31 @@ impl Scanner {
             self.open_files += 1;
         }
         Some(len)
+    }
+
+    /// Runs `open`; if it fails for want of file descriptors, closes some kept `stat` files, lowers
+    /// the budget for good, and tries once more. Past the budget, scans are slower, never partial.
+    fn retry_on_fd_exhaustion<T>(
+        &mut self,
+        mut open: impl FnMut() -> io::Result<T>,
+    ) -> io::Result<T> {
+        match open() {
+            Err(err) if is_fd_exhaustion(&err) && self.open_files > 0 => {
+                self.shed_files();
+                open()
+            }
+            result => result,
+        }
+    }
+
+    fn shed_files(&mut self) {
+        self.open_budget = self.open_files.saturating_sub(FD_SHED);
+        for entry in self.entries.values_mut() {
+            if self.open_files <= self.open_budget {
+                break;
+            }
+            self.open_files -= entry.close_files();
+        }
     }
 
     fn user_name(&mut self, uid: u32) -> Arc<str> {
@@ -316,22 +522,28 @@ impl Scanner {
         let mut closed = 0;
         self.entries.retain(|_, e| {
             let keep = e.seen_in_scan == scan_count;
-            if !keep && e.stat_file.is_some() {
-                closed += 1;
+            if !keep {
+                closed += e.close_files();
             }
             keep
         });
         self.open_files -= closed;
     }
 
-    fn release(&mut self, entry: Entry) {
-        if entry.stat_file.is_some() {
-            self.open_files -= 1;
-        }
+    fn release(&mut self, mut entry: Entry) {
+        self.open_files -= entry.close_files();
     }
 }
 
-/// Raises the soft RLIMIT_NOFILE to the hard limit and returns how many stat files may stay open.
+impl Entry {
+    /// Closes the kept files; returns how many there were.
+    fn close_files(&mut self) -> usize {
+        self.runtime_at_read = None;
+        usize::from(self.stat_file.take().is_some()) + usize::from(self.sched_file.take().is_some())
+    }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns how many files may stay open.
 fn raise_fd_limit() -> usize {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
@@ -344,6 +556,64 @@ fn raise_fd_limit() -> usize {
         soft
     };
     usize::try_from(soft.saturating_sub(FD_RESERVE)).unwrap_or(0)
+}
+
+/// Reads a directory with getdents64 into one reused buffer, keeping the names that are numbers.
+/// std's `read_dir` allocates a name per entry, 10 000 of them a second at 10 000 processes.
+fn list_numeric_entries(dir: &File, buf: &mut [u8], out: &mut Vec<Pid>) -> io::Result<()> {
+    // struct linux_dirent64: u64 d_ino, i64 d_off, u16 d_reclen, u8 d_type, then the name + NUL.
+    const NAME_AT: usize = 19;
+    out.clear();
+    loop {
+        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which is ours alone.
+        let got = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        let got = match usize::try_from(got) {
+            Ok(0) => return Ok(()),
+            Ok(got) => got.min(buf.len()),
+            Err(_) => return Err(io::Error::last_os_error()),
+        };
+        let mut records = &buf[..got];
+        while records.len() > NAME_AT {
+            let len = usize::from(u16::from_ne_bytes([records[16], records[17]]));
+            if len <= NAME_AT || len > records.len() {
+                break;
+            }
+            let name = &records[NAME_AT..len];
+            let name = name.split(|&b| b == 0).next().unwrap_or_default();
+            if let Some(pid) = parse_pid(name) {
+                out.push(pid);
+            }
+            records = &records[len..];
+        }
+    }
+}
+
+fn parse_pid(name: &[u8]) -> Option<Pid> {
+    parse_decimal(name)
+        .and_then(|value| Pid::try_from(value).ok())
+        .filter(|&pid| pid > 0)
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')),
+    )
+}
+
+fn is_fd_exhaustion(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 fn read_cmdline(pid: Pid) -> Option<String> {
@@ -369,9 +639,12 @@ fn read_tracer(pid: Pid) -> Option<Pid> {
     (tracer > 0).then_some(tracer)
 }
 
-fn read_uptime() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/uptime").ok()?;
-    text.split_whitespace().next()?.parse().ok()
+fn read_uptime() -> io::Result<f64> {
+    let text = std::fs::read_to_string("/proc/uptime")?;
+    text.split_whitespace()
+        .next()
+        .and_then(|secs| secs.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/uptime"))
 }
 
 /// The identity of the process now holding `pid`, read fresh from /proc (no cache): what a signal
@@ -383,4 +656,211 @@ pub fn read_identity(pid: Pid) -> Option<Identity> {
         pid,
         start_ticks: stat.starttime,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufRead;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::{Signal, kill};
+
+    use super::*;
+
+    /// Children of the test, killed and reaped on drop, and PIDs that are not (any more) ours.
+    #[derive(Default)]
+    struct Guard {
+        children: Vec<Child>,
+        strays: Vec<Pid>,
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            for &pid in &self.strays {
+                let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            for child in &mut self.children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    fn signal(pid: Pid, signal: Signal) {
+        kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+    }
+
+    /// The fields after `comm` in /proc/PID/stat, as the kernel has them now.
+    fn proc_stat(pid: Pid) -> Vec<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+        after.split(' ').map(String::from).collect()
+    }
+
+    fn wait_until(mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !condition() {
+            assert!(Instant::now() < deadline, "condition not met within 5 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn find(snapshot: &Snapshot, pid: Pid) -> &ProcInfo {
+        snapshot
+            .procs
+            .iter()
+            .find(|p| p.pid() == pid)
+            .unwrap_or_else(|| panic!("{pid} missing from the snapshot"))
+    }
+
+    /// Scans until `pid` has been read in full with its schedstat open, and the next scan will
+    /// not read it in full just because it is due.
+    fn scan_until_quiet(scanner: &mut Scanner, pid: Pid) {
+        for _ in 0..3 {
+            scanner.scan().unwrap();
+        }
+        skip_due_scan(scanner, pid);
+    }
+
+    fn skip_due_scan(scanner: &mut Scanner, pid: Pid) {
+        while (pid as u64 + scanner.scan_count + 1).is_multiple_of(FULL_READ_EVERY) {
+            scanner.scan().unwrap();
+        }
+    }
+
+    fn was_reused_quietly(scanner: &Scanner, snapshot: &Snapshot, pid: Pid) -> bool {
+        scanner
+            .quiet
+            .iter()
+            .any(|&i| snapshot.procs[i].pid() == pid)
+    }
+
+    #[test]
+    fn a_sleeping_process_is_not_read_again_until_it_runs() {
+        let mut guard = Guard::default();
+        let sleeper = Command::new("sleep").arg("600").spawn().unwrap();
+        let pid = sleeper.id() as Pid;
+        guard.children.push(sleeper);
+        let mut scanner = Scanner::new(ScanOptions::default());
+        scan_until_quiet(&mut scanner, pid);
+
+        let snapshot = scanner.scan().unwrap();
+        assert!(was_reused_quietly(&scanner, &snapshot, pid));
+        assert_eq!(find(&snapshot, pid).state, State::Sleeping);
+        let own = scanner.entries.get(&(std::process::id() as Pid)).unwrap();
+        assert!(
+            own.sched_file.is_none(),
+            "a multi-threaded process is always read"
+        );
+
+        // Each change below makes the process run, so each is seen at the next scan.
+        for (sig, state) in [
+            (Signal::SIGSTOP, State::Stopped),
+            (Signal::SIGCONT, State::Sleeping),
+            (Signal::SIGKILL, State::Zombie),
+        ] {
+            scan_until_quiet(&mut scanner, pid);
+            signal(pid, sig);
+            let letter = state.letter().to_string();
+            wait_until(|| proc_stat(pid).first() == Some(&letter));
+            let snapshot = scanner.scan().unwrap();
+            assert_eq!(find(&snapshot, pid).state, state, "after {sig:?}");
+            assert!(!was_reused_quietly(&scanner, &snapshot, pid));
+        }
+    }
+
+    #[test]
+    fn a_sleeping_process_whose_parent_dies_is_read_again_for_its_new_parent() {
+        let mut guard = Guard::default();
+        let mut parent = Command::new("sh")
+            .args(["-c", "sleep 600 & echo $!; wait"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let parent_pid = parent.id() as Pid;
+        let mut line = String::new();
+        std::io::BufReader::new(parent.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let orphan: Pid = line.trim().parse().unwrap();
+        guard.strays.push(orphan);
+        guard.children.push(parent);
+
+        let mut scanner = Scanner::new(ScanOptions::default());
+        wait_until(|| {
+            std::fs::read_to_string(format!("/proc/{orphan}/comm")).is_ok_and(|c| c == "sleep\n")
+        });
+        scan_until_quiet(&mut scanner, orphan);
+        let snapshot = scanner.scan().unwrap();
+        assert!(was_reused_quietly(&scanner, &snapshot, orphan));
+        assert_eq!(find(&snapshot, orphan).ppid, parent_pid);
+
+        // The orphan does not run when it is adopted: only its parent's death tells.
+        skip_due_scan(&mut scanner, orphan);
+        signal(parent_pid, Signal::SIGKILL);
+        wait_until(|| proc_stat(orphan).get(1) != Some(&parent_pid.to_string()));
+        let adopter: Pid = proc_stat(orphan)[1].parse().unwrap();
+        let snapshot = scanner.scan().unwrap();
+        assert_eq!(
+            find(&snapshot, orphan).ppid,
+            adopter,
+            "parent is a zombie now"
+        );
+
+        for child in &mut guard.children {
+            child.wait().unwrap();
+        }
+        let snapshot = scanner.scan().unwrap();
+        assert_eq!(find(&snapshot, orphan).ppid, adopter, "parent reaped");
+    }
+
+    #[test]
+    fn only_positive_decimal_names_are_pids() {
+        assert_eq!(parse_pid(b"4711"), Some(4711));
+        assert_eq!(parse_pid(b"2147483647"), Some(i32::MAX));
+        for name in [
+            &b""[..],
+            b"0",
+            b"self",
+            b"12a",
+            b"-1",
+            b"2147483648",
+            b"99999999999",
+        ] {
+            assert_eq!(parse_pid(name), None, "{:?}", String::from_utf8_lossy(name));
+        }
+    }
+
+    #[test]
+    fn a_directory_is_listed_across_many_small_batches() {
+        let dir = std::env::temp_dir().join(format!("brood-scan-list-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in (1..=300)
+            .map(|n| n.to_string())
+            .chain(["self".into(), "7x".into()])
+        {
+            File::create(dir.join(name)).unwrap();
+        }
+        let mut listed = Vec::new();
+        // 256 bytes hold only a handful of records, so this takes dozens of getdents64 calls.
+        let result = list_numeric_entries(&File::open(&dir).unwrap(), &mut [0; 256], &mut listed);
+        std::fs::remove_dir_all(&dir).unwrap();
+        result.unwrap();
+        listed.sort_unstable();
+        assert_eq!(listed, (1..=300).collect::<Vec<Pid>>());
+    }
+
+    #[test]
+    fn pid_hashes_spread_consecutive_pids() {
+        let hash = |pid: Pid| {
+            let mut h = PidHasher::default();
+            h.write_i32(pid);
+            h.finish()
+        };
+        let buckets: std::collections::HashSet<u64> = (1..=1024).map(|p| hash(p) & 1023).collect();
+        assert_eq!(buckets.len(), 1024, "low bits are a bijection");
+        let tags: std::collections::HashSet<u64> = (1..=1024).map(|p| hash(p) >> 57).collect();
+        assert!(tags.len() > 100, "high bits vary too: {}", tags.len());
+    }
 }

@@ -1,0 +1,180 @@
+//! What one refresh costs at 500, 2 000 and 10 000 processes: the /proc scan (on a real population
+//! of sleeping children), the tree build, the lifecycle diff, the App update and a whole frame.
+//!
+//! `cargo bench --bench brood` measures; `cargo bench --bench brood -- --test` runs each once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use brood::app::App;
+use brood::app::keymap::Keymap;
+use brood::collector::SystemStats;
+use brood::event::Event;
+use brood::proc::builder::{Rng, ServerBuilder, population};
+use brood::proc::lifecycle::Lifecycle;
+use brood::proc::scan::{ScanOptions, Scanner};
+use brood::proc::tree::{TreeOptions, build_rows, by_pid};
+use brood::proc::{Pid, ProcInfo, Snapshot, State, TaskKind};
+use divan::Bencher;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+// The real-process helpers of the tests: sleeping children, killed and reaped on drop.
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::Children;
+
+const SIZES: [usize; 3] = [500, 2_000, 10_000];
+/// Real processes cost real memory and fork time, so the scan stops at 2 000.
+const REAL_SIZES: [usize; 2] = [500, 2_000];
+
+fn main() {
+    divan::main();
+}
+
+// ---- synthetic snapshots -------------------------------------------------------------------
+
+/// The next refresh: 2 % exited, 2 % new, 1 % changed state, 1 % exec'd, orphans reparented.
+fn next_refresh(before: &Snapshot) -> Snapshot {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let n = before.procs.len();
+    let exited: HashSet<Pid> = (0..n / 50)
+        .map(|_| before.procs[rng.below(n)].pid())
+        .filter(|&pid| pid > 2)
+        .collect();
+    let mut procs: Vec<ProcInfo> = before
+        .procs
+        .iter()
+        .filter(|p| !exited.contains(&p.pid()))
+        .cloned()
+        .collect();
+    for proc in &mut procs {
+        if exited.contains(&proc.ppid) {
+            proc.ppid = 1;
+        }
+        proc.cpu_percent = (proc.cpu_percent + 1.3) % 100.0;
+    }
+    for i in 0..n / 100 {
+        let k = rng.below(procs.len());
+        if procs[k].kind != TaskKind::Process {
+            continue;
+        }
+        if i % 2 == 0 {
+            procs[k].state = [State::Zombie, State::Stopped, State::Sleeping][i % 3];
+        } else {
+            procs[k].name = Arc::from("exec'd");
+        }
+    }
+    let mut b = ServerBuilder {
+        sessions: procs.iter().map(|p| (p.pid(), p.session)).collect(),
+        procs,
+        next_pid: before.procs.iter().map(ProcInfo::pid).max().unwrap_or(1) + 1,
+    };
+    for _ in 0..n / 50 {
+        let parent = b.procs[rng.below(b.procs.len())].pid();
+        b.add(parent, "new", TaskKind::Process);
+    }
+    Snapshot {
+        procs: b.procs,
+        uptime_secs: before.uptime_secs + 1.0,
+        ticks_per_sec: before.ticks_per_sec,
+    }
+}
+
+// ---- the pure layers -----------------------------------------------------------------------
+
+#[divan::bench(args = SIZES)]
+fn tree_build(bencher: Bencher, n: usize) {
+    let snapshot = population(n);
+    let collapsed = HashSet::new();
+    let options = TreeOptions {
+        show_kernel_threads: false,
+        collapsed: &collapsed,
+        keep: None,
+    };
+    bencher.bench_local(|| build_rows(&snapshot, &options, by_pid));
+}
+
+#[divan::bench(args = SIZES)]
+fn lifecycle_diff(bencher: Bencher, n: usize) {
+    let before = population(n);
+    let after = next_refresh(&before);
+    bencher
+        .with_inputs(|| {
+            let mut lifecycle = Lifecycle::default();
+            lifecycle.observe(&before);
+            lifecycle
+        })
+        .bench_local_refs(|lifecycle| lifecycle.observe(&after));
+}
+
+const SCREEN: (u16, u16) = (160, 48);
+
+fn app_with(snapshot: &Snapshot) -> App {
+    let mut app = App::new(Keymap::default(), true, 0);
+    app.update(Event::Resize {
+        width: SCREEN.0,
+        height: SCREEN.1,
+    });
+    app.update(Event::Snapshot(
+        Box::new(snapshot.clone()),
+        SystemStats::default(),
+    ));
+    app
+}
+
+/// Everything `App::update` does with a fresh scan: diff, marks, counts, rows, selection.
+#[divan::bench(args = SIZES)]
+fn app_update(bencher: Bencher, n: usize) {
+    let before = population(n);
+    let after = next_refresh(&before);
+    bencher
+        .with_inputs(|| {
+            let event = Event::Snapshot(Box::new(after.clone()), SystemStats::default());
+            (app_with(&before), event)
+        })
+        .bench_local_values(|(mut app, event)| {
+            app.update(event);
+            app
+        });
+}
+
+/// One whole frame of the tree screen, drawn into a TestBackend.
+#[divan::bench(args = SIZES)]
+fn frame_render(bencher: Bencher, n: usize) {
+    let app = app_with(&population(n));
+    let mut terminal = Terminal::new(TestBackend::new(SCREEN.0, SCREEN.1)).expect("TestBackend");
+    bencher.bench_local(|| {
+        terminal
+            .draw(|frame| brood::ui::draw(frame, &app))
+            .map(|_| ())
+    });
+}
+
+// ---- the /proc scan, on real processes -----------------------------------------------------
+
+/// A refresh: the scanner already knows every process and holds their stat files open.
+#[divan::bench(args = REAL_SIZES, sample_count = 30)]
+fn scan_refresh(bencher: Bencher, n: usize) {
+    let mut population = Children::default();
+    population.sleepers(n);
+    let mut scanner = Scanner::new(ScanOptions::default());
+    for _ in 0..2 {
+        scanner.scan().expect("scan");
+    }
+    bencher.bench_local(|| scanner.scan().expect("scan"));
+}
+
+/// A first scan, as `brood snapshot` does: every command line and owner read, nothing kept.
+#[divan::bench(args = REAL_SIZES, sample_count = 10)]
+fn scan_first(bencher: Bencher, n: usize) {
+    let mut population = Children::default();
+    population.sleepers(n);
+    let options = ScanOptions {
+        max_open_files: Some(0),
+        ..ScanOptions::default()
+    };
+    bencher
+        .with_inputs(|| Scanner::new(options.clone()))
+        .bench_local_refs(|scanner| scanner.scan().expect("scan"));
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# What brood costs a machine while it runs: CPU per refresh and peak memory, with N extra sleeping
+# processes, measured on the real binary in a tmux session; htop and btop too, when installed.
+#
+#   scripts/bench-refresh.sh [-n PROCESSES] [-t SECONDS] [-b BROOD_BINARY]
+#
+# CPU is utime+stime from /proc/PID/stat over the measured window (after a warm-up, so the first
+# scan's command-line reads are not counted), divided by the refreshes in it (1 s interval).
+# Peak memory is VmHWM. Every process and tmux session the script makes is gone when it ends.
+set -euo pipefail
+
+procs=2000
+secs=30
+warmup=3
+brood=""
+while getopts "n:t:b:h" opt; do
+    case $opt in
+        n) procs=$OPTARG ;;
+        t) secs=$OPTARG ;;
+        b) brood=$OPTARG ;;
+        *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    esac
+done
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ -z $brood ]]; then
+    (cd "$root" && cargo build --release --quiet)
+    brood=$root/target/release/brood
+fi
+command -v tmux >/dev/null || { echo "bench-refresh: needs tmux" >&2; exit 2; }
+
+scratch=$(mktemp -d)
+sleepers=()
+tools=(brood htop btop)
+cleanup() {
+    for tool in "${tools[@]}"; do
+        tmux -L "bench-refresh-$$" kill-session -t "bench-refresh-$$-$tool" 2>/dev/null || true
+    done
+    if ((${#sleepers[@]})); then
+        kill "${sleepers[@]}" 2>/dev/null || true
+        wait "${sleepers[@]}" 2>/dev/null || true
+    fi
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for ((i = 0; i < procs; i++)); do
+    sleep 3600 &
+    sleepers+=($!)
+done
+
+clk_tck=$(getconf CLK_TCK)
+
+cpu_ticks() { # utime + stime of a process (fields 14 and 15; comm may hold spaces, so cut at ')')
+    local stat
+    stat=$(<"/proc/$1/stat")
+    read -r -a f <<<"${stat##*) }"
+    echo $((f[11] + f[12]))
+}
+
+hwm_kib() {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+
+# measure NAME COMMAND…: runs it in a detached tmux session, prints "name ms_per_refresh hwm_kib".
+measure() {
+    local name=$1
+    shift
+    local session="bench-refresh-$$-$name" # cleanup knows these names
+    # `exec` so the pane's process is the tool itself; its config goes to the scratch directory.
+    tmux -L "bench-refresh-$$" new-session -d -s "$session" -x 200 -y 50 \
+        "cd $scratch && exec env XDG_CONFIG_HOME=$scratch/config HOME=$scratch LANG=C.UTF-8 TERM=xterm-256color $*"
+    local pid
+    pid=$(tmux -L "bench-refresh-$$" display-message -p -t "$session" '#{pane_pid}')
+    sleep "$warmup"
+    if [[ ! -e /proc/$pid ]]; then
+        echo "bench-refresh: $name exited at start" >&2
+        return 1
+    fi
+    local before after
+    before=$(cpu_ticks "$pid")
+    sleep "$secs"
+    after=$(cpu_ticks "$pid")
+    local hwm
+    hwm=$(hwm_kib "$pid")
+    tmux -L "bench-refresh-$$" kill-session -t "$session"
+    awk -v n="$name" -v d=$((after - before)) -v hz="$clk_tck" -v s="$secs" -v h="$hwm" \
+        'BEGIN { printf "%s %.2f %d\n", n, d * 1000 / hz / s, h }'
+}
+
+mkdir -p "$scratch/config/btop"
+# btop refreshes every 2 s by default; make it 1 s like the others.
+printf 'update_ms = 1000\n' >"$scratch/config/btop/btop.conf"
+
+results=()
+results+=("$(measure brood "$brood" --interval 1)")
+if command -v htop >/dev/null; then
+    results+=("$(measure htop htop --delay 10)")
+fi
+if command -v btop >/dev/null; then
+    results+=("$(measure btop btop --utf-force)")
+fi
+
+total=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
+echo "bench-refresh: $procs extra sleeping processes ($total in /proc), ${secs} s at 1 s refresh, $(nproc) cores"
+printf '%-6s %16s %12s %14s\n' tool "CPU ms/refresh" "% of a core" "peak RSS MiB"
+for line in "${results[@]}"; do
+    read -r name ms hwm <<<"$line"
+    awk -v n="$name" -v ms="$ms" -v h="$hwm" \
+        'BEGIN { printf "%-6s %16.2f %12.2f %14.1f\n", n, ms, ms / 10, h / 1024 }'
+done
+read -r _ brood_ms brood_hwm <<<"${results[0]}"
+for line in "${results[@]:1}"; do
+    read -r name ms hwm <<<"$line"
+    awk -v n="$name" -v bm="$brood_ms" -v m="$ms" -v bh="$brood_hwm" -v h="$hwm" \
+        'BEGIN { printf "brood / %s: CPU %.2fx, peak RSS %.2fx\n", n, (m > 0 ? bm / m : 0), (h > 0 ? bh / h : 0) }'
+done
