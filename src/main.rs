@@ -44,7 +44,9 @@ fn main() -> ExitCode {
         return snapshot(args);
     }
     if !std::io::stdout().is_terminal() {
-        eprintln!("brood: standard output is not a terminal, and brood's screen needs one");
+        eprintln!(
+            "brood: standard output is not a terminal, and brood's screen needs one (for a printed tree: brood snapshot)"
+        );
         return ExitCode::from(2);
     }
     match brood::tui::run(&cli) {
