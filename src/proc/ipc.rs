@@ -626,9 +626,12 @@ mod unix_diag {
     }
 }
 
-/// Reads what IPC analysis needs for the processes of `snapshot`. Descriptors (the costly part)
-/// are read for every process when `links` is asked for, else only when some process is blocked
-/// on a pipe, which is when deadlock detection needs them.
+/// Reads what IPC analysis needs for the processes of `snapshot`.
+///
+/// Descriptors are the costly part (a directory and a readlink per fd, for every process), so
+/// they are read for everyone only when `links` are asked for. For deadlock detection alone,
+/// only the processes blocked on a pipe are read first; just if they seem to wait for each other
+/// is everyone read, to make sure no writer outside that set could still release them.
 pub fn read_ipc(snapshot: &super::Snapshot, links: bool) -> IpcState {
     use super::{State, TaskKind};
     let processes = || {
@@ -650,14 +653,19 @@ pub fn read_ipc(snapshot: &super::Snapshot, links: bool) -> IpcState {
         .filter(|(_, kind)| matches!(kind, WaitKind::PipeRead | WaitKind::PipeWrite))
         .map(|(pid, _)| *pid)
         .collect();
-    if links || !pipe_blocked.is_empty() {
-        for proc in processes().filter(|p| p.state != State::Zombie) {
-            state.ends.insert(proc.pid(), read_ends(proc.pid()).ok());
+    for &pid in &pipe_blocked {
+        state.ends.insert(pid, read_ends(pid).ok());
+        if let Some(fd) = read_blocked_fd(pid) {
+            state.blocked_fd.insert(pid, fd);
         }
-        for pid in pipe_blocked {
-            if let Some(fd) = read_blocked_fd(pid) {
-                state.blocked_fd.insert(pid, fd);
-            }
+    }
+    let suspect = !pipe_blocked.is_empty() && !find_deadlocks(&state.waits()).is_empty();
+    if links || suspect {
+        for proc in processes().filter(|p| p.state != State::Zombie) {
+            state
+                .ends
+                .entry(proc.pid())
+                .or_insert_with(|| read_ends(proc.pid()).ok());
         }
     }
     if links {
