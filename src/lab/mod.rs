@@ -4,6 +4,7 @@
 
 pub mod protocol;
 pub mod rundir;
+pub mod tasks;
 pub mod worker;
 
 use std::io::{BufRead, BufReader, Write};
