@@ -4,6 +4,7 @@
 
 pub mod protocol;
 pub mod rundir;
+pub mod scenarios;
 pub mod tasks;
 pub mod worker;
 

@@ -225,14 +225,14 @@ pub fn lock_path(dir: &Path, parent: Pid, which: u8) -> PathBuf {
     dir.join(format!("lock-{parent}-{which}"))
 }
 
-/// Reads a status file back into `key=value` pairs (what the scenario driver shows).
+/// Reads a status file back into `key=value` pairs; a bare word (`eof`, `idle`) has an empty value.
 pub fn read_status(dir: &Path, pid: Pid) -> Vec<(String, String)> {
     std::fs::read_to_string(status_path(dir, pid))
         .unwrap_or_default()
         .split_whitespace()
-        .filter_map(|word| {
-            let (key, value) = word.split_once('=')?;
-            Some((key.to_string(), value.to_string()))
+        .map(|word| {
+            let (key, value) = word.split_once('=').unwrap_or((word, ""));
+            (key.to_string(), value.to_string())
         })
         .collect()
 }
@@ -508,15 +508,14 @@ fn produce(
         if sent > 0 {
             std::thread::sleep(Duration::from_millis(u64::from(every_ms)));
         }
-        publish(&format!("sent={sent} writing"));
         for _ in 0..burst.min(count - sent) {
             if send(write, u64::from(sent)).is_err() {
                 publish(&format!("sent={sent} write-failed"));
                 return 1;
             }
             sent += 1;
+            publish(&format!("sent={sent}"));
         }
-        publish(&format!("sent={sent}"));
     }
     if sentinel {
         let _ = send(write, SENTINEL);
