@@ -36,11 +36,13 @@ pub enum Action {
     LabView,
     AutoReap,
     Subreaper,
+    Scenarios,
+    Explain,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 28] = [
         Action::Quit,
         Action::ForceQuit,
         Action::Help,
@@ -67,6 +69,8 @@ impl Action {
         Action::LabView,
         Action::AutoReap,
         Action::Subreaper,
+        Action::Scenarios,
+        Action::Explain,
     ];
 
     /// The name used in the config file.
@@ -98,6 +102,8 @@ impl Action {
             Action::LabView => "lab_view",
             Action::AutoReap => "auto_reap",
             Action::Subreaper => "subreaper",
+            Action::Scenarios => "scenarios",
+            Action::Explain => "explain",
         }
     }
 
@@ -134,6 +140,10 @@ impl Action {
                 "lab: brood reaps its exited children at once (off: they stay zombies)"
             }
             Action::Subreaper => "lab: brood becomes a child subreaper and adopts lab orphans",
+            Action::Scenarios => {
+                "scenarios: start a ready-made lesson in the lab (zombie, pipe, deadlock, …)"
+            }
+            Action::Explain => "show or hide the panel that explains the running scenario",
         }
     }
 
@@ -150,6 +160,7 @@ impl Action {
             Action::SignalMenu => Some("signal"),
             Action::EventLog => Some("log"),
             Action::LabView => Some("lab"),
+            Action::Scenarios => Some("scenarios"),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ use crate::signals;
 
 pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, theme: Theme) {
     match overlay {
-        Overlay::Help { .. } => {}
+        Overlay::Help { .. } | Overlay::ScenarioMenu(_) => {}
         Overlay::ExitCode { target, input } => {
             let lines = vec![
                 Line::from(format!("{target} calls _exit() with code:")),

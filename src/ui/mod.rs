@@ -7,6 +7,7 @@ pub mod format;
 mod header;
 mod help;
 pub mod layout;
+pub mod scenario_panel;
 pub mod theme;
 mod tree_view;
 
@@ -27,13 +28,22 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     }
     let theme = Theme { color: app.color };
     header::draw(frame, areas.header, app, theme);
-    tree_view::draw(frame, areas.table_header, areas.table, app, theme);
+    let (table, panel) = scenario_panel::split(areas.table, app.scenarios.panel);
+    let table_header = Rect {
+        width: table.width,
+        ..areas.table_header
+    };
+    tree_view::draw(frame, table_header, table, app, theme);
+    if let Some(panel) = panel {
+        scenario_panel::draw(frame, panel, app, theme);
+    }
     if areas.log.height > 0 {
         event_log::draw(frame, areas.log, app, theme);
     }
     footer::draw(frame, areas.footer, app, theme);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, screen, app, theme, *scroll),
+        Some(Overlay::ScenarioMenu(menu)) => scenario_panel::draw_menu(frame, screen, *menu, theme),
         Some(overlay) => dialogs::draw(frame, screen, app, overlay, theme),
         None => {}
     }
