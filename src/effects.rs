@@ -3,7 +3,6 @@
 //! result comes back to the main loop as an [`Event::Done`]; errors are outcomes, never panics.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
@@ -138,7 +137,7 @@ pub struct Effects {
     events: Sender<Event>,
     collector: Sender<Command>,
     /// Tells the running scenario's driver to stop when another starts or brood ends.
-    scenario_stop: Mutex<Option<Arc<AtomicBool>>>,
+    scenario_stop: Mutex<Option<Arc<crate::lab::scenarios::Control>>>,
 }
 
 impl Effects {
@@ -261,11 +260,11 @@ impl Effects {
             self.report(failed(&format!("start the scenario {id}"), why));
             return;
         };
-        let stop = Arc::new(AtomicBool::new(false));
+        let control = Arc::new(crate::lab::scenarios::Control::default());
         if let Ok(mut current) = self.scenario_stop.lock()
-            && let Some(previous) = current.replace(stop.clone())
+            && let Some(previous) = current.replace(control.clone())
         {
-            previous.store(true, Ordering::SeqCst);
+            previous.end();
         }
         let (events, collector) = (self.events.clone(), self.collector.clone());
         let report = move |step: crate::lab::scenarios::Step| {
@@ -278,13 +277,13 @@ impl Effects {
                 let _ = collector.send(Command::ScanNow);
             }
         };
-        crate::lab::scenarios::start(lab, id, Arc::new(report), stop);
+        crate::lab::scenarios::start(lab, id, Arc::new(report), control);
     }
 
     /// Ends the lab (unless `leave_running`) before brood exits.
     pub fn shutdown(&self, leave_running: bool) {
-        if let Some(stop) = self.scenario_stop.lock().ok().and_then(|s| s.clone()) {
-            stop.store(true, Ordering::SeqCst);
+        if let Some(control) = self.scenario_stop.lock().ok().and_then(|s| s.clone()) {
+            control.stop();
         }
         if let Some(lab) = &self.lab {
             lab.shutdown(leave_running);

@@ -4,14 +4,13 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use brood::lab::Lab;
 use brood::lab::protocol::{Reply, Request, WaitOutcome};
-use brood::lab::scenarios::{self, Figures, ScenarioId, Step};
+use brood::lab::scenarios::{self, Control, Figures, ScenarioId, Step};
 use brood::proc::Pid;
 use nix::sys::signal::Signal;
 use support::*;
@@ -19,7 +18,7 @@ use support::*;
 /// One scenario under test: its lab, the steps it reported, and a guard that ends it.
 struct Run {
     lab: Arc<Lab>,
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
     inbox: Mutex<Receiver<Step>>,
     steps: Mutex<Vec<Step>>,
 }
@@ -29,7 +28,7 @@ impl Run {
         let lab = Arc::new(Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab"));
         let (sender, inbox) = mpsc::channel();
         let sender = Mutex::new(sender);
-        let stop = Arc::new(AtomicBool::new(false));
+        let control = Arc::new(Control::default());
         scenarios::start(
             lab.clone(),
             id,
@@ -38,11 +37,11 @@ impl Run {
                     let _ = sender.send(step);
                 }
             }),
-            stop.clone(),
+            control.clone(),
         );
         Run {
             lab,
-            stop,
+            control,
             inbox: Mutex::new(inbox),
             steps: Mutex::new(Vec::new()),
         }
@@ -145,7 +144,7 @@ impl Run {
     }
 
     fn end(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.control.stop();
         self.lab.shutdown(false);
     }
 }
@@ -556,5 +555,32 @@ fn sigterm_is_handled_and_exits_zero_while_sigkill_kills() {
             _ => None,
         })
     });
+    run.finish();
+}
+
+#[test]
+fn a_scenario_replaced_by_another_ends_its_processes_and_brood_reaps_its_own() {
+    let run = Run::start(ScenarioId::Orphan);
+    let (parent, child) = (run.role("parent"), run.role("child"));
+    wait_until("the orphan adopted", || {
+        ppid_from_proc(child).filter(|&p| p != parent)
+    });
+    let zombie = Run::start(ScenarioId::Zombie);
+    let (zombie_parent, zombie_child) = (zombie.role("parent"), zombie.role("child"));
+    wait_until("a zombie", || in_state(zombie_child, 'Z'));
+    zombie.control.end();
+    run.control.end();
+    for pid in [zombie_parent, zombie_child, child] {
+        wait_until("each process of the ended scenarios gone", || {
+            state(pid).is_none().then_some(())
+        });
+    }
+    wait_until("a note saying so", || {
+        zombie.steps().into_iter().find_map(|s| match s {
+            Step::Note(t) if t.contains("ended: its 2 remaining") => Some(()),
+            _ => None,
+        })
+    });
+    zombie.finish();
     run.finish();
 }

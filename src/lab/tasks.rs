@@ -271,6 +271,9 @@ struct Region {
 }
 
 const REGION_BYTES: usize = 4096;
+/// Increments between pauses in [`Task::Add`], and the time all of them are spread over.
+const ADD_BURST: u32 = 10_000;
+const ADD_PACE: Duration = Duration::from_secs(3);
 const _: () = assert!(std::mem::size_of::<Region>() <= REGION_BYTES);
 
 /// A `MAP_SHARED` mapping; fork() gives the child the same pages, not a copy.
@@ -632,7 +635,10 @@ fn add(kit: &Kit, count: u32, locked: bool, publish: &dyn Fn(&str)) -> i32 {
         return 1;
     };
     let mutex = std::ptr::addr_of!(region.mutex).cast_mut();
-    publish(&format!("added=0 of={count}"));
+    publish("adding");
+    // Paced so a person can watch the counter climb: bursts on a fixed schedule, the same for
+    // every child, so the bursts of different children run at the same moments and collide.
+    let start = Instant::now();
     for i in 1..=count {
         if locked {
             // SAFETY: a process-shared mutex initialised before this process was forked.
@@ -650,9 +656,9 @@ fn add(kit: &Kit, count: u32, locked: bool, publish: &dyn Fn(&str)) -> i32 {
             // SAFETY: this process holds the mutex.
             unsafe { libc::pthread_mutex_unlock(mutex) };
         }
-        if i % 500 == 0 {
-            publish(&format!("added={i} of={count}"));
-            std::thread::sleep(Duration::from_millis(1));
+        if i % ADD_BURST == 0 {
+            let due = ADD_PACE.mul_f64(f64::from(i) / f64::from(count.max(1)));
+            std::thread::sleep(due.saturating_sub(start.elapsed()));
         }
     }
     region.done.fetch_add(1, Ordering::SeqCst);

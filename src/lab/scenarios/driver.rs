@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::watch::{self, Role};
-use super::{ScenarioId, Step};
+use super::{Control, ScenarioId, Step};
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::lab::tasks::{self, Task};
 use crate::lab::{Lab, REPLY_TIMEOUT};
@@ -25,14 +25,13 @@ pub const ADDS_PER_CHILD: u32 = 200_000;
 /// Children per group in the shared-memory scenario.
 pub const ADDERS: u32 = 4;
 
-/// Starts `id` on its own thread. Setting `stop` ends the script and the figures early (the lab
-/// processes stay; `Lab::shutdown` ends those). The thread ends after the script; the figures
+/// Starts `id` on its own thread; `control` stops it early (and may end its processes). The thread ends after the script; the figures
 /// go on until the scenario's processes are gone, then [`Step::Finished`] is reported.
 pub fn start(
     lab: Arc<Lab>,
     id: ScenarioId,
     report: Reporter,
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let script_done = Arc::new(AtomicBool::new(false));
@@ -42,14 +41,14 @@ pub fn start(
             lab.clone(),
             roles.clone(),
             report.clone(),
-            stop.clone(),
+            control.clone(),
             script_done.clone(),
         );
         let driver = Driver {
             lab,
             report,
             roles,
-            stop,
+            control,
         };
         if let Err(why) = driver.script(id) {
             (driver.report)(Step::Failed(format!("scenario {id}: {why}")));
@@ -62,7 +61,7 @@ struct Driver {
     lab: Arc<Lab>,
     report: Reporter,
     roles: Arc<Mutex<Vec<Role>>>,
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -198,8 +197,8 @@ impl Driver {
                     self.task(parent, Task::Share { permits: 1 })?;
                     let mut children = Vec::new();
                     for n in 1..=ADDERS {
-                        let what = if locked { "with the mutex" } else { "no lock" };
-                        let label = format!("adder {n}: +1 ×{ADDS_PER_CHILD}, {what}");
+                        let group = if locked { "B" } else { "A" };
+                        let label = format!("{group} adder {n}: +1 ×{ADDS_PER_CHILD}");
                         children.push(self.fork(parent, "adder", &label)?);
                     }
                     parents.push((parent, children, locked));
@@ -456,6 +455,7 @@ impl Driver {
         if let Ok(mut roles) = self.roles.lock() {
             roles.push(Role {
                 pid,
+                identity: read_identity(pid),
                 key: key.to_string(),
                 label: label.to_string(),
             });
@@ -472,7 +472,7 @@ impl Driver {
     }
 
     fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.control.stopped()
     }
 
     /// Sleeps `ms` unless told to stop; false when stopped.

@@ -8,6 +8,7 @@ mod watch;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use driver::{Reporter, start};
 pub use texts::{Text, text};
@@ -112,6 +113,34 @@ impl FromStr for ScenarioId {
                     ScenarioId::names()
                 )
             })
+    }
+}
+
+/// How a running scenario is told to stop: [`Control::stop`] ends its script and its figures
+/// and leaves its processes alone (brood is ending, `Lab::shutdown` decides about them);
+/// [`Control::end`] also kills them, because another scenario replaces it.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: AtomicBool,
+    end: AtomicBool,
+}
+
+impl Control {
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    pub fn end(&self) {
+        self.end.store(true, Ordering::SeqCst);
+        self.stop();
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn ends(&self) -> bool {
+        self.end.load(Ordering::SeqCst)
     }
 }
 

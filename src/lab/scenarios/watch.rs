@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::driver::{ADDERS, ADDS_PER_CHILD, Reporter};
-use super::{Figures, ProcFigure, ScenarioId, Step};
+use super::{Control, Figures, ProcFigure, ScenarioId, Step};
 use crate::lab::Lab;
 use crate::lab::tasks::{self, MESSAGE_BYTES};
-use crate::proc::Pid;
+use crate::proc::scan::read_identity;
+use crate::proc::{Identity, Pid};
 
 const EVERY: Duration = Duration::from_millis(250);
 
@@ -19,6 +20,8 @@ const EVERY: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Role {
     pub pid: Pid,
+    /// Read when the role was given, so ending the scenario never signals a reused PID.
+    pub identity: Option<Identity>,
     pub key: String,
     pub label: String,
 }
@@ -35,13 +38,17 @@ pub(super) fn start(
     lab: Arc<Lab>,
     roles: Arc<Mutex<Vec<Role>>>,
     report: Reporter,
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
     script_done: Arc<AtomicBool>,
 ) {
     std::thread::spawn(move || {
         loop {
             let done = script_done.load(Ordering::SeqCst);
-            if stop.load(Ordering::SeqCst) || !lab.dir().exists() {
+            if control.stopped() || !lab.dir().exists() {
+                if control.ends() {
+                    let roles = roles.lock().map(|r| r.clone()).unwrap_or_default();
+                    end_processes(id, &roles, &report);
+                }
                 break;
             }
             let roles = roles.lock().map(|r| r.clone()).unwrap_or_default();
@@ -59,6 +66,34 @@ pub(super) fn start(
         }
         report(Step::Finished);
     });
+}
+
+/// Kills the scenario's processes that are still there (children first) and reaps those that
+/// are brood's own, so a new scenario starts on a clean tree.
+fn end_processes(id: ScenarioId, roles: &[Role], report: &Reporter) {
+    let mut killed = 0;
+    for role in roles.iter().rev() {
+        let Some(identity) = role
+            .identity
+            .filter(|&i| read_identity(role.pid) == Some(i))
+        else {
+            continue;
+        };
+        if crate::effects::send_signal(identity, nix::sys::signal::Signal::SIGKILL).is_ok() {
+            killed += 1;
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let mut own: Vec<Pid> = roles.iter().map(|r| r.pid).collect();
+    while !own.is_empty() && std::time::Instant::now() < deadline {
+        own.retain(|&pid| matches!(crate::lab::reap_own(Some(pid)), Ok(None)));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if killed > 0 {
+        report(Step::Note(format!(
+            "scenario {id} ended: its {killed} remaining process(es) were killed"
+        )));
+    }
 }
 
 /// Reads the figures of every role once.
@@ -94,10 +129,11 @@ pub(super) fn read_figures(id: ScenarioId, dir: &Path, roles: &[Role]) -> Figure
     figures
 }
 
-/// Where `pid` sleeps in the kernel; empty while it runs ("0") or when unreadable.
+/// Where `pid` sleeps in the kernel; empty while it runs ("0") or when unreadable. The
+/// compiler's suffixes (`.constprop.0`, `.isra.0`) are dropped: they name no other function.
 fn wchan(pid: Pid) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/wchan"))
-        .map(|w| w.trim().to_string())
+        .map(|w| w.trim().split('.').next().unwrap_or_default().to_string())
         .ok()
         .filter(|w| w != "0")
         .unwrap_or_default()
