@@ -106,7 +106,7 @@ fn draw_signal_menu(
 }
 
 /// A bordered box centred on the screen, as tall as its lines.
-fn popup(
+pub(super) fn popup(
     frame: &mut Frame<'_>,
     screen: Rect,
     title: &str,

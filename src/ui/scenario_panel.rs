@@ -75,7 +75,13 @@ fn title(view: &ScenarioView) -> String {
 }
 
 fn lines(view: &ScenarioView, app: &App, theme: Theme) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
+    // The scenario's numbers first: in a short panel they matter most.
+    let mut lines: Vec<Line<'static>> = view
+        .figures
+        .lines
+        .iter()
+        .map(|line| Line::styled(line.clone(), theme.key()))
+        .collect();
     for (pid, label) in &view.roles {
         let figure = view.figures.procs.iter().find(|p| p.pid == *pid);
         let proc = app
@@ -105,9 +111,6 @@ fn lines(view: &ScenarioView, app: &App, theme: Theme) -> Vec<Line<'static>> {
             ));
         }
         lines.push(Line::from(spans));
-    }
-    for line in &view.figures.lines {
-        lines.push(Line::styled(line.clone(), theme.key()));
     }
     if let Some(text) = scenarios::text(view.id) {
         let heading = |label: &'static str| Span::styled(label, theme.title());
@@ -157,17 +160,12 @@ pub fn draw_menu(
         "↑↓: choose   Enter: start it in the lab   Esc: cancel",
         theme.dim(),
     ));
-    let width = 76.min(screen.width.saturating_sub(2));
-    let area = Rect::new(
-        screen.x + (screen.width - width) / 2,
-        screen.y + (screen.height.saturating_sub(height)) / 2,
-        width,
-        height,
+    super::dialogs::popup(
+        frame,
+        screen,
+        " scenarios — real processes, one lesson each ",
+        lines,
+        76,
+        theme,
     );
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(" scenarios — real processes, one lesson each ")
-        .title_style(theme.title());
-    frame.render_widget(Clear, area);
-    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
