@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::lab::scenarios::ScenarioId;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "brood",
@@ -18,6 +20,10 @@ pub struct Cli {
     /// Turn colours off (setting the NO_COLOR environment variable does the same)
     #[arg(long)]
     pub no_color: bool,
+
+    /// Start a scenario at once (S opens the menu later), e.g. zombie, orphan, pipe, deadlock-flock
+    #[arg(long, value_name = "NAME", value_parser = parse_scenario)]
+    pub scenario: Option<ScenarioId>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -48,6 +54,10 @@ pub struct SnapshotArgs {
 pub enum SnapshotFormat {
     Text,
     Json,
+}
+
+fn parse_scenario(text: &str) -> Result<ScenarioId, String> {
+    text.parse()
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -104,5 +114,21 @@ mod tests {
         assert!(Cli::try_parse_from(["brood", "snapshot", "--pid", "0"]).is_err());
         assert!(Cli::try_parse_from(["brood", "snapshot", "--format", "xml"]).is_err());
         assert!(Cli::try_parse_from(["brood"]).unwrap().command.is_none());
+    }
+
+    #[test]
+    fn a_scenario_is_named_on_the_command_line_and_a_bogus_one_lists_the_valid_names() {
+        let cli = Cli::try_parse_from(["brood", "--scenario", "zombie"]).unwrap();
+        assert_eq!(cli.scenario, Some(ScenarioId::Zombie));
+        let err = Cli::try_parse_from(["brood", "--scenario", "bogus"])
+            .unwrap_err()
+            .to_string();
+        let first_line = err.lines().next().unwrap();
+        assert!(
+            first_line.contains("unknown scenario \"bogus\"")
+                && first_line.contains("single-child")
+                && first_line.contains("signals"),
+            "{first_line}"
+        );
     }
 }

@@ -3,8 +3,8 @@
 //! result comes back to the main loop as an [`Event::Done`]; errors are outcomes, never panics.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::Arc;
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -64,6 +64,11 @@ pub enum Outcome {
         dispositions: Option<Dispositions>,
     },
     Subreaper(bool),
+    /// What a running scenario reported; `run` is the number its start was given.
+    Scenario {
+        run: u64,
+        step: crate::lab::scenarios::Step,
+    },
     Failed {
         what: String,
         why: String,
@@ -131,6 +136,8 @@ pub struct Effects {
     lab_error: Option<String>,
     events: Sender<Event>,
     collector: Sender<Command>,
+    /// Tells the running scenario's driver to stop when another starts or brood ends.
+    scenario_stop: Mutex<Option<Arc<crate::lab::scenarios::Control>>>,
 }
 
 impl Effects {
@@ -148,6 +155,7 @@ impl Effects {
             lab_error,
             events,
             collector,
+            scenario_stop: Mutex::new(None),
         }
     }
 
@@ -172,7 +180,8 @@ impl Effects {
             }),
             Effect::Lab { target, request } => {
                 // `wait` blocks in the worker until a child changes state: no deadline for it.
-                let timeout = (request != Request::Wait).then_some(REPLY_TIMEOUT);
+                let blocks = matches!(request, Request::Wait | Request::WaitPid(_));
+                let timeout = (!blocks).then_some(REPLY_TIMEOUT);
                 self.with_lab("talk to the lab", move |lab| {
                     lab_outcome(target, request, lab.request(target, request, timeout))
                 })
@@ -243,11 +252,42 @@ impl Effects {
                     }
                 });
             }
+            Effect::Scenario { id, run } => self.start_scenario(id, run),
         }
+    }
+
+    /// Runs a scenario's driver; it reports its steps as events.
+    fn start_scenario(&self, id: crate::lab::scenarios::ScenarioId, run: u64) {
+        let Some(lab) = self.lab.clone() else {
+            let why = self.lab_error.clone().unwrap_or_default();
+            self.report(failed(&format!("start the scenario {id}"), why));
+            return;
+        };
+        let control = Arc::new(crate::lab::scenarios::Control::default());
+        if let Ok(mut current) = self.scenario_stop.lock()
+            && let Some(previous) = current.replace(control.clone())
+        {
+            previous.end();
+        }
+        let (events, collector) = (self.events.clone(), self.collector.clone());
+        let report = move |step: crate::lab::scenarios::Step| {
+            let changes_the_tree = !matches!(
+                step,
+                crate::lab::scenarios::Step::Figures(_) | crate::lab::scenarios::Step::Note(_)
+            );
+            let _ = events.send(Event::Done(Outcome::Scenario { run, step }));
+            if changes_the_tree {
+                let _ = collector.send(Command::ScanNow);
+            }
+        };
+        crate::lab::scenarios::start(lab, id, Arc::new(report), control);
     }
 
     /// Ends the lab (unless `leave_running`) before brood exits.
     pub fn shutdown(&self, leave_running: bool) {
+        if let Some(control) = self.scenario_stop.lock().ok().and_then(|s| s.clone()) {
+            control.stop();
+        }
         if let Some(lab) = &self.lab {
             lab.shutdown(leave_running);
         }

@@ -47,6 +47,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             width: size.width,
             height: size.height,
         });
+        if let Some(id) = cli.scenario {
+            app.start_scenario(id)
+                .into_iter()
+                .for_each(|e| effects.run(e));
+        }
         spawn_input_thread(events);
         main_loop(&mut terminal, &mut app, &inbox, &effects)
     })();

@@ -204,3 +204,74 @@ fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
     row_of(&terminal, "[deadlock]");
     row_of(&terminal, "DEADLOCK");
 }
+
+/// brood with a zombie scenario under way: the parent idles in poll, its child is a zombie.
+#[test]
+fn scenario_panel_explains_the_zombie_beside_the_tree() {
+    use brood::effects::Outcome;
+    use brood::lab::scenarios::{Figures, ProcFigure, ScenarioId, Step};
+
+    let snapshot = SnapshotBuilder::default()
+        .uptime(5000.0)
+        .proc(1, 0, "init")
+        .with(BROOD_PID, 1, "brood", |p| p.state = State::Running)
+        .with(4100, BROOD_PID, "brood-lab", |p| p.pgrp = 4100)
+        .with(4101, 4100, "brood-lab", |p| {
+            p.pgrp = 4100;
+            p.state = State::Zombie;
+        })
+        .build();
+    let mut app = App::new(Keymap::default(), false, BROOD_PID);
+    app.update(Event::Resize {
+        width: 140,
+        height: 30,
+    });
+    app.start_scenario(ScenarioId::Zombie);
+    // The log's clock is local time; keep the snapshot free of it.
+    app.show_log = false;
+    let step = |step| Event::Done(Outcome::Scenario { run: 1, step });
+    app.update(step(Step::Spawned {
+        pid: 4100,
+        group: Some(4100),
+    }));
+    for (pid, key, label) in [
+        (4100, "parent", "parent: never calls waitpid()"),
+        (4101, "child", "child: exits after 1 s"),
+    ] {
+        app.update(step(Step::Role {
+            pid,
+            key: key.into(),
+            label: label.into(),
+        }));
+    }
+    let figure = |pid, key: &str, wchan: &str, status: &str| ProcFigure {
+        pid,
+        key: key.into(),
+        label: String::new(),
+        wchan: wchan.into(),
+        status: status.into(),
+        alive: true,
+    };
+    app.update(step(Step::Figures(Figures {
+        procs: vec![
+            figure(4100, "parent", "do_sys_poll", ""),
+            figure(4101, "child", "", "exiting code=0"),
+        ],
+        ..Figures::default()
+    })));
+    app.update(Event::Snapshot(Box::new(snapshot), stats()));
+    let terminal = render(&app, 140, 30);
+    insta::assert_snapshot!(terminal.backend());
+    row_of(
+        &terminal,
+        "zombie — Zombie: a child nobody waits for — running",
+    );
+    row_of(&terminal, "4101 Z child: exits after 1 s");
+
+    // E hides it, S opens the menu over the tree.
+    press(&mut app, 'E');
+    press(&mut app, 'S');
+    let terminal = render(&app, 140, 30);
+    row_of(&terminal, "scenarios — real processes, one lesson each");
+    row_of(&terminal, "deadlock-flock");
+}

@@ -141,6 +141,7 @@ impl App {
                 }
                 _ => self.overlay = Some(Overlay::Quit { lab_processes }),
             },
+            Overlay::ScenarioMenu(menu) => return self.on_scenario_menu_key(menu, key, action),
         }
         Vec::new()
     }

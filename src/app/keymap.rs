@@ -37,11 +37,13 @@ pub enum Action {
     LabView,
     AutoReap,
     Subreaper,
+    Scenarios,
+    Explain,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::Quit,
         Action::ForceQuit,
         Action::Help,
@@ -69,6 +71,8 @@ impl Action {
         Action::LabView,
         Action::AutoReap,
         Action::Subreaper,
+        Action::Scenarios,
+        Action::Explain,
     ];
 
     /// The name used in the config file.
@@ -101,6 +105,8 @@ impl Action {
             Action::LabView => "lab_view",
             Action::AutoReap => "auto_reap",
             Action::Subreaper => "subreaper",
+            Action::Scenarios => "scenarios",
+            Action::Explain => "explain",
         }
     }
 
@@ -140,6 +146,10 @@ impl Action {
                 "lab: brood reaps its exited children at once (off: they stay zombies)"
             }
             Action::Subreaper => "lab: brood becomes a child subreaper and adopts lab orphans",
+            Action::Scenarios => {
+                "scenarios: start a ready-made lesson in the lab (zombie, pipe, deadlock, …)"
+            }
+            Action::Explain => "show or hide the panel that explains the running scenario",
         }
     }
 
@@ -157,6 +167,7 @@ impl Action {
             Action::EventLog => Some("log"),
             Action::IpcView => Some("ipc"),
             Action::LabView => Some("lab"),
+            Action::Scenarios => Some("scenarios"),
             _ => None,
         }
     }

@@ -238,6 +238,7 @@ impl App {
                 };
                 self.tell(Severity::Info, text.to_string());
             }
+            Outcome::Scenario { run, step } => self.on_scenario_step(run, step),
             Outcome::Failed { what, why } => {
                 self.tell(Severity::Error, format!("could not {what}: {why}"))
             }

@@ -4,6 +4,7 @@
 mod dialogs;
 pub mod keymap;
 mod lab;
+mod scenario;
 
 use std::collections::{HashSet, VecDeque};
 use std::time::SystemTime;
@@ -21,6 +22,7 @@ use crate::proc::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
 use crate::signals::Dispositions;
 pub use dialogs::SignalMenu;
 use keymap::{Action, Keymap};
+pub use scenario::{ScenarioMenu, ScenarioView, Scenarios};
 
 /// A process an effect is aimed at: its identity (so a reused PID is refused) and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,11 @@ pub enum Effect {
     /// Read how the target treats each signal, for the signal menu.
     ReadDispositions(Identity),
     SetSubreaper(bool),
+    /// Start a scenario; `run` tells its reports apart from an earlier run's.
+    Scenario {
+        id: crate::lab::scenarios::ScenarioId,
+        run: u64,
+    },
 }
 
 /// A popup drawn over the tree; while one is open it gets the keys first.
@@ -116,6 +123,7 @@ pub enum Overlay {
     Quit {
         lab_processes: usize,
     },
+    ScenarioMenu(ScenarioMenu),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +213,8 @@ pub struct App {
     pub lab_group: Option<Pid>,
     pub auto_reap: bool,
     pub subreaper: bool,
+    /// The running scenario and whether its explanation panel is shown.
+    pub scenarios: Scenarios,
     /// Time source for log entries (fixed in tests).
     pub clock: fn() -> SystemTime,
     pub exit: Option<Exit>,
@@ -241,6 +251,7 @@ impl App {
             lab_group: None,
             auto_reap: false,
             subreaper: false,
+            scenarios: Scenarios::default(),
             clock: SystemTime::now,
             exit: None,
         }
@@ -430,6 +441,7 @@ impl App {
             | Action::Kill
             | Action::AutoReap
             | Action::Subreaper => return self.perform_lab(action),
+            Action::Scenarios | Action::Explain => return self.perform_scenario(action),
         }
         Vec::new()
     }
@@ -506,7 +518,10 @@ impl App {
     /// Rows of the process table on the current screen.
     pub fn table_height(&self) -> u16 {
         let screen = ratatui::layout::Rect::new(0, 0, self.screen.0, self.screen.1);
-        crate::ui::layout::areas(screen, self.panels()).table.height
+        let table = crate::ui::layout::areas(screen, self.panels()).table;
+        crate::ui::scenario_panel::split(table, self.scenarios.panel)
+            .0
+            .height
     }
 
     /// The panels open below the tree.

@@ -4,6 +4,8 @@
 
 pub mod protocol;
 pub mod rundir;
+pub mod scenarios;
+pub mod tasks;
 pub mod worker;
 
 use std::io::{BufRead, BufReader, Write};

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::tasks::Task;
 use crate::proc::Pid;
 
 /// The longest request a worker reads; longer input is refused.
@@ -20,6 +21,11 @@ pub enum Request {
     Wait,
     /// `waitpid(pid, WNOHANG)`: collect this child if it is a zombie.
     Reap(Pid),
+    /// Block in `waitpid(pid, 0)` until this one child ends.
+    WaitPid(Pid),
+    /// Run a scripted task (see [`Task`]): setup tasks answer when done, the others answer
+    /// at once and end the worker when they finish.
+    Task(Task),
 }
 
 /// How a child changed, as `waitpid` said it.
@@ -101,6 +107,8 @@ impl fmt::Display for Request {
             Request::Exit(code) => write!(f, "exit {code}"),
             Request::Wait => f.write_str("wait"),
             Request::Reap(pid) => write!(f, "reap {pid}"),
+            Request::WaitPid(pid) => write!(f, "waitpid {pid}"),
+            Request::Task(task) => write!(f, "task {task}"),
         }
     }
 }
@@ -109,7 +117,10 @@ impl Request {
     pub fn parse(line: &str) -> Result<Request, String> {
         let mut words = line.split_whitespace();
         let verb = words.next().ok_or("empty request")?;
-        if !["ping", "fork", "wait", "exit", "reap"].contains(&verb) {
+        if verb == "task" {
+            return Task::parse(&words.collect::<Vec<_>>()).map(Request::Task);
+        }
+        if !["ping", "fork", "wait", "exit", "reap", "waitpid"].contains(&verb) {
             return Err(format!(
                 "unknown command {:?}",
                 verb.chars().take(32).collect::<String>()
@@ -131,12 +142,17 @@ impl Request {
             "exit" => Request::Exit(
                 u8::try_from(number("an exit code")?).map_err(|_| "exit codes are 0 to 255")?,
             ),
-            "reap" => Request::Reap(
-                Pid::try_from(number("a PID")?)
+            "reap" | "waitpid" => {
+                let pid = Pid::try_from(number("a PID")?)
                     .ok()
                     .filter(|p| *p > 0)
-                    .ok_or("not a PID")?,
-            ),
+                    .ok_or("not a PID")?;
+                if verb == "reap" {
+                    Request::Reap(pid)
+                } else {
+                    Request::WaitPid(pid)
+                }
+            }
             _ => return Err(format!("{verb} takes no argument")),
         };
         Ok(request)
@@ -219,6 +235,11 @@ mod tests {
             Request::Exit(3),
             Request::Wait,
             Request::Reap(42),
+            Request::WaitPid(43),
+            Request::Task(Task::Tick {
+                every_ms: 200,
+                ticks: 5,
+            }),
         ] {
             assert_eq!(Request::parse(&request.to_string()), Ok(request));
         }

@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct RunDir {
     path: PathBuf,
     keep: AtomicBool,
+    /// Set once removed: the name may be taken by a new directory afterwards (another lab in
+    /// the same process gets the same `brood-<pid>-<n>`), which a second removal would delete.
+    removed: AtomicBool,
 }
 
 impl RunDir {
@@ -30,6 +33,7 @@ impl RunDir {
                     return Ok(RunDir {
                         path,
                         keep: AtomicBool::new(false),
+                        removed: AtomicBool::new(false),
                     });
                 }
                 Err(err) => last_error = Some(err),
@@ -93,7 +97,7 @@ pub fn check_private(path: &Path) -> std::io::Result<()> {
 impl RunDir {
     /// Removes the directory and the sockets in it, unless it is to be kept.
     pub fn remove(&self) {
-        if !self.keep.load(Ordering::Relaxed) {
+        if !self.keep.load(Ordering::Relaxed) && !self.removed.swap(true, Ordering::SeqCst) {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }

@@ -3,7 +3,7 @@
 //! socket, and ends when brood's lifeline pipe closes, unless the run was left running on purpose.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +14,7 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid as NixPid, fork, getpid};
 
 use super::protocol::{MAX_LINE, Reply, Request, WaitOutcome};
+use super::tasks::{self, Kit};
 use super::{DETACHED_MARKER, socket_path};
 
 /// The name lab processes carry in `comm`, so the tree shows what they are.
@@ -42,6 +43,8 @@ struct Worker {
     dir: PathBuf,
     listener: UnixListener,
     lifeline: Option<OwnedFd>,
+    /// Pipe ends and shared memory held for scenario tasks; a forked child inherits them.
+    kit: Kit,
 }
 
 enum Next {
@@ -58,6 +61,7 @@ impl Worker {
             dir,
             listener,
             lifeline,
+            kit: Kit::default(),
         })
     }
 
@@ -136,7 +140,31 @@ impl Worker {
                 let _ = reply(&stream, &wait_reply(outcome));
                 Next::Continue
             }
+            Request::WaitPid(pid) => {
+                let outcome = waitpid(NixPid::from_raw(pid), None);
+                let _ = reply(&stream, &wait_reply(outcome));
+                Next::Continue
+            }
+            Request::Task(task) => self.task(stream, task),
         }
+    }
+
+    /// Setup tasks answer when done; any other task answers at once, stops serving (its socket
+    /// goes, so requests fail fast instead of timing out) and ends the worker when it finishes.
+    fn task(&mut self, stream: UnixStream, task: tasks::Task) -> Next {
+        if task.is_setup() {
+            let answer = match tasks::setup(task, &mut self.kit, &self.dir) {
+                Ok(()) => Reply::Ok(getpid().as_raw()),
+                Err(reason) => Reply::Error(reason),
+            };
+            let _ = reply(&stream, &answer);
+            return Next::Continue;
+        }
+        let _ = reply(&stream, &Reply::Ok(getpid().as_raw()));
+        drop(stream);
+        self.remove_socket();
+        let lifeline = self.lifeline.as_ref().map(|fd| fd.as_raw_fd());
+        Next::Exit(tasks::run(task, &mut self.kit, &self.dir, lifeline))
     }
 
     fn fork(&mut self, stream: UnixStream) -> Next {
@@ -150,7 +178,10 @@ impl Worker {
                 drop(stream);
                 drop(ready_read);
                 match Worker::bind(self.dir.clone(), self.lifeline.take()) {
-                    Ok(child) => *self = child,
+                    Ok(mut child) => {
+                        child.kit = std::mem::take(&mut self.kit);
+                        *self = child;
+                    }
                     Err(_) => return Next::Exit(1),
                 }
                 // Tell the parent the socket exists, so brood can talk to the child at once.

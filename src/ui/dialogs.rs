@@ -11,7 +11,7 @@ use crate::signals;
 
 pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, theme: Theme) {
     match overlay {
-        Overlay::Help { .. } => {}
+        Overlay::Help { .. } | Overlay::ScenarioMenu(_) => {}
         Overlay::ExitCode { target, input } => {
             let lines = vec![
                 Line::from(format!("{target} calls _exit() with code:")),
@@ -106,7 +106,7 @@ fn draw_signal_menu(
 }
 
 /// A bordered box centred on the screen, as tall as its lines.
-fn popup(
+pub(super) fn popup(
     frame: &mut Frame<'_>,
     screen: Rect,
     title: &str,

@@ -41,16 +41,8 @@ fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
             theme.title().remove_modifier(Modifier::REVERSED),
         ))
     };
-    let mut lines = vec![heading("Keys")];
-    for (action, keys) in app.keymap.bindings() {
-        let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<24}", names.join(", ")), theme.key()),
-            Span::raw(action.doc()),
-        ]));
-    }
-    lines.push(Line::raw(""));
-    lines.push(heading("States (column S)"));
+    // States and badges first: they fit on one screen; the long key list follows.
+    let mut lines = vec![heading("States (column S)")];
     for state in State::KNOWN {
         lines.push(Line::from(vec![
             Span::raw("  "),
@@ -91,6 +83,15 @@ fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
         lines.push(Line::from(vec![
             Span::styled(format!("  {badge:<26}"), theme.orphan()),
             Span::raw(meaning),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading("Keys (in dialogs: Enter confirms, Esc cancels)"));
+    for (action, keys) in app.keymap.bindings() {
+        let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<24}", names.join(", ")), theme.key()),
+            Span::raw(action.doc()),
         ]));
     }
     lines

@@ -8,6 +8,7 @@ mod header;
 mod help;
 mod ipc_view;
 pub mod layout;
+pub mod scenario_panel;
 pub mod theme;
 mod tree_view;
 
@@ -28,7 +29,15 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     }
     let theme = Theme { color: app.color };
     header::draw(frame, areas.header, app, theme);
-    tree_view::draw(frame, areas.table_header, areas.table, app, theme);
+    let (table, panel) = scenario_panel::split(areas.table, app.scenarios.panel);
+    let table_header = Rect {
+        width: table.width,
+        ..areas.table_header
+    };
+    tree_view::draw(frame, table_header, table, app, theme);
+    if let Some(panel) = panel {
+        scenario_panel::draw(frame, panel, app, theme);
+    }
     if areas.ipc.height > 0 {
         ipc_view::draw(frame, areas.ipc, app, theme);
     }
@@ -38,6 +47,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     footer::draw(frame, areas.footer, app, theme);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, screen, app, theme, *scroll),
+        Some(Overlay::ScenarioMenu(menu)) => scenario_panel::draw_menu(frame, screen, *menu, theme),
         Some(overlay) => dialogs::draw(frame, screen, app, overlay, theme),
         None => {}
     }

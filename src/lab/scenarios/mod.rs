@@ -1,0 +1,274 @@
+//! Scenarios: ready-made sets of lab processes, one per multiprocessing lesson. This file holds
+//! the list and what a running scenario reports; `driver` runs them, `watch` reads their live
+//! figures, and the texts live in `assets/scenarios.toml`. Nothing here draws or decides for the UI.
+
+mod driver;
+mod texts;
+mod watch;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use driver::{Reporter, start};
+pub use texts::{Text, text};
+
+use super::protocol::WaitOutcome;
+use crate::proc::Pid;
+
+/// Every scenario brood can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScenarioId {
+    SingleChild,
+    ManyChildrenInOrder,
+    ManyChildrenAny,
+    Zombie,
+    Orphan,
+    Exec,
+    Pipe,
+    PipeFull,
+    Queue,
+    SharedMemory,
+    Pool,
+    ForkPerTask,
+    Semaphore,
+    DeadlockFlock,
+    DeadlockPipe,
+    StopContinue,
+    Signals,
+}
+
+impl ScenarioId {
+    /// In menu order.
+    pub const ALL: [ScenarioId; 17] = [
+        ScenarioId::SingleChild,
+        ScenarioId::ManyChildrenInOrder,
+        ScenarioId::ManyChildrenAny,
+        ScenarioId::Zombie,
+        ScenarioId::Orphan,
+        ScenarioId::Exec,
+        ScenarioId::Pipe,
+        ScenarioId::PipeFull,
+        ScenarioId::Queue,
+        ScenarioId::SharedMemory,
+        ScenarioId::Pool,
+        ScenarioId::ForkPerTask,
+        ScenarioId::Semaphore,
+        ScenarioId::DeadlockFlock,
+        ScenarioId::DeadlockPipe,
+        ScenarioId::StopContinue,
+        ScenarioId::Signals,
+    ];
+
+    /// The name on the command line (`--scenario NAME`) and in `assets/scenarios.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioId::SingleChild => "single-child",
+            ScenarioId::ManyChildrenInOrder => "many-children-in-order",
+            ScenarioId::ManyChildrenAny => "many-children-any",
+            ScenarioId::Zombie => "zombie",
+            ScenarioId::Orphan => "orphan",
+            ScenarioId::Exec => "exec",
+            ScenarioId::Pipe => "pipe",
+            ScenarioId::PipeFull => "pipe-full",
+            ScenarioId::Queue => "queue",
+            ScenarioId::SharedMemory => "shared-memory",
+            ScenarioId::Pool => "pool",
+            ScenarioId::ForkPerTask => "fork-per-task",
+            ScenarioId::Semaphore => "semaphore",
+            ScenarioId::DeadlockFlock => "deadlock-flock",
+            ScenarioId::DeadlockPipe => "deadlock-pipe",
+            ScenarioId::StopContinue => "stop-continue",
+            ScenarioId::Signals => "signals",
+        }
+    }
+
+    /// The menu title, from the texts.
+    pub fn title(self) -> &'static str {
+        text(self).map_or(self.name(), |t| t.title.as_str())
+    }
+
+    /// Every name, comma-separated, for error messages.
+    pub fn names() -> String {
+        ScenarioId::ALL.map(ScenarioId::name).join(", ")
+    }
+}
+
+impl fmt::Display for ScenarioId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ScenarioId {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<ScenarioId, String> {
+        ScenarioId::ALL
+            .into_iter()
+            .find(|id| id.name() == name.trim())
+            .ok_or_else(|| {
+                format!(
+                    "unknown scenario {name:?}; choose one of: {}",
+                    ScenarioId::names()
+                )
+            })
+    }
+}
+
+/// How a running scenario is told to stop: [`Control::stop`] ends its script and its figures
+/// and leaves its processes alone (brood is ending, `Lab::shutdown` decides about them);
+/// [`Control::end`] also kills them, because another scenario replaces it.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: AtomicBool,
+    end: AtomicBool,
+}
+
+impl Control {
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    pub fn end(&self) {
+        self.end.store(true, Ordering::SeqCst);
+        self.stop();
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn ends(&self) -> bool {
+        self.end.load(Ordering::SeqCst)
+    }
+}
+
+/// What a running scenario tells brood, as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// A lab worker was started as brood's child (this is how the app learns the lab's group).
+    Spawned {
+        pid: Pid,
+        group: Option<Pid>,
+    },
+    Forked {
+        parent: Pid,
+        child: Pid,
+    },
+    /// A process's part in the scenario; `key` is stable (`parent`, `child`, `producer`, …).
+    Role {
+        pid: Pid,
+        key: String,
+        label: String,
+    },
+    /// `waiter` collected a child or saw it stop or continue; `waiter` is brood for its own.
+    Waited {
+        waiter: Pid,
+        outcome: WaitOutcome,
+    },
+    /// A sentence for the event log.
+    Note(String),
+    /// The live figures, a few times a second.
+    Figures(Figures),
+    /// Every process of the scenario is gone (or another scenario replaced it).
+    Finished,
+    Failed(String),
+}
+
+/// One process of a scenario as the watcher last read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcFigure {
+    pub pid: Pid,
+    pub key: String,
+    pub label: String,
+    /// Where it sleeps in the kernel (`/proc/PID/wchan`), empty when running or gone.
+    pub wchan: String,
+    /// What its task last published (`sent=3`, `inside`, …).
+    pub status: String,
+    pub alive: bool,
+}
+
+/// The live state of a scenario: its processes, and a few summary lines with their numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub procs: Vec<ProcFigure>,
+    pub lines: Vec<String>,
+    /// The numbers behind `lines`, by name (`depth`, `locked`, `expected`, …).
+    pub values: Vec<(&'static str, i64)>,
+}
+
+impl Figures {
+    pub fn value(&self, name: &str) -> Option<i64> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_has_its_texts_and_every_text_a_scenario() {
+        for id in ScenarioId::ALL {
+            let text = text(id).unwrap_or_else(|| panic!("{id} has no text"));
+            for (field, value) in [
+                ("title", &text.title),
+                ("what", &text.what),
+                ("syscalls", &text.syscalls),
+                ("try", &text.try_next),
+            ] {
+                assert!(!value.trim().is_empty(), "{id}: empty {field}");
+                assert!(!value.contains("  "), "{id}: double space in {field}");
+            }
+        }
+        for entry in texts::all() {
+            assert!(
+                entry.name.parse::<ScenarioId>().is_ok(),
+                "{} in scenarios.toml is not a scenario",
+                entry.name
+            );
+        }
+        assert_eq!(texts::all().len(), ScenarioId::ALL.len(), "one text each");
+    }
+
+    #[test]
+    fn names_parse_back_and_a_bogus_name_lists_the_valid_ones() {
+        for id in ScenarioId::ALL {
+            assert_eq!(id.name().parse::<ScenarioId>(), Ok(id));
+        }
+        let err = "bogus".parse::<ScenarioId>().unwrap_err();
+        assert!(err.contains("unknown scenario \"bogus\""), "{err}");
+        assert!(
+            err.contains("zombie") && err.contains("deadlock-flock"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_texts_keep_the_facts_the_seed_chapter_got_wrong() {
+        let all = |id: ScenarioId| {
+            let t = text(id).unwrap();
+            format!("{} {} {}", t.what, t.syscalls, t.try_next)
+        };
+        assert!(all(ScenarioId::Zombie).contains("cannot be killed"));
+        assert!(!all(ScenarioId::Zombie).contains("slow"));
+        assert!(all(ScenarioId::Orphan).contains("subreaper"));
+        assert!(all(ScenarioId::SharedMemory).contains("copied on write"));
+        assert!(all(ScenarioId::Pipe).contains("inherits every open"));
+        assert!(all(ScenarioId::SingleChild).contains("runnable"));
+        assert!(all(ScenarioId::DeadlockFlock).contains("EDEADLK"));
+        for condition in [
+            "mutual exclusion",
+            "hold and wait",
+            "no preemption",
+            "circular wait",
+        ] {
+            assert!(all(ScenarioId::DeadlockFlock).contains(condition));
+        }
+        assert!(all(ScenarioId::Signals).contains("128+N"));
+    }
+}

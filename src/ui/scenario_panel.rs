@@ -1,0 +1,171 @@
+//! The explanation panel: what the running scenario shows, live (each process's state, where it
+//! sleeps, what its task says, the scenario's numbers), then its texts: what it is, which system
+//! calls made it, what to try. Also where the panel goes: beside the tree, or under it when narrow.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::theme::Theme;
+use crate::app::{App, ScenarioView};
+use crate::lab::scenarios;
+
+/// Below this width the panel goes under the tree instead of beside it.
+const SIDE_BY_SIDE_WIDTH: u16 = 110;
+
+/// Splits the tree's area into the tree and the panel (when shown).
+pub fn split(table: Rect, shown: bool) -> (Rect, Option<Rect>) {
+    if !shown || table.height < 4 {
+        return (table, None);
+    }
+    if table.width >= SIDE_BY_SIDE_WIDTH {
+        let width = (table.width * 2 / 5).clamp(40, 70);
+        let tree = Rect {
+            width: table.width - width,
+            ..table
+        };
+        let panel = Rect {
+            x: table.x + tree.width,
+            width,
+            ..table
+        };
+        return (tree, Some(panel));
+    }
+    let height = (table.height / 2).max(3);
+    let tree = Rect {
+        height: table.height - height,
+        ..table
+    };
+    let panel = Rect {
+        y: table.y + tree.height,
+        height,
+        ..table
+    };
+    (tree, Some(panel))
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
+    let (title, lines) = match &app.scenarios.current {
+        Some(view) => (title(view), lines(view, app, theme)),
+        None => (
+            " explanation ".to_string(),
+            vec![Line::raw(
+                "No scenario yet. S opens the scenario menu: each one starts real processes \
+                 under brood and explains here what they show.",
+            )],
+        ),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .title_style(theme.title());
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn title(view: &ScenarioView) -> String {
+    let state = if view.finished { "over" } else { "running" };
+    format!(" {} — {} — {state} ", view.id, view.id.title())
+}
+
+fn lines(view: &ScenarioView, app: &App, theme: Theme) -> Vec<Line<'static>> {
+    // The scenario's numbers first: in a short panel they matter most.
+    let mut lines: Vec<Line<'static>> = view
+        .figures
+        .lines
+        .iter()
+        .map(|line| Line::styled(line.clone(), theme.key()))
+        .collect();
+    for (pid, label) in &view.roles {
+        let figure = view.figures.procs.iter().find(|p| p.pid == *pid);
+        let proc = app
+            .proc_by_pid(*pid)
+            .filter(|_| figure.is_none_or(|f| f.alive));
+        let state = match proc {
+            Some(proc) => Span::styled(proc.state.letter().to_string(), theme.state(proc.state)),
+            None => Span::styled("-", theme.dim()),
+        };
+        let mut spans = vec![Span::raw(format!("{pid:>7} ")), state];
+        spans.push(Span::raw(format!(" {label}")));
+        let mut detail = Vec::new();
+        if let Some(figure) = figure {
+            if !figure.alive {
+                detail.push("gone".to_string());
+            } else if !figure.wchan.is_empty() {
+                detail.push(format!("in {}", figure.wchan));
+            }
+            if !figure.status.is_empty() {
+                detail.push(figure.status.clone());
+            }
+        }
+        if !detail.is_empty() {
+            spans.push(Span::styled(
+                format!("  {}", detail.join(" · ")),
+                theme.dim(),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    if let Some(text) = scenarios::text(view.id) {
+        let heading = |label: &'static str| Span::styled(label, theme.title());
+        lines.push(Line::raw(""));
+        lines.push(Line::raw(text.what.clone()));
+        lines.push(Line::from(vec![
+            heading("System calls: "),
+            Span::raw(text.syscalls.clone()),
+        ]));
+        lines.push(Line::from(vec![
+            heading("Try: "),
+            Span::raw(text.try_next.clone()),
+        ]));
+    }
+    lines
+}
+
+/// The scenario menu popup: every scenario with its title; Enter starts the highlighted one.
+pub fn draw_menu(
+    frame: &mut Frame<'_>,
+    screen: Rect,
+    menu: crate::app::ScenarioMenu,
+    theme: Theme,
+) {
+    let all = scenarios::ScenarioId::ALL;
+    let height = screen.height.saturating_sub(2).min(all.len() as u16 + 4);
+    let visible = usize::from(height.saturating_sub(4)).max(1);
+    let first = menu
+        .selected
+        .saturating_sub(visible / 2)
+        .min(all.len().saturating_sub(visible));
+    let mut lines = Vec::new();
+    for (i, id) in all.iter().enumerate().skip(first).take(visible) {
+        let line = Line::from(vec![
+            Span::raw(format!("{:>2} ", i + 1)),
+            Span::styled(format!("{:<24}", id.name()), theme.key()),
+            Span::raw(id.title().to_string()),
+        ]);
+        lines.push(if i == menu.selected {
+            line.patch_style(theme.selected())
+        } else {
+            line
+        });
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "↑↓: choose   Enter: start it in the lab   Esc: cancel",
+        theme.dim(),
+    ));
+    super::dialogs::popup(
+        frame,
+        screen,
+        " scenarios — real processes, one lesson each ",
+        lines,
+        76,
+        theme,
+    );
+}

@@ -1,0 +1,586 @@
+//! Every scenario run for real, each with its own lab: the states it promises are checked in
+//! /proc (read here, independently of brood's scanner), and after each test none of its
+//! processes is left alive.
+
+mod support;
+
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use brood::lab::Lab;
+use brood::lab::protocol::{Reply, Request, WaitOutcome};
+use brood::lab::scenarios::{self, Control, Figures, ScenarioId, Step};
+use brood::proc::Pid;
+use nix::sys::signal::Signal;
+use support::*;
+
+/// One scenario under test: its lab, the steps it reported, and a guard that ends it.
+struct Run {
+    lab: Arc<Lab>,
+    control: Arc<Control>,
+    inbox: Mutex<Receiver<Step>>,
+    steps: Mutex<Vec<Step>>,
+}
+
+impl Run {
+    fn start(id: ScenarioId) -> Run {
+        let lab = Arc::new(Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab"));
+        let (sender, inbox) = mpsc::channel();
+        let sender = Mutex::new(sender);
+        let control = Arc::new(Control::default());
+        scenarios::start(
+            lab.clone(),
+            id,
+            Arc::new(move |step| {
+                if let Ok(sender) = sender.lock() {
+                    let _ = sender.send(step);
+                }
+            }),
+            control.clone(),
+        );
+        Run {
+            lab,
+            control,
+            inbox: Mutex::new(inbox),
+            steps: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every step so far.
+    fn steps(&self) -> Vec<Step> {
+        let mut steps = self.steps.lock().unwrap();
+        steps.extend(self.inbox.lock().unwrap().try_iter());
+        steps.clone()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.steps().into_iter().find_map(|s| match s {
+            Step::Failed(why) => Some(why),
+            _ => None,
+        })
+    }
+
+    /// The PIDs that have the role `key`, once `count` of them were reported.
+    fn roles(&self, key: &str, count: usize) -> Vec<Pid> {
+        wait_until(&format!("{count} process(es) in the role {key}"), || {
+            if let Some(why) = self.failure() {
+                panic!("the scenario failed: {why}");
+            }
+            let pids: Vec<Pid> = self
+                .steps()
+                .into_iter()
+                .filter_map(|s| match s {
+                    Step::Role { pid, key: k, .. } if k == key => Some(pid),
+                    _ => None,
+                })
+                .collect();
+            (pids.len() >= count).then_some(pids)
+        })
+    }
+
+    fn role(&self, key: &str) -> Pid {
+        self.roles(key, 1)[0]
+    }
+
+    fn figures(&self) -> Option<Figures> {
+        self.steps().into_iter().rev().find_map(|s| match s {
+            Step::Figures(f) => Some(f),
+            _ => None,
+        })
+    }
+
+    /// Waits until the latest figures have `name` and `check` accepts its value.
+    fn value_until(&self, name: &str, check: impl Fn(i64) -> bool) -> i64 {
+        wait_until(&format!("the figure {name}"), || {
+            self.figures()?.value(name).filter(|&v| check(v))
+        })
+    }
+
+    fn waits(&self) -> Vec<(Pid, WaitOutcome)> {
+        self.steps()
+            .into_iter()
+            .filter_map(|s| match s {
+                Step::Waited { waiter, outcome } => Some((waiter, outcome)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn wait_for_outcome(&self, what: &str, check: impl Fn(&WaitOutcome) -> bool) -> Pid {
+        wait_until(what, || {
+            self.waits()
+                .into_iter()
+                .find(|(_, outcome)| check(outcome))
+                .map(|(waiter, _)| waiter)
+        })
+    }
+
+    fn every_pid(&self) -> Vec<Pid> {
+        self.steps()
+            .into_iter()
+            .filter_map(|s| match s {
+                Step::Role { pid, .. } => Some(pid),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Ends the lab and checks that none of the scenario's processes is still alive.
+    fn finish(self) {
+        let pids = self.every_pid();
+        self.end();
+        for pid in pids {
+            wait_until(&format!("scenario process {pid} to be gone"), || {
+                state(pid)
+                    .is_none_or(|s| s == 'Z' && ppid_from_proc(pid) != Some(own_pid()))
+                    .then_some(())
+            });
+            // A killed grandchild is a zombie only until its adopter reaps it.
+            wait_until(&format!("scenario process {pid} to be reaped"), || {
+                state(pid).is_none().then_some(())
+            });
+        }
+    }
+
+    fn end(&self) {
+        self.control.stop();
+        self.lab.shutdown(false);
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// The state letter /proc reports for `pid`.
+fn state(pid: Pid) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+fn wchan(pid: Pid) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default()
+}
+
+/// utime + stime in clock ticks.
+fn cpu_ticks(pid: Pid) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn comm(pid: Pid) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn in_state(pid: Pid, letter: char) -> Option<()> {
+    (state(pid) == Some(letter)).then_some(())
+}
+
+fn exited(pid: Pid, code: i32) -> impl Fn(&WaitOutcome) -> bool {
+    move |o| *o == WaitOutcome::Exited { pid, code }
+}
+
+fn kill(pid: Pid, signal_to_send: Signal) {
+    signal(pid, signal_to_send);
+}
+
+/// Both processes sleep and use no CPU for two seconds.
+fn stuck_for_two_seconds(pids: &[Pid]) {
+    let before: Vec<Option<u64>> = pids.iter().map(|&p| cpu_ticks(p)).collect();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        for &pid in pids {
+            assert_eq!(state(pid), Some('S'), "{pid} is blocked in S");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after: Vec<Option<u64>> = pids.iter().map(|&p| cpu_ticks(p)).collect();
+    assert_eq!(before, after, "no CPU used while deadlocked");
+}
+
+#[test]
+fn single_child_works_in_r_while_its_parent_waits_in_do_wait_then_is_reaped() {
+    let run = Run::start(ScenarioId::SingleChild);
+    let (parent, child) = (run.role("parent"), run.role("child"));
+    wait_until("the busy child in R", || in_state(child, 'R'));
+    wait_until("the parent blocked in waitpid", || {
+        (state(parent) == Some('S') && wchan(parent).contains("do_wait")).then_some(())
+    });
+    let waiter = run.wait_for_outcome("the child's exit status", exited(child, 0));
+    assert_eq!(waiter, parent);
+    wait_until("the reaped child to be gone", || {
+        state(child).is_none().then_some(())
+    });
+    run.finish();
+}
+
+#[test]
+fn many_children_waited_in_creation_order_pile_up_as_zombies_then_drain() {
+    let run = Run::start(ScenarioId::ManyChildrenInOrder);
+    let parent = run.role("parent");
+    let children = run.roles("child", 6);
+    wait_until("several zombies at once under the parent", || {
+        let zombies = children[1..]
+            .iter()
+            .filter(|&&c| state(c) == Some('Z') && ppid_from_proc(c) == Some(parent))
+            .count();
+        (zombies >= 3).then_some(())
+    });
+    assert_ne!(
+        state(children[0]),
+        Some('Z'),
+        "the first child still sleeps"
+    );
+    wait_until("all six reaped", || (run.waits().len() == 6).then_some(()));
+    let order: Vec<Pid> = run.waits().iter().map(|(_, o)| o.pid()).collect();
+    assert_eq!(order, children, "reaped in creation order");
+    for (i, (_, outcome)) in run.waits().iter().enumerate() {
+        assert_eq!(
+            *outcome,
+            WaitOutcome::Exited {
+                pid: children[i],
+                code: i as i32 + 1
+            }
+        );
+    }
+    run.finish();
+}
+
+#[test]
+fn many_children_waited_for_any_are_reaped_as_they_exit() {
+    let run = Run::start(ScenarioId::ManyChildrenAny);
+    let children = run.roles("child", 6);
+    let mut most_zombies = 0;
+    while run.waits().len() < 6 {
+        let zombies = children.iter().filter(|&&c| state(c) == Some('Z')).count();
+        most_zombies = most_zombies.max(zombies);
+        assert!(
+            run.steps().len() < 10_000 && run.failure().is_none(),
+            "{:?}",
+            run.failure()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(most_zombies <= 1, "zombies linger: {most_zombies} at once");
+    let order: Vec<Pid> = run.waits().iter().map(|(_, o)| o.pid()).collect();
+    let by_exit_time = [1, 2, 3, 4, 5, 0].map(|i| children[i]).to_vec();
+    assert_eq!(order, by_exit_time, "reaped in the order they exited");
+    run.finish();
+}
+
+#[test]
+fn zombie_stays_z_under_its_parent_survives_sigkill_and_is_reaped_by_a_wait() {
+    let run = Run::start(ScenarioId::Zombie);
+    let (parent, child) = (run.role("parent"), run.role("child"));
+    let start = Instant::now();
+    wait_until("a zombie under its parent", || {
+        (state(child) == Some('Z') && ppid_from_proc(child) == Some(parent)).then_some(())
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "a zombie within 3 s"
+    );
+    kill(child, Signal::SIGKILL);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(state(child), Some('Z'), "SIGKILL changes nothing");
+    // Cure 1: the parent is still a worker that serves requests, so it can be made to wait.
+    let reply = run.lab.request(
+        parent,
+        Request::Reap(child),
+        Some(brood::lab::REPLY_TIMEOUT),
+    );
+    assert_eq!(
+        reply.unwrap(),
+        Reply::Waited(WaitOutcome::Exited {
+            pid: child,
+            code: 0
+        })
+    );
+    wait_until("the reaped zombie gone", || {
+        state(child).is_none().then_some(())
+    });
+    run.finish();
+}
+
+#[test]
+fn orphan_is_reparented_to_the_adopter_proc_names_and_its_parent_reaped_by_brood() {
+    let run = Run::start(ScenarioId::Orphan);
+    let (parent, child) = (run.role("parent"), run.role("child"));
+    let adopter = wait_until("the child to get a new parent", || {
+        ppid_from_proc(child).filter(|&p| p != parent)
+    });
+    assert_ne!(state(child), Some('Z'), "the orphan lives on");
+    let waiter = run.wait_for_outcome("brood to reap the parent", exited(parent, 0));
+    assert_eq!(waiter, own_pid(), "brood reaps its own child");
+    let note = wait_until("a note naming the adopter", || {
+        run.steps().into_iter().find_map(|s| match s {
+            Step::Note(text) if text.contains("its parent") => Some(text),
+            _ => None,
+        })
+    });
+    assert!(
+        note.contains(&format!("made {adopter} (")),
+        "{note} names {adopter}"
+    );
+    run.finish();
+}
+
+#[test]
+fn exec_keeps_the_pid_and_changes_the_name_and_command_line() {
+    let run = Run::start(ScenarioId::Exec);
+    let child = run.role("child");
+    wait_until("the child to run sleep", || {
+        (comm(child) == "sleep").then_some(())
+    });
+    let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap();
+    assert_eq!(cmdline, b"sleep\x0030\x00");
+    run.finish();
+}
+
+#[test]
+fn pipe_consumer_sleeps_in_pipe_read_between_messages_then_sees_eof() {
+    let run = Run::start(ScenarioId::Pipe);
+    let (producer, consumer) = (run.role("producer"), run.role("consumer"));
+    wait_until("the consumer asleep in a pipe read", || {
+        (state(consumer) == Some('S') && wchan(consumer).contains("pipe")).then_some(())
+    });
+    run.wait_for_outcome("the producer to finish", exited(producer, 0));
+    run.wait_for_outcome("the consumer to see EOF and exit", exited(consumer, 0));
+    run.value_until("received", |v| v == 5);
+    wait_until("the panel to say end of file", || {
+        run.figures()?
+            .lines
+            .iter()
+            .any(|l| l.contains("end of file"))
+            .then_some(())
+    });
+    run.finish();
+}
+
+#[test]
+fn pipe_full_blocks_the_writer_in_pipe_write_and_sigpipe_ends_it() {
+    let run = Run::start(ScenarioId::PipeFull);
+    let (producer, consumer) = (run.role("producer"), run.role("consumer"));
+    let depth = run.value_until("depth", |v| v >= 8000);
+    assert!(depth * 8 <= 65536 + 8, "{depth} messages fit a 64 KiB pipe");
+    wait_until("the writer blocked in a pipe write", || {
+        (state(producer) == Some('S') && wchan(producer).contains("pipe")).then_some(())
+    });
+    stuck_for_two_seconds(&[producer]);
+    kill(consumer, Signal::SIGKILL);
+    run.wait_for_outcome("the writer killed by SIGPIPE", |o| {
+        *o == WaitOutcome::Killed {
+            pid: producer,
+            signal: Signal::SIGPIPE as i32,
+            core_dumped: false,
+        }
+    });
+    run.finish();
+}
+
+#[test]
+fn queue_depth_rises_and_drains_and_the_sentinel_stops_the_consumer() {
+    let run = Run::start(ScenarioId::Queue);
+    let consumer = run.role("consumer");
+    run.value_until("depth", |v| v >= 2);
+    wait_until("the consumer asleep on an empty queue", || {
+        let empty = run.figures()?.value("depth") == Some(0);
+        let sent = run.figures()?.value("sent")?;
+        (empty && sent > 0 && sent < 12 && state(consumer) == Some('S')).then_some(())
+    });
+    run.wait_for_outcome("the consumer to stop at the sentinel", exited(consumer, 0));
+    wait_until("the sentinel seen", || {
+        run.figures()?
+            .lines
+            .iter()
+            .any(|l| l.contains("sentinel sent and received"))
+            .then_some(())
+    });
+    assert_eq!(run.figures().unwrap().value("received"), Some(12));
+    run.finish();
+}
+
+#[test]
+fn shared_memory_with_the_mutex_is_exact_and_without_it_is_reported() {
+    let run = Run::start(ScenarioId::SharedMemory);
+    run.value_until("locked_done", |v| v == 4);
+    run.value_until("unlocked_done", |v| v == 4);
+    let figures = run.figures().unwrap();
+    let expected = figures.value("expected").unwrap();
+    assert_eq!(
+        figures.value("locked"),
+        Some(expected),
+        "the mutex keeps it exact"
+    );
+    let unlocked = figures.value("unlocked").unwrap();
+    assert!(unlocked <= expected && unlocked > 0, "{unlocked}");
+    assert!(figures.lines.iter().any(|l| l.contains("A, no lock")));
+    run.finish();
+}
+
+#[test]
+fn pool_workers_keep_their_pids_and_share_the_ten_tasks() {
+    let run = Run::start(ScenarioId::Pool);
+    let workers = run.roles("worker", 3);
+    wait_until("a worker at work", || {
+        workers.iter().any(|&w| state(w) == Some('R')).then_some(())
+    });
+    wait_until("idle workers between waves", || {
+        let idle = workers
+            .iter()
+            .all(|&w| state(w) == Some('S') && wchan(w).contains("pipe"));
+        let done = run.figures()?.value("done")?;
+        (idle && done > 0 && done < 10).then_some(())
+    });
+    run.value_until("done", |v| v == 10);
+    for &worker in &workers {
+        run.wait_for_outcome("each worker to exit at end of file", exited(worker, 0));
+    }
+    assert_eq!(run.roles("worker", 3).len(), 3, "no new worker was forked");
+    run.finish();
+}
+
+#[test]
+fn fork_per_task_uses_a_new_pid_for_every_task() {
+    let run = Run::start(ScenarioId::ForkPerTask);
+    let tasks = run.roles("task", 10);
+    let mut distinct = tasks.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 10);
+    for &task in &tasks {
+        run.wait_for_outcome("each task reaped", exited(task, 0));
+    }
+    run.finish();
+}
+
+#[test]
+fn semaphore_lets_at_most_three_in_while_the_rest_block() {
+    let run = Run::start(ScenarioId::Semaphore);
+    let children = run.roles("child", 10);
+    wait_until("three inside and others blocked", || {
+        let inside = run.figures()?.value("inside")?;
+        let blocked = children
+            .iter()
+            .filter(|&&c| state(c) == Some('S') && wchan(c).contains("futex"))
+            .count();
+        (inside == 3 && blocked >= 1).then_some(())
+    });
+    run.value_until("done", |v| v == 10);
+    assert_eq!(run.figures().unwrap().value("max_inside"), Some(3));
+    run.finish();
+}
+
+#[test]
+fn flock_deadlock_blocks_both_until_one_is_killed() {
+    let run = Run::start(ScenarioId::DeadlockFlock);
+    let (a, b) = (run.role("a"), run.role("b"));
+    run.value_until("locks_waiting", |v| v == 2);
+    assert_eq!(run.figures().unwrap().value("locks_held"), Some(2));
+    stuck_for_two_seconds(&[a, b]);
+    kill(a, Signal::SIGKILL);
+    run.wait_for_outcome("the survivor to get both locks and exit", exited(b, 0));
+    run.finish();
+}
+
+#[test]
+fn pipe_deadlock_blocks_both_in_pipe_read_until_one_is_killed() {
+    let run = Run::start(ScenarioId::DeadlockPipe);
+    let (a, b) = (run.role("a"), run.role("b"));
+    wait_until("both reading", || {
+        [a, b]
+            .iter()
+            .all(|&p| state(p) == Some('S') && wchan(p).contains("pipe"))
+            .then_some(())
+    });
+    stuck_for_two_seconds(&[a, b]);
+    kill(b, Signal::SIGKILL);
+    run.wait_for_outcome("the other to read end of file", exited(a, 1));
+    run.finish();
+}
+
+#[test]
+fn stop_freezes_the_ticking_child_and_its_parent_sees_stop_and_continue() {
+    let run = Run::start(ScenarioId::StopContinue);
+    let child = run.role("child");
+    run.value_until("ticks", |v| v >= 2);
+    kill(child, Signal::SIGSTOP);
+    wait_until("the child stopped", || in_state(child, 'T'));
+    run.wait_for_outcome(
+        "the parent to see the stop",
+        |o| matches!(o, WaitOutcome::Stopped { pid, .. } if *pid == child),
+    );
+    let frozen = run.figures().unwrap().value("ticks");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        run.figures().unwrap().value("ticks"),
+        frozen,
+        "no ticks while stopped"
+    );
+    kill(child, Signal::SIGCONT);
+    run.wait_for_outcome("the parent to see it continue", |o| {
+        *o == WaitOutcome::Continued { pid: child }
+    });
+    run.value_until("ticks", |v| Some(v) > frozen);
+    run.finish();
+}
+
+#[test]
+fn sigterm_is_handled_and_exits_zero_while_sigkill_kills() {
+    let run = Run::start(ScenarioId::Signals);
+    let (gentle, hard) = (run.role("handles"), run.role("killed"));
+    run.wait_for_outcome("exited 0 after SIGTERM", exited(gentle, 0));
+    run.wait_for_outcome("killed by signal 9", |o| {
+        *o == WaitOutcome::Killed {
+            pid: hard,
+            signal: 9,
+            core_dumped: false,
+        }
+    });
+    wait_until("the log note", || {
+        run.steps().into_iter().find_map(|s| match s {
+            Step::Note(t) if t.contains("after handling SIGTERM") => Some(()),
+            _ => None,
+        })
+    });
+    run.finish();
+}
+
+#[test]
+fn a_scenario_replaced_by_another_ends_its_processes_and_brood_reaps_its_own() {
+    let run = Run::start(ScenarioId::Orphan);
+    let (parent, child) = (run.role("parent"), run.role("child"));
+    wait_until("the orphan adopted", || {
+        ppid_from_proc(child).filter(|&p| p != parent)
+    });
+    let zombie = Run::start(ScenarioId::Zombie);
+    let (zombie_parent, zombie_child) = (zombie.role("parent"), zombie.role("child"));
+    wait_until("a zombie", || in_state(zombie_child, 'Z'));
+    zombie.control.end();
+    run.control.end();
+    for pid in [zombie_parent, zombie_child, child] {
+        wait_until("each process of the ended scenarios gone", || {
+            state(pid).is_none().then_some(())
+        });
+    }
+    wait_until("a note saying so", || {
+        zombie.steps().into_iter().find_map(|s| match s {
+            Step::Note(t) if t.contains("ended: its 2 remaining") => Some(()),
+            _ => None,
+        })
+    });
+    zombie.finish();
+    run.finish();
+}
