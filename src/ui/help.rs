@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::theme::Theme;
 use crate::app::App;
+use crate::app::keymap::Action;
 use crate::proc::State;
 
 pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme, scroll: u16) {
@@ -41,13 +42,22 @@ fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
             theme.title().remove_modifier(Modifier::REVERSED),
         ))
     };
-    let mut lines = vec![heading("Keys")];
-    for (action, keys) in app.keymap.bindings() {
+    // The explorer's keys (search onwards) come after the states, so that the tree and lab keys
+    // and what the states mean fit on one screen.
+    let explorer = |action: Action| {
+        let at = |a: Action| Action::ALL.iter().position(|&x| x == a);
+        at(action) >= at(Action::Search)
+    };
+    let key_line = |action: Action, keys: &[crate::app::keymap::Key]| {
         let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
-        lines.push(Line::from(vec![
+        Line::from(vec![
             Span::styled(format!("  {:<24}", names.join(", ")), theme.key()),
             Span::raw(action.doc()),
-        ]));
+        ])
+    };
+    let mut lines = vec![heading("Keys")];
+    for (action, keys) in app.keymap.bindings().filter(|(a, _)| !explorer(*a)) {
+        lines.push(key_line(action, keys));
     }
     lines.push(Line::raw(""));
     lines.push(heading("States (column S)"));
@@ -84,6 +94,11 @@ fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
             Span::styled(format!("  {badge:<26}"), theme.orphan()),
             Span::raw(meaning),
         ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading("Exploring: search, filter, sort, tags, details"));
+    for (action, keys) in app.keymap.bindings().filter(|(a, _)| explorer(*a)) {
+        lines.push(key_line(action, keys));
     }
     lines
 }

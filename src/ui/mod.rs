@@ -1,5 +1,6 @@
 //! Drawing: `draw(frame, &App)` paints the state and nothing else: no /proc, no signals, no `&mut`.
 
+mod details;
 mod dialogs;
 mod event_log;
 mod footer;
@@ -20,14 +21,17 @@ use theme::Theme;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let screen = frame.area();
-    let areas = layout::areas(screen, app.show_log);
+    let areas = layout::areas_for(screen, app.show_log, app.show_details);
     if areas.too_small {
         draw_too_small(frame, screen);
         return;
     }
-    let theme = Theme { color: app.color };
+    let theme = Theme::new(app.theme, app.color);
     header::draw(frame, areas.header, app, theme);
     tree_view::draw(frame, areas.table_header, areas.table, app, theme);
+    if areas.details.height > 0 {
+        details::draw(frame, areas.details, app, theme);
+    }
     if areas.log.height > 0 {
         event_log::draw(frame, areas.log, app, theme);
     }
