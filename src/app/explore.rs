@@ -229,4 +229,13 @@ impl App {
         targets.sort_by_key(|t| t.id.pid);
         targets
     }
+
+    /// A problem found at start (a bad config file): in the status line for longer than usual,
+    /// and in the event log.
+    pub fn warn(&mut self, text: String) {
+        self.tell(Severity::Error, text);
+        if let Some(status) = &mut self.status {
+            status.expires_after_scan = self.scan_count + 30;
+        }
+    }
 }

@@ -68,16 +68,17 @@ fn header_line(app: &App, columns: &[(Column, u16, u16)], width: u16) -> Line<'s
     let mut cells: Vec<char> = vec![' '; width];
     for &(column, x, cell_width) in columns {
         let mut label = column.label().to_string();
-        // The default order (the tree by PID, as pstree) goes unmarked.
-        if column == app.sort.column && (app.sort != Sort::default() || app.list_mode) {
-            label.push_str(app.sort.arrow());
-        }
         let len = label.chars().count();
         let start = if column.right_aligned() {
             (usize::from(x) + usize::from(cell_width)).saturating_sub(len)
         } else {
             usize::from(x)
         };
+        // The arrow goes right after the label, in the gap after a right-aligned column, so no
+        // label moves. The default order (the tree by PID, as pstree) goes unmarked.
+        if column == app.sort.column && (app.sort != Sort::default() || app.list_mode) {
+            label.push_str(app.sort.arrow());
+        }
         for (i, c) in label.chars().enumerate() {
             if let Some(cell) = cells.get_mut(start + i) {
                 *cell = c;
