@@ -326,7 +326,10 @@ impl App {
                 return self.take_snapshot(*snapshot);
             }
             Event::Details(details) => {
-                if self.show_details && Some(details.id) == self.selected {
+                // Paused, the pane stays as it is, unless it still waits for a new selection's.
+                let frozen =
+                    self.paused && self.details.as_ref().is_some_and(|d| d.id == details.id);
+                if self.show_details && Some(details.id) == self.selected && !frozen {
                     self.details = Some(details);
                 }
             }

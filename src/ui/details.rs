@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::format;
 use super::theme::Theme;
@@ -35,11 +35,17 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
         )],
         (None, _) => vec![Line::styled(" no process selected", theme.dim())],
     };
-    let inner_height = block.inner(area).height;
-    let max_scroll = (lines.len() as u16).saturating_sub(inner_height);
+    let inner = block.inner(area);
+    // Long values (command lines, paths) wrap; count the rows they take to bound the scroll.
+    let width = usize::from(inner.width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let max_scroll = u16::try_from(rows)
+        .unwrap_or(u16::MAX)
+        .saturating_sub(inner.height);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
+            .wrap(Wrap { trim: false })
             .scroll((app.details_scroll.min(max_scroll), 0)),
         area,
     );
