@@ -11,6 +11,7 @@ use sysinfo::System;
 use crate::event::Event;
 use crate::proc::Identity;
 use crate::proc::details;
+use crate::proc::ipc::read_ipc;
 use crate::proc::scan::{ScanOptions, Scanner};
 
 /// The header's system figures.
@@ -33,8 +34,13 @@ pub enum Command {
     /// Read the details of this process now and after every scan (for the details pane), or
     /// stop reading them.
     Inspect(Option<Identity>),
+    /// Read IPC links every scan (a view shows them) instead of only on the slow cadence.
+    IpcLinks(bool),
     Stop,
 }
+
+/// Scans between two IPC sweeps (deadlock detection) when no view needs links.
+const IPC_EVERY: u64 = 5;
 
 pub struct Collector {
     commands: Sender<Command>,
@@ -85,13 +91,25 @@ fn run(
             .is_ok(),
         None => true,
     };
-    loop {
+    let mut links = false;
+    for scan in 0u64.. {
         let started = Instant::now();
-        let event = match scanner.scan() {
-            Ok(snapshot) => Event::Snapshot(Box::new(snapshot), read_system(system.as_mut())),
-            Err(err) => Event::ScanFailed(err.to_string()),
+        let (event, ipc) = match scanner.scan() {
+            Ok(snapshot) => {
+                let ipc = (links || scan % IPC_EVERY == 1).then(|| read_ipc(&snapshot, links));
+                (
+                    Event::Snapshot(Box::new(snapshot), read_system(system.as_mut())),
+                    ipc,
+                )
+            }
+            Err(err) => (Event::ScanFailed(err.to_string()), None),
         };
         if events.send(event).is_err() || !send_details(inspected) {
+            return;
+        }
+        if let Some(ipc) = ipc
+            && events.send(Event::Ipc(Box::new(ipc))).is_err()
+        {
             return;
         }
         // Wait out the interval; a new process to inspect is read at once, without a scan.
@@ -101,6 +119,10 @@ fn run(
                 Ok(Command::ScanNow) | Err(RecvTimeoutError::Timeout) => break,
                 Ok(Command::ScanThreads(on)) => {
                     scanner.set_threads(on);
+                    break;
+                }
+                Ok(Command::IpcLinks(on)) => {
+                    links = on;
                     break;
                 }
                 Ok(Command::Inspect(id)) => {

@@ -160,6 +160,9 @@ impl Effects {
             Effect::ScanThreads(on) => {
                 let _ = self.collector.send(Command::ScanThreads(on));
             }
+            Effect::IpcLinks(on) => {
+                let _ = self.collector.send(Command::IpcLinks(on));
+            }
             Effect::Spawn => self.with_lab("start a lab process", |lab| match lab.spawn() {
                 Ok(pid) => Outcome::Spawned {
                     pid,

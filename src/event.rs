@@ -6,6 +6,7 @@ use crate::collector::SystemStats;
 use crate::effects::Outcome;
 use crate::proc::Snapshot;
 use crate::proc::details::Details;
+use crate::proc::ipc::IpcState;
 
 #[derive(Debug)]
 pub enum Event {
@@ -17,6 +18,8 @@ pub enum Event {
     },
     /// A fresh scan of /proc and the system figures read with it.
     Snapshot(Box<Snapshot>, SystemStats),
+    /// Wait channels, locks and IPC ends, read on a slower cadence than snapshots.
+    Ipc(Box<IpcState>),
     /// /proc could not be read at all (it is normal for single processes to fail; this is not that).
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.

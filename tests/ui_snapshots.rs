@@ -287,3 +287,41 @@ fn details_pane_shows_sections_and_says_what_it_could_not_read() {
     row_of(&terminal, "permission denied");
     row_of(&terminal, "SIGPIPE");
 }
+
+#[test]
+fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
+    use brood::proc::ipc::{Access, Endpoint, FdEnd, IpcState};
+    use brood::proc::wchan::WaitKind;
+    let mut app = app(true);
+    app.update(Event::Resize {
+        width: 110,
+        height: 24,
+    });
+    let end = |fd, inode, access| FdEnd {
+        fd,
+        endpoint: Endpoint::Pipe(inode),
+        access,
+    };
+    let mut ipc = IpcState::default();
+    // 4002 and 4010 each read the pipe only the other writes: a pipe deadlock.
+    ipc.ends.insert(
+        4002,
+        Some(vec![end(3, 100, Access::Read), end(4, 200, Access::Write)]),
+    );
+    ipc.ends.insert(
+        4010,
+        Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)]),
+    );
+    ipc.ends.insert(300, None);
+    ipc.waits_in.insert(4002, WaitKind::PipeRead);
+    ipc.waits_in.insert(4010, WaitKind::PipeRead);
+    app.update(Event::Ipc(Box::new(ipc)));
+    press(&mut app, 'i');
+    while app.selected_proc().map(|p| p.pid()) != Some(4010) {
+        press(&mut app, 'j');
+    }
+    let terminal = render(&app, 110, 24);
+    insta::assert_snapshot!(terminal.backend());
+    row_of(&terminal, "[deadlock]");
+    row_of(&terminal, "DEADLOCK");
+}

@@ -33,6 +33,7 @@ pub enum Action {
     Continue,
     Kill,
     EventLog,
+    IpcView,
     LabView,
     AutoReap,
     Subreaper,
@@ -60,7 +61,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 47] = [
         Action::Quit,
         Action::ForceQuit,
         Action::Help,
@@ -84,6 +85,7 @@ impl Action {
         Action::Continue,
         Action::Kill,
         Action::EventLog,
+        Action::IpcView,
         Action::LabView,
         Action::AutoReap,
         Action::Subreaper,
@@ -135,6 +137,7 @@ impl Action {
             Action::Continue => "continue",
             Action::Kill => "kill",
             Action::EventLog => "event_log",
+            Action::IpcView => "ipc_view",
             Action::LabView => "lab_view",
             Action::AutoReap => "auto_reap",
             Action::Subreaper => "subreaper",
@@ -189,6 +192,9 @@ impl Action {
             Action::Continue => "send SIGCONT (continue a stopped process)",
             Action::Kill => "send SIGKILL (cannot be caught)",
             Action::EventLog => "show or hide the event log",
+            Action::IpcView => {
+                "IPC: why the selected process sleeps, its pipes and sockets, deadlocks"
+            }
             Action::LabView => "lab view: only brood and the processes of its lab",
             Action::AutoReap => {
                 "lab: brood reaps its exited children at once (off: they stay zombies)"
@@ -231,12 +237,10 @@ impl Action {
             Action::Wait => Some("wait"),
             Action::SignalMenu => Some("signal"),
             Action::EventLog => Some("log"),
+            Action::IpcView => Some("ipc"),
             Action::LabView => Some("lab"),
             Action::Search => Some("search"),
             Action::Filter => Some("filter"),
-            Action::SortMenu => Some("sort"),
-            Action::Tag => Some("tag"),
-            Action::Details => Some("details"),
             _ => None,
         }
     }

@@ -22,6 +22,7 @@ use crate::collector::SystemStats;
 use crate::event::Event;
 use crate::lab::protocol::Request;
 use crate::proc::details::Details;
+use crate::proc::ipc::{Deadlock, IpcState, find_deadlocks};
 use crate::proc::lifecycle::{Lifecycle, Marks};
 use crate::proc::tree::{Row, TreeOptions, build_rows};
 use crate::proc::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
@@ -102,6 +103,8 @@ pub enum Effect {
         signal: Signal,
         scope: SignalScope,
     },
+    /// Read IPC links on every scan (on) or only on the slow cadence (off).
+    IpcLinks(bool),
     /// Read how the target treats each signal, for the signal menu.
     ReadDispositions(Identity),
     SetSubreaper(bool),
@@ -203,6 +206,7 @@ pub struct App {
     pub show_kernel_threads: bool,
     pub show_threads: bool,
     pub show_log: bool,
+    pub show_ipc: bool,
     pub lab_view: bool,
     pub color: bool,
     pub theme: crate::ui::theme::ThemeName,
@@ -212,6 +216,10 @@ pub struct App {
     pub scan_count: u64,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
+    /// The latest IPC sweep: wait channels, locks, descriptors.
+    pub ipc: IpcState,
+    /// Deadlocks found in it.
+    pub deadlocks: Vec<Deadlock>,
     /// The process group every lab process shares, once one was started.
     pub lab_group: Option<Pid>,
     pub auto_reap: bool,
@@ -266,6 +274,7 @@ impl App {
             show_kernel_threads: false,
             show_threads: false,
             show_log: false,
+            show_ipc: false,
             lab_view: false,
             color,
             theme: Default::default(),
@@ -274,6 +283,8 @@ impl App {
             log: VecDeque::new(),
             scan_count: 0,
             self_pid,
+            ipc: IpcState::default(),
+            deadlocks: Vec::new(),
             lab_group: None,
             auto_reap: false,
             subreaper: false,
@@ -336,6 +347,7 @@ impl App {
             Event::ScanFailed(reason) => self.set_status(Severity::Error, reason),
             Event::Terminate(signal) => self.exit = Some(Exit::Signal(signal)),
             Event::Done(outcome) => self.on_outcome(outcome),
+            Event::Ipc(state) => self.take_ipc(*state),
         }
         Vec::new()
     }
@@ -512,6 +524,11 @@ impl App {
                 self.show_log = !self.show_log;
                 self.keep_selection_visible();
             }
+            Action::IpcView => {
+                self.show_ipc = !self.show_ipc;
+                self.keep_selection_visible();
+                return vec![Effect::IpcLinks(self.show_ipc)];
+            }
             Action::LabView => {
                 self.lab_view = !self.lab_view;
                 self.rebuild_rows(None);
@@ -635,7 +652,38 @@ impl App {
     /// Where each part of the screen is now (the same function `draw` uses).
     pub fn areas(&self) -> crate::ui::layout::Areas {
         let screen = ratatui::layout::Rect::new(0, 0, self.screen.0, self.screen.1);
-        crate::ui::layout::areas_for(screen, self.show_log, self.show_details)
+        crate::ui::layout::areas(screen, self.panels())
+    }
+
+    /// The panels open beside or below the tree.
+    pub fn panels(&self) -> crate::ui::layout::Panels {
+        crate::ui::layout::Panels {
+            log: self.show_log,
+            ipc: self.show_ipc,
+            details: self.show_details,
+        }
+    }
+
+    /// Takes a new IPC sweep; a deadlock seen for the first time goes to the log.
+    fn take_ipc(&mut self, state: IpcState) {
+        let deadlocks = find_deadlocks(&state.waits());
+        for deadlock in &deadlocks {
+            if !self.deadlocks.contains(deadlock) {
+                let steps: Vec<String> = deadlock
+                    .cycle
+                    .iter()
+                    .map(|(pid, reason, on)| reason.step(&pid.to_string(), &on.to_string()))
+                    .collect();
+                self.log_line(format!("deadlock: {}", steps.join("; ")));
+            }
+        }
+        self.deadlocks = deadlocks;
+        self.ipc = state;
+    }
+
+    /// Whether `pid` is on a deadlock cycle.
+    pub fn in_deadlock(&self, pid: Pid) -> bool {
+        self.deadlocks.iter().any(|d| d.members().any(|m| m == pid))
     }
 
     pub fn set_status(&mut self, severity: Severity, text: impl Into<String>) {

@@ -19,6 +19,7 @@ impl RunDir {
             .map(PathBuf::from)
             .filter(|p| p.is_dir())
             .unwrap_or_else(std::env::temp_dir);
+        clean_stale(&base);
         let pid = std::process::id();
         let mut last_error = None;
         for attempt in 0..100 {
@@ -45,6 +46,35 @@ impl RunDir {
     pub fn keep(&self) {
         self.keep.store(true, Ordering::Relaxed);
     }
+}
+
+/// Removes run directories left by brood runs that crashed: `brood-PID-N` whose PID is gone,
+/// owned by us and private. Anything else — another user's directory, a
+/// symlink planted under that name, a live run's directory — is left alone; `remove_dir_all`
+/// never follows symlinks inside, and the top is checked with `symlink_metadata` first.
+pub fn clean_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(stale_candidate) else {
+            continue;
+        };
+        // Any process under that PID keeps the directory: at worst a stale one waits for later.
+        let live = Path::new(&format!("/proc/{pid}")).exists();
+        let path = entry.path();
+        if !live && check_private(&path).is_ok() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// The PID in a run directory's name, `brood-PID-N`.
+fn stale_candidate(name: &str) -> Option<u32> {
+    let (pid, attempt) = name.strip_prefix("brood-")?.split_once('-')?;
+    attempt.parse::<u32>().ok()?;
+    pid.parse().ok()
 }
 
 /// A real directory (not a symlink), owned by us, with no access for group or others.

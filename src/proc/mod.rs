@@ -3,11 +3,14 @@
 
 pub mod builder;
 pub mod details;
+pub mod ipc;
 pub mod lifecycle;
+pub mod locks;
 pub mod scan;
 pub mod stat;
 pub mod text;
 pub mod tree;
+pub mod wchan;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -83,6 +83,11 @@ impl Scanner {
         self.options.threads = threads;
     }
 
+    /// How many tasks the scanner remembers (one per task of the last scan; for churn tests).
+    pub fn cached_tasks(&self) -> usize {
+        self.entries.len()
+    }
+
     /// How many `stat` files are held open now (for tests of the fd fallback).
     pub fn open_files(&self) -> usize {
         self.open_files

@@ -10,15 +10,25 @@ pub fn sanitize(bytes: &[u8]) -> String {
     sanitize_limited(bytes, usize::MAX)
 }
 
-/// Like [`sanitize`], keeping at most `max_chars` characters and marking a cut with `…`.
+/// Like [`sanitize`], keeping at most `max_chars` characters of output (escapes included) and
+/// marking a cut with `…`.
 pub fn sanitize_limited(bytes: &[u8], max_chars: usize) -> String {
     let mut out = String::with_capacity(bytes.len().min(max_chars));
-    for (kept, ch) in String::from_utf8_lossy(bytes).chars().enumerate() {
-        if kept >= max_chars {
+    let mut shown = 0;
+    for ch in String::from_utf8_lossy(bytes).chars() {
+        let before = out.len();
+        push_escaped(&mut out, ch);
+        // Escapes are ASCII, so their byte length is their length in characters.
+        shown += if out.len() - before == ch.len_utf8() {
+            1
+        } else {
+            out.len() - before
+        };
+        if shown > max_chars {
+            out.truncate(before);
             out.push('…');
             break;
         }
-        push_escaped(&mut out, ch);
     }
     out
 }

@@ -70,7 +70,7 @@ fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     }
     lines.push(Line::raw(""));
     lines.push(heading("Badges"));
-    let badges: [(&str, &str); 5] = [
+    let badges: [(&str, &str); 7] = [
         (
             "[zombie 5s, parent P]",
             "dead for 5 s, waiting for parent P to reap it (≥: at least)",
@@ -86,6 +86,14 @@ fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
         (
             "[stopped] / [traced by P]",
             "job-control stop (T) / stopped under tracer P (t)",
+        ),
+        (
+            "[deadlock]",
+            "on a cycle of processes that wait only for each other (i explains)",
+        ),
+        (
+            "[linked]",
+            "shares a pipe, socket or queue with the selected process (i)",
         ),
         ("[+N]", "a folded subtree with N children"),
     ];

@@ -7,11 +7,22 @@ pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 8;
 const HEADER_HEIGHT: u16 = 2;
 
+/// Which optional panels are open below the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Panels {
+    pub log: bool,
+    pub ipc: bool,
+    /// The details pane (beside the tree on a wide screen, else below it).
+    pub details: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Areas {
     pub header: Rect,
     pub table_header: Rect,
     pub table: Rect,
+    /// The IPC panel; zero height when hidden.
+    pub ipc: Rect,
     /// The event log panel; zero height when hidden.
     pub log: Rect,
     /// The details pane: right of the table on a wide screen, below it otherwise; empty when hidden.
@@ -20,17 +31,12 @@ pub struct Areas {
     pub too_small: bool,
 }
 
-pub fn areas(screen: Rect, show_log: bool) -> Areas {
-    areas_for(screen, show_log, false)
-}
-
 /// Screens at least this wide put the details pane beside the table, not below it.
 pub const SIDE_DETAILS_WIDTH: u16 = 150;
 
-/// [`areas`] with the details pane too.
-pub fn areas_for(screen: Rect, show_log: bool, show_details: bool) -> Areas {
-    let mut areas = base_areas(screen, show_log);
-    if !show_details || areas.too_small {
+pub fn areas(screen: Rect, panels: Panels) -> Areas {
+    let mut areas = base_areas(screen, panels);
+    if !panels.details || areas.too_small {
         return areas;
     }
     if screen.width >= SIDE_DETAILS_WIDTH {
@@ -58,13 +64,14 @@ pub fn areas_for(screen: Rect, show_log: bool, show_details: bool) -> Areas {
     areas
 }
 
-fn base_areas(screen: Rect, show_log: bool) -> Areas {
+fn base_areas(screen: Rect, panels: Panels) -> Areas {
     if screen.width < MIN_WIDTH || screen.height < MIN_HEIGHT {
         let empty = Rect::new(screen.x, screen.y, 0, 0);
         return Areas {
             header: empty,
             table_header: empty,
             table: empty,
+            ipc: empty,
             log: empty,
             details: empty,
             footer: empty,
@@ -74,21 +81,20 @@ fn base_areas(screen: Rect, show_log: bool) -> Areas {
     let row = |y: u16, height: u16| Rect::new(screen.x, y, screen.width, height);
     let top = screen.y;
     let bottom = screen.y + screen.height;
-    // The log takes a third of the screen at most (with its title line) and leaves the tree 3 rows.
-    let log_height = if show_log {
-        (screen.height / 3)
-            .clamp(3, 12)
-            .min(screen.height - HEADER_HEIGHT - 5)
-    } else {
-        0
-    };
+    // Panels share at most half of the screen (each with its title line) and leave the tree 3 rows.
+    let open = u16::from(panels.log) + u16::from(panels.ipc);
+    let budget = (screen.height / 2).min(screen.height - HEADER_HEIGHT - 5);
+    let each = budget
+        .checked_div(open)
+        .map_or(0, |share| share.clamp(2, 12));
+    let log_height = if panels.log { each } else { 0 };
+    let ipc_height = if panels.ipc { each } else { 0 };
+    let table_height = screen.height - HEADER_HEIGHT - 2 - log_height - ipc_height;
     Areas {
         header: row(top, HEADER_HEIGHT),
         table_header: row(top + HEADER_HEIGHT, 1),
-        table: row(
-            top + HEADER_HEIGHT + 1,
-            screen.height - HEADER_HEIGHT - 2 - log_height,
-        ),
+        table: row(top + HEADER_HEIGHT + 1, table_height),
+        ipc: row(bottom - 1 - log_height - ipc_height, ipc_height),
         log: row(bottom - 1 - log_height, log_height),
         details: Rect::new(screen.x, top, 0, 0),
         footer: row(bottom - 1, 1),

@@ -7,6 +7,7 @@ mod footer;
 pub mod format;
 mod header;
 mod help;
+mod ipc_view;
 pub mod layout;
 pub mod theme;
 mod tree_view;
@@ -21,7 +22,7 @@ use theme::Theme;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let screen = frame.area();
-    let areas = layout::areas_for(screen, app.show_log, app.show_details);
+    let areas = layout::areas(screen, app.panels());
     if areas.too_small {
         draw_too_small(frame, screen);
         return;
@@ -31,6 +32,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     tree_view::draw(frame, areas.table_header, areas.table, app, theme);
     if areas.details.height > 0 {
         details::draw(frame, areas.details, app, theme);
+    }
+    if areas.ipc.height > 0 {
+        ipc_view::draw(frame, areas.ipc, app, theme);
     }
     if areas.log.height > 0 {
         event_log::draw(frame, areas.log, app, theme);

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::app::sort::{Column, Sort};
 use crate::proc::lifecycle::{Marks, Orphan};
 use crate::proc::tree::Row;
-use crate::proc::{ProcInfo, State};
+use crate::proc::{Pid, ProcInfo, State};
 
 const USER_WIDTH: usize = 8;
 
@@ -33,7 +33,22 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
         frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), area);
         return;
     }
-    let guide_budget = layout::guide_budget(area.width);
+    let context = RowContext {
+        app,
+        theme,
+        columns,
+        guide_budget: layout::guide_budget(area.width),
+        // Peers of the selected process, badged while the IPC panel shows its links.
+        linked: match app.selected_proc() {
+            Some(selected) if app.show_ipc => app
+                .ipc
+                .links_of(selected.pid())
+                .iter()
+                .map(|l| l.peer)
+                .collect(),
+            _ => Vec::new(),
+        },
+    };
     let visible = app
         .rows
         .iter()
@@ -43,12 +58,11 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
     for (screen_row, (row_index, row)) in visible.enumerate() {
         let proc = &app.snapshot.procs[row.proc_index];
         let marks = app.marks.get(row.proc_index).copied().unwrap_or_default();
-        let tagged = app.tagged.contains(&proc.id);
-        let mut line = row_line(app, &columns, row, proc, marks, theme, guide_budget);
+        let mut line = row_line(&context, row, proc, marks);
         if row.context {
             line = line.patch_style(theme.context());
         }
-        if tagged {
+        if app.tagged.contains(&proc.id) {
             line = line.patch_style(theme.tagged());
         }
         if row_index == app.selected_row {
@@ -125,15 +139,17 @@ fn modes(app: &App) -> String {
     parts.join(" ")
 }
 
-fn row_line(
-    app: &App,
-    columns: &[(Column, u16, u16)],
-    row: &Row,
-    proc: &ProcInfo,
-    marks: Marks,
+/// What every row needs besides its own process.
+struct RowContext<'a> {
+    app: &'a App,
     theme: Theme,
+    columns: Vec<(Column, u16, u16)>,
     guide_budget: usize,
-) -> Line<'static> {
+    linked: Vec<Pid>,
+}
+
+fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) -> Line<'static> {
+    let (app, theme) = (context.app, context.theme);
     let mark = if app.tagged.contains(&proc.id) {
         "*"
     } else {
@@ -141,7 +157,7 @@ fn row_line(
     };
     let mut spans = Vec::new();
     let state_style = theme.state(proc.state);
-    for &(column, _, width) in columns {
+    for &(column, _, width) in &context.columns {
         let width = usize::from(width);
         let text = match column {
             // A tagged row's mark stands just before its command, in the gap after the columns.
@@ -172,7 +188,10 @@ fn row_line(
         spans.push(Span::raw(format!("{text} ")));
     }
     if !app.list_mode {
-        spans.push(Span::styled(guides(app, row, guide_budget), theme.dim()));
+        spans.push(Span::styled(
+            guides(app, row, context.guide_budget),
+            theme.dim(),
+        ));
     }
     let name_style = match proc.state {
         State::Zombie | State::Stopped | State::Traced => state_style,
@@ -185,7 +204,7 @@ fn row_line(
             theme.dim(),
         ));
     }
-    for (text, style) in badges(app, proc, marks, theme) {
+    for (text, style) in badges(context, proc, marks) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(text, style));
     }
@@ -198,7 +217,8 @@ fn row_line(
 }
 
 /// Word badges: what colour shows is also said in text.
-fn badges(app: &App, proc: &ProcInfo, marks: Marks, theme: Theme) -> Vec<(String, Style)> {
+fn badges(context: &RowContext<'_>, proc: &ProcInfo, marks: Marks) -> Vec<(String, Style)> {
+    let (app, theme) = (context.app, context.theme);
     let mut badges = Vec::new();
     if let Some(zombie) = marks.zombie {
         let at_least = if zombie.at_least { "≥" } else { "" };
@@ -228,6 +248,12 @@ fn badges(app: &App, proc: &ProcInfo, marks: Marks, theme: Theme) -> Vec<(String
         }
         Some(Orphan::Probable) => badges.push(("[orphan?]".to_string(), theme.orphan())),
         None => {}
+    }
+    if app.in_deadlock(proc.pid()) {
+        badges.push(("[deadlock]".to_string(), theme.state(State::Zombie)));
+    }
+    if context.linked.contains(&proc.pid()) {
+        badges.push(("[linked]".to_string(), theme.key()));
     }
     if proc.pid() == app.self_pid {
         badges.push(("[this brood]".to_string(), theme.key()));

@@ -1,0 +1,98 @@
+//! The IPC panel for the selected process: why it sleeps, whom it is connected to (a small graph,
+//! one edge a line, arrows for the direction data flows) and any deadlock it is part of.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::theme::Theme;
+use crate::app::App;
+use crate::proc::ipc::Access;
+use crate::proc::{ProcInfo, State};
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .title(" IPC ")
+        .title_style(theme.title());
+    let lines = match app.selected_proc() {
+        Some(proc) => lines_for(app, proc, theme),
+        None => vec![Line::raw("no process selected")],
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn label(app: &App, pid: i32) -> String {
+    app.proc_by_pid(pid)
+        .map_or_else(|| pid.to_string(), |p| format!("{pid} {}", p.name))
+}
+
+fn lines_for(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
+    let pid = proc.pid();
+    let why = match (proc.state, app.ipc.waits_in.get(&pid)) {
+        (State::Sleeping | State::DiskSleep, Some(kind)) => kind.describe().to_string(),
+        (State::Sleeping | State::DiskSleep, None) => {
+            "sleeping (wait channel not read yet or unreadable)".to_string()
+        }
+        (state, _) => state.meaning().to_string(),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(label(app, pid), theme.key()),
+        Span::raw(format!(": {} — {why}", proc.state.letter())),
+    ])];
+    for deadlock in app
+        .deadlocks
+        .iter()
+        .filter(|d| d.members().any(|m| m == pid))
+    {
+        let steps: Vec<String> = deadlock
+            .cycle
+            .iter()
+            .map(|(waiter, reason, on)| reason.step(&label(app, *waiter), &label(app, *on)))
+            .collect();
+        lines.push(Line::from(vec![
+            Span::styled("DEADLOCK ", theme.state(State::Zombie)),
+            Span::raw(format!(
+                "{} — signal one of them (s) to break it",
+                steps.join(" → ")
+            )),
+        ]));
+    }
+    match app.ipc.ends.get(&pid) {
+        Some(None) => lines.push(Line::styled(
+            "its descriptors: permission denied",
+            theme.dim(),
+        )),
+        None if app.ipc.ends.is_empty() => {
+            lines.push(Line::styled("reading descriptors…", theme.dim()))
+        }
+        _ => {
+            let links = app.ipc.links_of(pid);
+            if links.is_empty() {
+                lines.push(Line::styled(
+                    "no pipe, socket, shared memory or queue shared with another process",
+                    theme.dim(),
+                ));
+            }
+            for link in links {
+                let arrow = match (link.mine, link.theirs) {
+                    (Access::Write, _) | (_, Access::Read) => "──▶",
+                    (Access::Read, _) | (_, Access::Write) => "◀──",
+                    _ => "◀─▶",
+                };
+                lines.push(Line::from(vec![
+                    Span::raw(format!("  {} {arrow} ", label(app, pid))),
+                    Span::styled(label(app, link.peer), theme.key()),
+                    Span::styled(format!("  {}", link.endpoint.describe()), theme.dim()),
+                ]));
+            }
+        }
+    }
+    lines
+}

@@ -1,0 +1,168 @@
+//! The lab end to end: the real binary in a pseudo-terminal, keys typed, and /proc checked for
+//! what really happened — including that nothing brood made is alive after it quits.
+
+#[path = "support/pty.rs"]
+mod pty;
+mod support;
+
+use std::time::Duration;
+
+use brood::proc::State;
+use brood::proc::scan::read_identity;
+use pty::{Brood, Key};
+use support::{find, scanner, wait_until};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// PIDs of the `brood-lab` rows on screen, top to bottom.
+fn lab_rows(text: &str) -> Vec<i32> {
+    text.lines()
+        .filter(|line| line.contains("brood-lab"))
+        .filter_map(|line| line.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// State and parent of `pid` as /proc has them.
+fn proc_state(pid: i32) -> Option<(State, i32)> {
+    let snapshot = scanner().scan().ok()?;
+    find(&snapshot, pid).map(|p| (p.state, p.ppid))
+}
+
+fn gone(pid: i32) -> bool {
+    read_identity(pid).is_none()
+}
+
+fn start_in_lab_view() -> Brood {
+    let mut brood = Brood::launch().size(140, 40).start();
+    let pid = brood.pid().to_string();
+    brood.wait_for(
+        |text| {
+            text.lines()
+                .any(|l| l.contains("[this brood]") && l.trim_start().starts_with(&pid))
+        },
+        PATIENCE,
+    );
+    brood.send_key(Key::Char('L'));
+    brood.wait_for(|text| text.contains("lab view on"), PATIENCE);
+    brood
+}
+
+#[test]
+fn spawn_fork_exit_wait_signal_and_quit_leave_nothing_behind() {
+    let mut brood = start_in_lab_view();
+    let brood_pid = brood.pid();
+
+    brood.send_key(Key::Char('n'));
+    let screen = brood.wait_for(|text| lab_rows(text).len() == 1, PATIENCE);
+    let worker = lab_rows(&screen)[0];
+    assert_eq!(
+        proc_state(worker).map(|s| s.1),
+        Some(brood_pid),
+        "the worker is brood's child"
+    );
+
+    // Select the worker (the row below brood) and fork it.
+    brood.send_key(Key::Char('j'));
+    brood.send_key(Key::Char('f'));
+    let screen = brood.wait_for(|text| lab_rows(text).len() == 2, PATIENCE);
+    let child = lab_rows(&screen)[1];
+    assert_eq!(
+        proc_state(child).map(|s| s.1),
+        Some(worker),
+        "fork() made a child of the worker"
+    );
+
+    // Make the child exit with code 7: a zombie under the worker, on screen and in /proc.
+    brood.send_key(Key::Char('j'));
+    brood.send_key(Key::Char('x'));
+    brood.wait_for(|text| text.contains("calls _exit()"), PATIENCE);
+    brood.send(b"7");
+    brood.send_key(Key::Enter);
+    brood.wait_for(
+        |text| text.contains("[zombie") && text.contains(&format!("parent {worker}")),
+        PATIENCE,
+    );
+    assert_eq!(proc_state(child), Some((State::Zombie, worker)));
+
+    // w on the zombie: its parent reaps it, and the exit code is reported.
+    brood.send_key(Key::Char('w'));
+    brood.wait_for(
+        |text| text.contains(&format!("{worker} reaped {child}: exited with code 7")),
+        PATIENCE,
+    );
+    wait_until("the reaped child to leave /proc", || {
+        gone(child).then_some(())
+    });
+    // Once its row is gone the selection has moved to its parent, the worker.
+    brood.wait_for(|text| lab_rows(text) == [worker], PATIENCE);
+
+    // The signal menu on the worker, SIGTERM preselected: no confirmation for a lab process.
+    brood.send_key(Key::Char('s'));
+    brood.wait_for(
+        |text| text.contains("send a signal") && text.contains("SIGTERM"),
+        PATIENCE,
+    );
+    brood.send_key(Key::Enter);
+    brood.wait_for(
+        |text| text.contains(&format!("sent SIGTERM to {worker}")),
+        PATIENCE,
+    );
+    wait_until("the worker to be a zombie of brood", || {
+        proc_state(worker).filter(|s| *s == (State::Zombie, brood_pid))
+    });
+
+    // Quit: brood asks (a lab process, a zombie, remains), Enter ends everything.
+    brood.send_key(Key::Char('q'));
+    brood.wait_for(
+        |text| text.contains("lab process(es) are still running"),
+        PATIENCE,
+    );
+    brood.send_key(Key::Enter);
+    assert_eq!(brood.wait_exit(PATIENCE), 0);
+    wait_until("every process brood made to be gone", || {
+        (gone(worker) && gone(child)).then_some(())
+    });
+}
+
+#[test]
+fn quit_can_leave_lab_processes_running_on_request() {
+    let mut brood = start_in_lab_view();
+    brood.send_key(Key::Char('n'));
+    let worker = lab_rows(&brood.wait_for(|text| lab_rows(text).len() == 1, PATIENCE))[0];
+    brood.send_key(Key::Char('q'));
+    brood.wait_for(|text| text.contains("leave them running"), PATIENCE);
+    brood.send_key(Key::Char('l'));
+    assert_eq!(brood.wait_exit(PATIENCE), 0);
+    let _cleanup = support::Killed(worker);
+    std::thread::sleep(Duration::from_millis(300));
+    let state = proc_state(worker).expect("the worker outlives brood, as asked");
+    assert_ne!(state.0, State::Zombie);
+}
+
+#[test]
+fn lab_processes_end_even_when_brood_is_killed_outright() {
+    let mut brood = start_in_lab_view();
+    brood.send_key(Key::Char('n'));
+    let worker = lab_rows(&brood.wait_for(|text| lab_rows(text).len() == 1, PATIENCE))[0];
+    brood.send_key(Key::Char('j'));
+    brood.send_key(Key::Char('f'));
+    let child = lab_rows(&brood.wait_for(|text| lab_rows(text).len() == 2, PATIENCE))[1];
+    // Dropping the harness SIGKILLs brood, which gets no chance to clean up: the lifeline pipe
+    // closing is what ends the workers.
+    drop(brood);
+    wait_until("the workers to notice brood is gone and exit", || {
+        let dead = |pid| gone(pid) || proc_state(pid).is_some_and(|s| s.0 == State::Zombie);
+        (dead(worker) && dead(child)).then_some(())
+    });
+}
+
+#[test]
+fn sigterm_to_brood_ends_its_lab_and_restores_the_terminal() {
+    let mut brood = start_in_lab_view();
+    brood.send_key(Key::Char('n'));
+    let worker = lab_rows(&brood.wait_for(|text| lab_rows(text).len() == 1, PATIENCE))[0];
+    brood.signal(libc::SIGTERM);
+    assert_eq!(brood.wait_exit(PATIENCE), 143);
+    assert!(brood.is_cooked(), "the terminal is back in cooked mode");
+    wait_until("the worker to be gone", || gone(worker).then_some(()));
+}

@@ -1,0 +1,259 @@
+//! brood under stress: churn, hostile process names, huge shapes, stale state, other users,
+//! signals to brood itself. Every loop here is bounded in count and time.
+
+#[path = "support/pty.rs"]
+mod pty;
+mod support;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use brood::app::App;
+use brood::app::keymap::Keymap;
+use brood::collector::SystemStats;
+use brood::event::Event;
+use brood::proc::builder::SnapshotBuilder;
+use brood::proc::scan::read_identity;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use support::*;
+
+#[test]
+fn churn_of_short_lived_processes_and_threads_leaves_no_stale_rows_and_bounded_caches() {
+    let mut scanner = scanner();
+    scanner.scan().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut pids = Vec::new();
+            let started = Instant::now();
+            while pids.len() < 400 && started.elapsed() < Duration::from_secs(20) {
+                if let Ok(mut child) = Command::new("true").spawn() {
+                    pids.push(child.id() as i32);
+                    let _ = child.wait();
+                }
+                let _ = std::thread::spawn(|| std::hint::black_box(1)).join();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            pids
+        })
+    };
+    scanner.set_threads(true);
+    let mut scans = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) && scans < 10_000 {
+        scanner
+            .scan()
+            .expect("a scan never fails because processes come and go");
+        scans += 1;
+    }
+    let churned = churn.join().unwrap();
+    scanner.set_threads(false);
+    let after = scanner.scan().unwrap();
+    for proc in &after.procs {
+        if churned.contains(&proc.pid()) {
+            assert_eq!(
+                read_identity(proc.pid()),
+                Some(proc.id),
+                "row {} outlived its process",
+                proc.pid()
+            );
+        }
+    }
+    assert!(scans > 1, "the scanner ran during the churn");
+    // One cache entry per task of the last scan: nothing of the churn is kept.
+    assert_eq!(scanner.cached_tasks(), after.procs.len());
+    assert!(scanner.open_files() <= scanner.cached_tasks());
+}
+
+/// A process whose name and arguments are hostile to a terminal: escape sequences, newlines,
+/// invalid UTF-8, a right-to-left override, parentheses and spaces in comm, a 64 KiB argument.
+fn hostile_process() -> (Reaped, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("brood-hostile-{}", own_pid()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = OsStr::from_bytes(b"x) (\x1b[2J\n\xff");
+    let link = dir.join(name);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/bin/sh", &link).unwrap();
+    let huge = "A".repeat(64 * 1024);
+    // sh runs the script and keeps its own name and arguments; the arguments are only data.
+    let child = Reaped::from_command(
+        Command::new(&link)
+            .args(["-c", "sleep 60; :"])
+            .arg(OsStr::from_bytes(b"\x1b]0;owned\x07\n\xfe"))
+            .arg("\u{202e}gnp.exe")
+            .arg(huge)
+            .stdin(std::process::Stdio::null()),
+    );
+    (child, dir)
+}
+
+#[test]
+fn hostile_names_are_escaped_and_the_tree_stays_aligned() {
+    let (child, dir) = hostile_process();
+    let snapshot = wait_until("the hostile process", || {
+        let snapshot = scanner().scan().ok()?;
+        find(&snapshot, child.pid()).filter(|p| p.cmdline.contains("gnp"))?;
+        Some(snapshot)
+    });
+    let proc = find(&snapshot, child.pid()).unwrap().clone();
+    for text in [&*proc.name, &*proc.cmdline] {
+        assert!(
+            !text.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "unescaped: {text:?}"
+        );
+    }
+    assert!(
+        proc.name.starts_with("x) ("),
+        "comm with parentheses and spaces: {:?}",
+        proc.name
+    );
+    assert!(proc.cmdline.contains("\\x1b]0;owned\\x07\\n\u{fffd}"));
+    assert!(proc.cmdline.contains("\\u{202e}gnp.exe"));
+    assert!(proc.cmdline.chars().count() <= brood::proc::text::MAX_CMDLINE_CHARS + 1);
+
+    let mut app = App::new(Keymap::default(), true, own_pid());
+    app.update(Event::Resize {
+        width: 120,
+        height: 40,
+    });
+    app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
+    let row = app
+        .rows
+        .iter()
+        .position(|r| app.snapshot.procs[r.proc_index].pid() == child.pid())
+        .unwrap();
+    for _ in 0..row {
+        app.update(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
+    }
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal.draw(|frame| brood::ui::draw(frame, &app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut found = false;
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        assert!(
+            !line.chars().any(|c| c.is_control()),
+            "a control character reached the screen: {line:?}"
+        );
+        if line.contains(&format!("{:>7} ", child.pid())) {
+            found = true;
+            assert_eq!(
+                &line[..8],
+                format!("{:>7} ", child.pid()),
+                "the PID column stays aligned"
+            );
+        }
+    }
+    assert!(found, "the hostile process is on screen");
+    drop(child);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_ten_thousand_wide_fan_out_folds_renders_and_unfolds() {
+    let mut builder = SnapshotBuilder::default()
+        .proc(1, 0, "init")
+        .proc(2, 1, "parent");
+    for pid in 10..10_010 {
+        builder = builder.proc(pid, 2, "child");
+    }
+    let mut app = App::new(Keymap::default(), true, 1);
+    app.update(Event::Resize {
+        width: 100,
+        height: 30,
+    });
+    app.update(Event::Snapshot(
+        Box::new(builder.build()),
+        SystemStats::default(),
+    ));
+    assert_eq!(app.rows.len(), 10_002);
+    let key = |app: &mut App, c| {
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )))
+    };
+    key(&mut app, 'g');
+    key(&mut app, 'j');
+    key(&mut app, 'h');
+    assert_eq!(app.rows.len(), 2, "the 10 000 children are folded away");
+    key(&mut app, 'l');
+    assert_eq!(app.rows.len(), 10_002);
+    key(&mut app, 'G');
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal.draw(|frame| brood::ui::draw(frame, &app)).unwrap();
+    for (width, height) in [(1, 1), (400, 50), (100, 30)] {
+        terminal.backend_mut().resize(width, height);
+        app.update(Event::Resize { width, height });
+        terminal.draw(|frame| brood::ui::draw(frame, &app)).unwrap();
+    }
+}
+
+#[test]
+fn stale_run_directories_are_removed_without_following_planted_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = std::env::temp_dir().join(format!("brood-stale-test-{}", own_pid()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir(&base).unwrap();
+    let private = |path: &std::path::Path| {
+        std::fs::create_dir(path).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    };
+    let dead = base.join("brood-999999999-0");
+    private(&dead);
+    std::fs::write(dead.join("12.sock"), b"").unwrap();
+    let live = base.join(format!("brood-{}-3", own_pid()));
+    private(&live);
+    let victim = base.join("precious");
+    private(&victim);
+    std::fs::write(victim.join("data"), b"keep me").unwrap();
+    let planted = base.join("brood-999999998-0");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+
+    brood::lab::rundir::clean_stale(&base);
+    assert!(!dead.exists(), "a crashed run's directory is removed");
+    assert!(live.exists(), "a live run's directory is kept");
+    assert!(
+        victim.join("data").exists(),
+        "a planted symlink is not followed"
+    );
+    assert!(
+        std::fs::symlink_metadata(&planted).is_ok(),
+        "nor removed: it is not ours to judge"
+    );
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn sigint_and_sigquit_to_brood_end_its_lab_and_restore_the_terminal() {
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGQUIT, 131)] {
+        let mut brood = pty::Brood::launch().size(120, 30).start();
+        let pid = brood.pid().to_string();
+        brood.wait_for(
+            |t| {
+                t.lines()
+                    .any(|l| l.contains("[this brood]") && l.trim_start().starts_with(&pid))
+            },
+            DEADLINE,
+        );
+        brood.send_key(pty::Key::Char('n'));
+        let screen = brood.wait_for(|t| t.contains("brood started lab process"), DEADLINE);
+        let worker: i32 = screen
+            .split("brood started lab process ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .expect("the worker's PID in the status line");
+        brood.signal(signal);
+        assert_eq!(brood.wait_exit(DEADLINE), code);
+        assert!(brood.is_cooked());
+        wait_until("the worker to be gone", || {
+            read_identity(worker).is_none().then_some(())
+        });
+    }
+}

@@ -1,0 +1,259 @@
+//! IPC links, wait channels and deadlock detection against real processes made here.
+//! Children made with fork() call only async-signal-safe functions (the test is multithreaded).
+
+mod support;
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+
+use brood::proc::ipc::{
+    Access, Endpoint, IpcState, WaitReason, find_deadlocks, read_ends, read_ipc, read_socket_peers,
+};
+use brood::proc::wchan::WaitKind;
+use brood::proc::{Pid, State};
+use nix::unistd::{ForkResult, fork};
+use support::*;
+
+/// A forked child, killed and reaped on drop.
+struct Forked(Pid);
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+    }
+}
+
+/// Forks a child that keeps only the descriptors in `keep` (other tests in this process hold
+/// pipe ends of their own, which a fork would copy), runs `body` (async-signal-safe calls only)
+/// and then `_exit(0)`.
+fn fork_child(keep: &[i32], body: impl FnOnce()) -> Forked {
+    let keep = keep.to_vec();
+    // SAFETY: the child runs only async-signal-safe code (raw syscalls) and then _exit.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            for fd in 3..4096 {
+                if !keep.contains(&fd) {
+                    unsafe { libc::close(fd) };
+                }
+            }
+            body();
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => Forked(child.as_raw()),
+    }
+}
+
+fn ipc_of(pids: &[Pid]) -> IpcState {
+    let mut state = IpcState::default();
+    for &pid in pids {
+        state.ends.insert(pid, read_ends(pid).ok());
+    }
+    state.socket_peers = read_socket_peers();
+    state
+}
+
+fn blocked_in(pid: Pid, kind: WaitKind) -> Option<()> {
+    let snapshot = scanner().scan().ok()?;
+    find(&snapshot, pid).filter(|p| p.state == State::Sleeping)?;
+    (brood::proc::ipc::read_wchan(pid) == Some(kind)).then_some(())
+}
+
+#[test]
+fn two_processes_joined_by_a_pipe_are_linked_with_direction() {
+    let shell = Reaped::spawn("sh", &["-c", "sleep 60 | cat"]);
+    let (writer, reader) = wait_until("the pipeline's two processes", || {
+        let snapshot = scanner().scan().ok()?;
+        let child = |name: &str| {
+            snapshot
+                .procs
+                .iter()
+                .find(|p| p.ppid == shell.pid() && &*p.name == name)
+                .map(|p| p.pid())
+        };
+        Some((child("sleep")?, child("cat")?))
+    });
+    let _guards = (Killed(writer), Killed(reader));
+    let links = ipc_of(&[writer, reader]).links_of(writer);
+    // (Both may also share pipes they inherited from whoever started the tests.)
+    assert!(
+        links.iter().any(|l| l.peer == reader
+            && matches!(l.endpoint, Endpoint::Pipe(_))
+            && (l.mine, l.theirs) == (Access::Write, Access::Read)),
+        "sleep writes into a pipe that cat reads: {links:?}"
+    );
+    wait_until("cat to block reading the pipe", || {
+        blocked_in(reader, WaitKind::PipeRead)
+    });
+}
+
+#[test]
+fn a_socketpair_links_the_two_processes_holding_its_ends() {
+    let (mine, theirs) = UnixStream::pair().unwrap();
+    let child = Reaped::from_command(
+        Command::new("sleep")
+            .arg("60")
+            .stdin(Stdio::from(OwnedFd::from(theirs))),
+    );
+    let state = ipc_of(&[own_pid(), child.pid()]);
+    let links = state.links_of(own_pid());
+    assert!(
+        links
+            .iter()
+            .any(|l| l.peer == child.pid() && matches!(l.endpoint, Endpoint::Socket(_))),
+        "the socketpair's ends, in this test and in the child, are paired: {links:?}"
+    );
+    drop(mine);
+}
+
+#[test]
+fn processes_sharing_a_posix_shared_memory_object_are_linked() {
+    let path = format!("/dev/shm/brood-test-{}", own_pid());
+    let file = std::fs::File::create(&path).unwrap();
+    let a = Reaped::from_command(
+        Command::new("sleep")
+            .arg("60")
+            .stdin(Stdio::from(file.try_clone().unwrap())),
+    );
+    let b = Reaped::from_command(Command::new("sleep").arg("60").stdin(Stdio::from(file)));
+    let links = ipc_of(&[a.pid(), b.pid()]).links_of(a.pid());
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        links.iter().any(|l| l.peer == b.pid()
+            && l.endpoint == Endpoint::SharedMemory(format!("brood-test-{}", own_pid()))),
+        "{links:?}"
+    );
+}
+
+#[test]
+fn crossed_flock_order_is_one_deadlock_naming_both_locks() {
+    let dir = std::env::temp_dir();
+    let paths = [
+        dir.join(format!("brood-lock-a-{}", own_pid())),
+        dir.join(format!("brood-lock-b-{}", own_pid())),
+    ];
+    for path in &paths {
+        std::fs::write(path, b"").unwrap();
+    }
+    let names: Vec<CString> = paths
+        .iter()
+        .map(|p| CString::new(p.to_str().unwrap()).unwrap())
+        .collect();
+    // Each child locks one file, pauses so the other locks the second, then asks for the other.
+    let take = |first: &CString, second: &CString| {
+        let (first, second) = (first.as_ptr(), second.as_ptr());
+        move || unsafe {
+            let held = libc::open(first, libc::O_RDWR);
+            libc::flock(held, libc::LOCK_EX);
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 300_000_000,
+            };
+            libc::nanosleep(&pause, std::ptr::null_mut());
+            let wanted = libc::open(second, libc::O_RDWR);
+            libc::flock(wanted, libc::LOCK_EX);
+        }
+    };
+    let one = fork_child(&[], take(&names[0], &names[1]));
+    let two = fork_child(&[], take(&names[1], &names[0]));
+
+    let deadlock = wait_until("both children to block on each other's lock", || {
+        let state = IpcState {
+            locks: brood::proc::ipc::read_locks(),
+            ..IpcState::default()
+        };
+        find_deadlocks(&state.waits())
+            .into_iter()
+            .find(|d| d.members().any(|m| m == one.0))
+    });
+    let mut members: Vec<Pid> = deadlock.members().collect();
+    members.sort_unstable();
+    let mut expected = vec![one.0, two.0];
+    expected.sort_unstable();
+    assert_eq!(members, expected);
+    let inodes: Vec<u64> = paths
+        .iter()
+        .map(|p| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap()))
+        .collect();
+    for (_, reason, _) in &deadlock.cycle {
+        assert!(
+            matches!(reason, WaitReason::Lock { inode, .. } if inodes.contains(inode)),
+            "{reason:?}"
+        );
+    }
+    drop((one, two));
+    for path in &paths {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[test]
+fn processes_reading_from_each_other_first_are_found_deadlocked() {
+    let (a_read, b_write) = nix::unistd::pipe().unwrap();
+    let (b_read, a_write) = nix::unistd::pipe().unwrap();
+    let raw = |fd: &OwnedFd| fd.as_raw_fd();
+    let (ar, bw, br, aw) = (raw(&a_read), raw(&b_write), raw(&b_read), raw(&a_write));
+    let mut byte = 0u8;
+    let buf: *mut libc::c_void = (&mut byte as *mut u8).cast();
+    // A reads from B before writing to B, and B reads from A first: neither will ever write.
+    let a = fork_child(&[ar, aw], move || unsafe {
+        libc::read(ar, buf, 1);
+        libc::write(aw, buf, 1);
+    });
+    let b = fork_child(&[br, bw], move || unsafe {
+        libc::read(br, buf, 1);
+        libc::write(bw, buf, 1);
+    });
+    drop((a_read, b_write, b_read, a_write)); // the test holds no end: only A and B can write
+
+    let deadlock = wait_until("the crossed readers to be found deadlocked", || {
+        blocked_in(a.0, WaitKind::PipeRead)?;
+        blocked_in(b.0, WaitKind::PipeRead)?;
+        let state = read_ipc(&scanner().scan().ok()?, false);
+        find_deadlocks(&state.waits())
+            .into_iter()
+            .find(|d| d.members().any(|m| m == a.0))
+    });
+    assert!(deadlock.members().any(|m| m == b.0));
+    assert!(
+        deadlock
+            .cycle
+            .iter()
+            .all(|(_, reason, _)| matches!(reason, WaitReason::PipeRead(_)))
+    );
+}
+
+#[test]
+fn an_idle_reader_whose_writer_is_alive_is_not_a_deadlock() {
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    let fd = read_end.as_raw_fd();
+    let mut byte = 0u8;
+    let buf: *mut libc::c_void = (&mut byte as *mut u8).cast();
+    let reader = fork_child(&[fd], move || unsafe {
+        libc::read(fd, buf, 1);
+    });
+    drop(read_end);
+    wait_until("the reader to block", || {
+        blocked_in(reader.0, WaitKind::PipeRead)
+    });
+    let state = read_ipc(&scanner().scan().unwrap(), false);
+    let waits = state.waits();
+    let wait = waits
+        .iter()
+        .find(|w| w.pid == reader.0)
+        .expect("the reader is seen waiting");
+    assert_eq!(
+        wait.releasers,
+        vec![own_pid()],
+        "only this test, which is not blocked, holds the write end"
+    );
+    assert!(
+        find_deadlocks(&waits)
+            .iter()
+            .all(|d| d.members().all(|m| m != reader.0))
+    );
+    drop(write_end);
+}

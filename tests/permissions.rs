@@ -1,0 +1,130 @@
+//! brood as an ordinary user: other users' processes show what is readable and say "permission
+//! denied" for the rest, signals to them fail with EPERM in plain words, and the lab works fully.
+//! Run as root, the test re-runs itself as `nobody`; run as anyone else, it says why it skipped.
+
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use brood::app::keymap::Keymap;
+use brood::app::{App, SignalScope, Target};
+use brood::collector::SystemStats;
+use brood::effects::{Outcome, SignalError, send_signal};
+use brood::event::Event;
+use brood::lab::protocol::{Reply, Request, WaitOutcome};
+use brood::proc::ipc::read_ends;
+use brood::proc::scan::read_identity;
+use nix::sys::signal::Signal;
+use support::*;
+
+const NOBODY: u32 = 65534;
+const INNER: &str = "BROOD_TEST_AS_NOBODY";
+
+#[test]
+fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only root can start the unprivileged child this test needs");
+        return;
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "inner_checks_as_nobody",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INNER, "1")
+        .env("HOME", "/tmp")
+        .env_remove("XDG_RUNTIME_DIR")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!("skipped: user nobody cannot run the test binary here ({err})");
+            return;
+        }
+        Err(err) => panic!("cannot start the test as nobody: {err}"),
+    };
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    if text.contains("Permission denied") && !text.contains("running 1 test") {
+        eprintln!("skipped: user nobody cannot reach the test binary here");
+        return;
+    }
+    assert!(
+        output.status.success(),
+        "the checks as nobody failed:\n{text}"
+    );
+    assert!(text.contains("1 passed"), "the inner test ran:\n{text}");
+}
+
+#[test]
+#[ignore = "run by an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not, as nobody"]
+fn inner_checks_as_nobody() {
+    if std::env::var_os(INNER).is_none() {
+        return;
+    }
+    assert_ne!(
+        nix::unistd::geteuid().as_raw(),
+        0,
+        "these checks must not run as root"
+    );
+
+    // The tree: root's processes are listed, with their owner.
+    let snapshot = scanner().scan().unwrap();
+    let init = find(&snapshot, 1).expect("PID 1 is visible").clone();
+    assert_eq!(&*init.user, "root");
+
+    // Its descriptors are not ours to read, and that is said, not guessed.
+    let denied = read_ends(1).expect_err("another user's descriptors are unreadable");
+    assert_eq!(denied.kind(), std::io::ErrorKind::PermissionDenied);
+
+    // A signal to it fails with EPERM, in plain words naming the owner. (SIGCONT: harmless.)
+    let id = read_identity(1).unwrap();
+    assert_eq!(
+        send_signal(id, Signal::SIGCONT),
+        Err(SignalError::PermissionDenied)
+    );
+    let mut app = App::new(Keymap::default(), false, own_pid());
+    app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
+    let target = Target {
+        id,
+        name: init.name.to_string(),
+    };
+    app.update(Event::Done(Outcome::Signalled {
+        signal: Signal::SIGCONT,
+        scope: SignalScope::Process,
+        results: vec![(target, Err(SignalError::PermissionDenied))],
+    }));
+    let status = app.status.expect("a message").text;
+    assert!(
+        status.contains("permission denied — it belongs to root"),
+        "{status}"
+    );
+
+    // The lab works fully for an ordinary user.
+    let lab = brood::lab::Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab as nobody");
+    let worker = lab.spawn().expect("a worker as nobody");
+    let Ok(Reply::Ok(child)) = lab.request(worker, Request::Fork, Some(brood::lab::REPLY_TIMEOUT))
+    else {
+        panic!("fork as nobody failed");
+    };
+    lab.request(child, Request::Exit(5), Some(brood::lab::REPLY_TIMEOUT))
+        .unwrap();
+    let reaped = lab.request(worker, Request::Wait, None).unwrap();
+    assert_eq!(
+        reaped,
+        Reply::Waited(WaitOutcome::Exited {
+            pid: child,
+            code: 5
+        })
+    );
+    lab.shutdown(false);
+    wait_until("the worker to be gone", || {
+        read_identity(worker).is_none().then_some(())
+    });
+}
