@@ -123,6 +123,25 @@ pub fn effective(cli: &Cli, mut config: Config) -> Config {
     config
 }
 
+/// Whether a shell with job control could resume brood: the kernel ignores SIGTSTP in an
+/// orphaned process group (no parent in the same session but another group), and then nothing
+/// could `fg` it anyway.
+fn job_control() -> bool {
+    use nix::unistd::{getpgid, getppid, getsid};
+    let parent = getppid();
+    match (
+        getpgid(None),
+        getsid(None),
+        getpgid(Some(parent)),
+        getsid(Some(parent)),
+    ) {
+        (Ok(group), Ok(session), Ok(parent_group), Ok(parent_session)) => {
+            parent_session == session && parent_group != group
+        }
+        _ => false,
+    }
+}
+
 /// Ctrl-Z: give the terminal back as it was, stop like any job, and on `fg` take the terminal
 /// again and redraw everything (the shell may have drawn over the screen meanwhile).
 fn suspend(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
@@ -168,7 +187,11 @@ fn main_loop(
         for event in std::iter::once(first).chain(inbox.try_iter()) {
             for effect in app.update(event) {
                 match effect {
-                    Effect::Suspend => suspend(terminal, mouse)?,
+                    Effect::Suspend if job_control() => suspend(terminal, mouse)?,
+                    Effect::Suspend => app.set_status(
+                        crate::app::Severity::Error,
+                        "Ctrl-Z: brood was not started by a job-control shell, so nothing could bring it back; not suspended",
+                    ),
                     effect => effects.run(effect),
                 }
             }

@@ -153,3 +153,16 @@ fn search_tag_two_children_and_end_both_with_one_confirmation() {
     brood.send_key(Key::Char('q'));
     assert_eq!(brood.wait_exit(PATIENCE), 0);
 }
+
+#[test]
+fn ctrl_z_without_a_job_control_shell_says_so_and_keeps_running() {
+    // Here brood leads its own session (no shell could `fg` it): it must not stop.
+    let mut brood = Brood::launch().size(140, 30).start();
+    let own = brood.pid();
+    brood.wait_for(|text| row_of(text, own).is_some(), PATIENCE);
+    brood.send(b"\x1a");
+    brood.wait_for(|text| text.contains("not suspended"), PATIENCE);
+    assert_eq!(proc_state(own).map(|s| s != 'T'), Some(true));
+    brood.send_key(Key::Char('q'));
+    assert_eq!(brood.wait_exit(PATIENCE), 0);
+}

@@ -319,18 +319,20 @@ fn status_part(status: procfs::process::Status) -> StatusPart {
 }
 
 fn read_fds(process: &Process) -> Field<Fds> {
+    // Counting is a directory read; each listed descriptor costs a readlink, so only the first
+    // MAX_FDS are resolved (a server may hold a hundred thousand).
+    let total = process.fd_count()?;
     let mut listed = Vec::new();
-    let mut total = 0;
-    for fd in process.fd()? {
+    for fd in process.fd()?.take(MAX_FDS) {
         // A descriptor closed between listing and reading its link is simply skipped.
         let Ok(fd) = fd else { continue };
-        total += 1;
-        if listed.len() < MAX_FDS {
-            listed.push((fd.fd, fd_target(&fd.target)));
-        }
+        listed.push((fd.fd, fd_target(&fd.target)));
     }
     listed.sort_by_key(|(fd, _)| *fd);
-    Ok(Fds { total, listed })
+    Ok(Fds {
+        total: total.max(listed.len()),
+        listed,
+    })
 }
 
 fn fd_target(target: &FDTarget) -> String {
