@@ -78,7 +78,10 @@ impl App {
                     .unwrap_or(0);
                 self.overlay = Some(Overlay::Pick(Picker {
                     kind: PickKind::Sort,
-                    items: Column::ALL.iter().map(|c| c.label().to_string()).collect(),
+                    items: Column::ALL
+                        .iter()
+                        .map(|c| format!("{:<8} {}", c.label(), c.name()))
+                        .collect(),
                     selected,
                 }));
             }

@@ -234,7 +234,7 @@ fn sort_orders_siblings_in_the_tree_and_everything_in_list_mode() {
     let Some(Overlay::Pick(picker)) = &app.overlay else {
         panic!("no sort picker")
     };
-    assert_eq!(picker.items[picker.selected], "CPU%");
+    assert_eq!(picker.items[picker.selected], "CPU%     cpu");
     key(&mut app, KeyCode::Home);
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.sort.column, Column::Pid);
