@@ -87,11 +87,7 @@ fn next_refresh(before: &Snapshot) -> Snapshot {
 fn tree_build(bencher: Bencher, n: usize) {
     let snapshot = population(n);
     let collapsed = HashSet::new();
-    let options = TreeOptions {
-        show_kernel_threads: false,
-        collapsed: &collapsed,
-        keep: None,
-    };
+    let options = TreeOptions::new(&collapsed);
     bencher.bench_local(|| build_rows(&snapshot, &options, by_pid));
 }
 

@@ -25,6 +25,42 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", value_parser = parse_scenario)]
     pub scenario: Option<ScenarioId>,
 
+    /// Show only this process and its descendants
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<i32>,
+
+    /// Show only the processes of this user (their ancestors stay, dimmed)
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Start filtered: name, command line or PID containing TEXT (ancestors stay, dimmed)
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+
+    /// Leave the mouse to the terminal (text selection) instead of clicks and the wheel
+    #[arg(long)]
+    pub no_mouse: bool,
+
+    /// Read the configuration from PATH instead of $XDG_CONFIG_HOME/brood/config.toml
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Print the effective configuration (defaults, config file, options) and exit
+    #[arg(long)]
+    pub print_config: bool,
+
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) and exit
+    #[arg(long, value_name = "SHELL")]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff; e.g. brood --man | man -l -) and exit
+    #[arg(long)]
+    pub man: bool,
+
+    /// Whether --interval was given (else the config file's refresh applies); set by `main`.
+    #[arg(skip)]
+    pub interval_given: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -72,6 +108,30 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 }
 
 impl Cli {
+    /// Whether `--interval`/`-d` was on the command line, as opposed to its default.
+    pub fn interval_given_in(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+        use clap::CommandFactory;
+        Cli::command().try_get_matches_from(args).is_ok_and(|m| {
+            m.value_source("interval") == Some(clap::parser::ValueSource::CommandLine)
+        })
+    }
+
+    /// The completion script for `shell`, generated from this definition.
+    pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
+        use clap::CommandFactory;
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "brood", &mut out);
+        out
+    }
+
+    /// The man page (roff), generated from this definition.
+    pub fn man_page() -> std::io::Result<Vec<u8>> {
+        use clap::CommandFactory;
+        let mut out = Vec::new();
+        clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+        Ok(out)
+    }
+
     /// Colour is on unless `--no-color` or a non-empty NO_COLOR (see no-color.org) says otherwise.
     pub fn color(&self) -> bool {
         !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -129,6 +189,41 @@ mod tests {
                 && first_line.contains("single-child")
                 && first_line.contains("signals"),
             "{first_line}"
+        );
+    }
+
+    #[test]
+    fn explorer_options_parse() {
+        let cli = Cli::try_parse_from([
+            "brood",
+            "--pid",
+            "42",
+            "--user",
+            "root",
+            "--filter",
+            "ssh",
+            "--no-mouse",
+            "--config",
+            "/tmp/b.toml",
+        ])
+        .unwrap();
+        assert_eq!(cli.pid, Some(42));
+        assert_eq!(cli.user.as_deref(), Some("root"));
+        assert_eq!(cli.filter.as_deref(), Some("ssh"));
+        assert!(cli.no_mouse);
+        assert!(Cli::try_parse_from(["brood", "--pid", "me"]).is_err());
+        assert!(Cli::interval_given_in(["brood", "-d", "2"].map(Into::into)));
+        assert!(!Cli::interval_given_in(["brood"].map(Into::into)));
+    }
+
+    #[test]
+    fn completions_and_man_page_come_from_the_definition() {
+        let bash = String::from_utf8(Cli::completion_script(clap_complete::Shell::Bash)).unwrap();
+        assert!(bash.contains("--filter") && bash.contains("--no-mouse"));
+        let man = String::from_utf8(Cli::man_page().unwrap()).unwrap();
+        assert!(
+            man.contains(".TH brood") && man.contains("\\-\\-print\\-config"),
+            "{man}"
         );
     }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use sysinfo::System;
 
 use crate::event::Event;
+use crate::proc::Identity;
+use crate::proc::details;
 use crate::proc::ipc::read_ipc;
 use crate::proc::scan::{ScanOptions, Scanner};
 
@@ -29,6 +31,9 @@ pub struct SystemStats {
 pub enum Command {
     ScanNow,
     ScanThreads(bool),
+    /// Read the details of this process now and after every scan (for the details pane), or
+    /// stop reading them.
+    Inspect(Option<Identity>),
     /// Read IPC links every scan (a view shows them) instead of only on the slow cadence.
     IpcLinks(bool),
     Stop,
@@ -79,6 +84,13 @@ fn run(
 ) {
     let mut scanner = Scanner::new(options);
     let mut system = System::new().ok();
+    let mut inspected: Option<Identity> = None;
+    let send_details = |id: Option<Identity>| match id {
+        Some(id) => events
+            .send(Event::Details(Box::new(details::read(id))))
+            .is_ok(),
+        None => true,
+    };
     let mut links = false;
     for scan in 0u64.. {
         let started = Instant::now();
@@ -92,7 +104,7 @@ fn run(
             }
             Err(err) => (Event::ScanFailed(err.to_string()), None),
         };
-        if events.send(event).is_err() {
+        if events.send(event).is_err() || !send_details(inspected) {
             return;
         }
         if let Some(ipc) = ipc
@@ -100,12 +112,27 @@ fn run(
         {
             return;
         }
-        let wait = (started + interval).saturating_duration_since(Instant::now());
-        match inbox.recv_timeout(wait) {
-            Ok(Command::ScanNow) | Err(RecvTimeoutError::Timeout) => {}
-            Ok(Command::ScanThreads(on)) => scanner.set_threads(on),
-            Ok(Command::IpcLinks(on)) => links = on,
-            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+        // Wait out the interval; a new process to inspect is read at once, without a scan.
+        loop {
+            let wait = (started + interval).saturating_duration_since(Instant::now());
+            match inbox.recv_timeout(wait) {
+                Ok(Command::ScanNow) | Err(RecvTimeoutError::Timeout) => break,
+                Ok(Command::ScanThreads(on)) => {
+                    scanner.set_threads(on);
+                    break;
+                }
+                Ok(Command::IpcLinks(on)) => {
+                    links = on;
+                    break;
+                }
+                Ok(Command::Inspect(id)) => {
+                    inspected = id;
+                    if !send_details(id) {
+                        return;
+                    }
+                }
+                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            }
         }
     }
 }

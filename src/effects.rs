@@ -225,6 +225,11 @@ impl Effects {
                     let _ = collector.send(Command::ScanNow);
                 });
             }
+            Effect::Inspect(id) => {
+                let _ = self.collector.send(Command::Inspect(id));
+            }
+            // The main loop suspends; it owns the terminal.
+            Effect::Suspend => {}
             Effect::ReadDispositions(target) => {
                 let dispositions = read_dispositions(target);
                 self.report(Outcome::Dispositions {

@@ -5,6 +5,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use crate::collector::SystemStats;
 use crate::effects::Outcome;
 use crate::proc::Snapshot;
+use crate::proc::details::Details;
 use crate::proc::ipc::IpcState;
 
 #[derive(Debug)]
@@ -23,6 +24,8 @@ pub enum Event {
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.
     Terminate(i32),
+    /// What /proc says about the process the details pane shows (read by the collector).
+    Details(Box<Details>),
     /// An effect finished (a lab request answered, a signal sent, …).
     Done(Outcome),
 }

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod cli;
 pub mod collector;
+pub mod config;
 pub mod effects;
 pub mod event;
 pub mod lab;

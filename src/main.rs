@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         let lifeline = args.get(3).and_then(|fd| fd.to_str()?.parse().ok());
         std::process::exit(brood::lab::worker::run(&dir, lifeline));
     }
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err)
             if matches!(
@@ -40,6 +40,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    cli.interval_given = Cli::interval_given_in(std::env::args_os());
+    if let Some(code) = print_and_exit(&cli) {
+        return code;
+    }
     if let Some(Command::Snapshot(args)) = &cli.command {
         return snapshot(args);
     }
@@ -102,4 +106,35 @@ fn snapshot(args: &SnapshotArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--completions`, `--man` and `--print-config` print and exit, with no terminal needed.
+fn print_and_exit(cli: &Cli) -> Option<ExitCode> {
+    let text = if let Some(shell) = cli.completions {
+        Cli::completion_script(shell)
+    } else if cli.man {
+        match Cli::man_page() {
+            Ok(page) => page,
+            Err(err) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "brood: cannot render the man page: {err}"
+                );
+                return Some(ExitCode::FAILURE);
+            }
+        }
+    } else if cli.print_config {
+        let (config, error) = brood::config::Config::load(cli.config.as_deref());
+        let mut text = String::new();
+        if let Some(error) = error {
+            let _ = writeln!(std::io::stderr(), "brood: {error}; using the defaults");
+            text.push_str(&format!("# {error}; these are the defaults\n"));
+        }
+        text.push_str(&brood::tui::effective(cli, config).to_toml());
+        text.into_bytes()
+    } else {
+        return None;
+    };
+    let _ = std::io::stdout().write_all(&text);
+    Some(ExitCode::SUCCESS)
 }

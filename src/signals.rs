@@ -110,6 +110,19 @@ pub fn info(signal: Signal) -> SignalInfo {
     }
 }
 
+/// The names of the signals set in a /proc/PID/status mask (bit n-1 is signal n); real-time
+/// signals are `SIGRTMIN+k`.
+pub fn names_in(mask: u64) -> Vec<String> {
+    (1..=64)
+        .filter(|n| mask & (1u64 << (n - 1)) != 0)
+        .map(|n| match Signal::try_from(n) {
+            Ok(signal) => signal.as_str().to_string(),
+            Err(_) if n >= libc::SIGRTMIN() => format!("SIGRTMIN+{}", n - libc::SIGRTMIN()),
+            Err(_) => format!("signal {n}"),
+        })
+        .collect()
+}
+
 /// How a process has arranged to treat each signal, from the masks in /proc/PID/status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Dispositions {
@@ -153,6 +166,14 @@ mod tests {
         );
         let term = table.iter().find(|s| s.name() == "SIGTERM").unwrap();
         assert_eq!(term.number(), 15);
+    }
+
+    #[test]
+    fn masks_read_as_signal_names() {
+        assert_eq!(names_in(0), Vec::<String>::new());
+        assert_eq!(names_in((1 << 0) | (1 << 14)), vec!["SIGHUP", "SIGTERM"]);
+        let rt = libc::SIGRTMIN();
+        assert_eq!(names_in(1 << (rt + 1)), vec!["SIGRTMIN+2"]);
     }
 
     #[test]

@@ -185,8 +185,7 @@ fn selected_rows(snapshot: &Snapshot, options: &Options) -> Result<Vec<Row>, Sna
     let collapsed = HashSet::new();
     let tree = TreeOptions {
         show_kernel_threads: options.kernel_threads || root_is_kernel,
-        collapsed: &collapsed,
-        keep: None,
+        ..TreeOptions::new(&collapsed)
     };
     let rows = build_rows(snapshot, &tree, by_pid);
     let Some(root) = root else {

@@ -7,13 +7,13 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Weak};
 
 use anyhow::Context;
-use crossterm::event::{self as term, KeyEventKind};
+use crossterm::event::{self as term, DisableMouseCapture, EnableMouseCapture, KeyEventKind};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
-use crate::app::keymap::Keymap;
-use crate::app::{App, Exit};
+use crate::app::{App, Effect, Exit};
 use crate::cli::Cli;
 use crate::collector::Collector;
+use crate::config::Config;
 use crate::effects::Effects;
 use crate::event::Event;
 use crate::lab::Lab;
@@ -32,8 +32,15 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
     });
 
+    let (config, config_error) = Config::load(cli.config.as_deref());
+    let config = effective(cli, config);
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    let collector = Collector::start(cli.interval, ScanOptions::default(), events.clone());
+    let mouse = config.mouse;
+    if mouse {
+        // Without it brood still works; the terminal keeps the mouse for itself.
+        let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    }
+    let collector = Collector::start(config.refresh, ScanOptions::default(), events.clone());
     let effects = Effects::new(
         Lab::new("/proc/self/exe".into()),
         events.clone(),
@@ -42,7 +49,23 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     install_panic_hook(effects.lab().map(Arc::downgrade));
     let result = (|| {
         let size = terminal.size()?;
-        let mut app = App::new(Keymap::default(), cli.color(), std::process::id() as i32);
+        let mut app = App::new(
+            config.keymap.clone(),
+            cli.color(),
+            std::process::id() as i32,
+        );
+        app.theme = config.theme;
+        app.columns = config.columns.clone();
+        app.auto_reap = config.auto_reap;
+        app.root = cli.pid;
+        app.filter.user = cli.user.clone();
+        app.filter.text = cli.filter.clone().unwrap_or_default();
+        if let Some(error) = config_error {
+            app.warn(format!("config: {error}; running on the defaults"));
+        }
+        if config.subreaper {
+            effects.run(Effect::SetSubreaper(true));
+        }
         app.update(Event::Resize {
             width: size.width,
             height: size.height,
@@ -53,8 +76,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 .for_each(|e| effects.run(e));
         }
         spawn_input_thread(events);
-        main_loop(&mut terminal, &mut app, &inbox, &effects)
+        main_loop(&mut terminal, &mut app, &inbox, &effects, mouse)
     })();
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    }
     restore(terminal);
     let (code, leave_running) = match result {
         Ok(exit) => exit,
@@ -74,6 +100,7 @@ fn install_panic_hook(lab: Option<Weak<Lab>>) {
         if let Some(lab) = lab.as_ref().and_then(Weak::upgrade) {
             lab.shutdown(false);
         }
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
         previous(info);
     }));
 }
@@ -90,11 +117,71 @@ fn restore(mut terminal: ratatui::DefaultTerminal) {
     }
 }
 
+/// The config with the command line laid over it.
+pub fn effective(cli: &Cli, mut config: Config) -> Config {
+    if cli.interval_given {
+        config.refresh = cli.interval;
+    }
+    if cli.no_mouse {
+        config.mouse = false;
+    }
+    config
+}
+
+/// Whether a shell with job control could resume brood: the kernel ignores SIGTSTP in an
+/// orphaned process group (no parent in the same session but another group), and then nothing
+/// could `fg` it anyway.
+fn job_control() -> bool {
+    use nix::unistd::{getpgid, getppid, getsid};
+    let parent = getppid();
+    match (
+        getpgid(None),
+        getsid(None),
+        getpgid(Some(parent)),
+        getsid(Some(parent)),
+    ) {
+        (Ok(group), Ok(session), Ok(parent_group), Ok(parent_session)) => {
+            parent_session == session && parent_group != group
+        }
+        _ => false,
+    }
+}
+
+/// Ctrl-Z: give the terminal back as it was, stop like any job, and on `fg` take the terminal
+/// again and redraw everything (the shell may have drawn over the screen meanwhile).
+fn suspend(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
+    use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
+    let mut out = std::io::stdout();
+    if mouse {
+        let _ = crossterm::execute!(out, DisableMouseCapture);
+    }
+    let _ = crossterm::execute!(out, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = crossterm::terminal::disable_raw_mode();
+    // SIGTSTP's default action stops brood here; `fg` sends SIGCONT and it returns.
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP);
+    crossterm::terminal::enable_raw_mode().context("cannot take the terminal back")?;
+    crossterm::execute!(out, EnterAlternateScreen, crossterm::cursor::Hide)
+        .context("cannot take the terminal back")?;
+    if mouse {
+        let _ = crossterm::execute!(out, EnableMouseCapture);
+    }
+    // Not `terminal.clear()`: it asks the terminal for the cursor position, and the input
+    // thread, blocked in its read, would take the answer. A blank frame makes ratatui's idea of
+    // the screen blank, so the next frame is drawn whole.
+    crossterm::execute!(
+        out,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )?;
+    terminal.draw(|_| {})?;
+    Ok(())
+}
+
 fn main_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     inbox: &Receiver<Event>,
     effects: &Effects,
+    mouse: bool,
 ) -> anyhow::Result<(ExitCode, bool)> {
     loop {
         terminal.draw(|frame| crate::ui::draw(frame, app))?;
@@ -104,7 +191,14 @@ fn main_loop(
         // Handle everything already queued before the next frame: one redraw per burst of events.
         for event in std::iter::once(first).chain(inbox.try_iter()) {
             for effect in app.update(event) {
-                effects.run(effect);
+                match effect {
+                    Effect::Suspend if job_control() => suspend(terminal, mouse)?,
+                    Effect::Suspend => app.set_status(
+                        crate::app::Severity::Error,
+                        "Ctrl-Z: brood was not started by a job-control shell, so nothing could bring it back; not suspended",
+                    ),
+                    effect => effects.run(effect),
+                }
             }
             match app.exit {
                 Some(Exit::Quit { leave_running }) => {

@@ -6,6 +6,7 @@ use brood::app::keymap::Keymap;
 use brood::collector::SystemStats;
 use brood::event::Event;
 use brood::proc::builder::SnapshotBuilder;
+use brood::proc::details::Details;
 use brood::proc::{Snapshot, State};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -165,6 +166,126 @@ fn state_colours_land_on_the_state_cells_and_vanish_without_colour() {
     assert_eq!(buffer[(column, zombie_row)].symbol(), "Z");
     row_of(&plain, "[zombie ≥12s, parent 4000]");
     row_of(&plain, "[orphan, was child of 4009]");
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+#[test]
+fn filtered_tree_keeps_ancestors_dimmed() {
+    let mut app = app(true);
+    key(&mut app, KeyCode::Char('\\'));
+    for c in "worker".chars() {
+        press(&mut app, c);
+    }
+    let terminal = render(&app, 110, 16);
+    insta::assert_snapshot!(terminal.backend());
+    // The context rows (init, bash, brood) are dim; the match is not.
+    let buffer = terminal.backend().buffer();
+    let name_cell = |name: &str| {
+        let y = row_of(&terminal, name);
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        let x = line.find(name).unwrap();
+        let x = line[..x].chars().count() as u16;
+        buffer[(x, y)].clone()
+    };
+    assert_eq!(name_cell("bash").fg, Color::DarkGray);
+    assert_ne!(name_cell("worker").fg, Color::DarkGray);
+}
+
+#[test]
+fn tags_sort_and_list_mode_show_in_the_table() {
+    let mut app = app(true);
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::F(5));
+    key(&mut app, KeyCode::Char('I'));
+    let terminal = render(&app, 110, 16);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+/// Details as the collector reads them for a `sleep` child, with every volatile value fixed.
+fn sleep_details(id: brood::proc::Identity) -> Details {
+    use brood::proc::details::*;
+    Details {
+        id,
+        cmdline: Ok(vec!["sleep".into(), "300".into()]),
+        exe: Ok("/usr/bin/sleep".into()),
+        cwd: Ok("/home/alice".into()),
+        status: Ok(StatusPart {
+            state: "S (sleeping)".into(),
+            tracer: 0,
+            threads: 1,
+            credentials: Credentials {
+                uids: [1000, 1000, 1000, 1000],
+                gids: [1000, 1000, 1000, 1000],
+                user: "alice".into(),
+                effective_user: "alice".into(),
+                group: "alice".into(),
+            },
+            nspid: vec![4000],
+            rss_bytes: Some(1 << 20),
+            vsize_bytes: Some(8 << 20),
+            shared_bytes: Some(900 << 10),
+            swap_bytes: Some(0),
+            sig_ignored: 1 << 12,
+            sig_caught: (1 << 1) | (1 << 14),
+            sig_blocked: 0,
+            sig_pending: 0,
+            voluntary_switches: Some(2),
+            involuntary_switches: Some(0),
+        }),
+        stat: Ok(StatPart {
+            user_secs: 0.0,
+            system_secs: 0.01,
+            children_user_secs: 0.0,
+            children_system_secs: 0.0,
+            priority: 20,
+            nice: 0,
+            start_ticks: 400_000,
+            started_unix: None,
+        }),
+        wchan: Ok("hrtimer_nanosleep".into()),
+        io: Err(Unreadable::PermissionDenied),
+        fds: Ok(Fds {
+            total: 3,
+            listed: vec![
+                (0, "/dev/null".into()),
+                (1, "pipe:[123]".into()),
+                (2, "/dev/pts/3".into()),
+            ],
+        }),
+        environ: Err(Unreadable::PermissionDenied),
+        limits: Ok(vec![LimitRow {
+            name: "open files",
+            soft: "1024".into(),
+            hard: "524288".into(),
+        }]),
+        cgroups: Ok(vec!["0::/user.slice".into()]),
+        namespaces: Ok(vec![("mnt".into(), 4026531841), ("pid".into(), 4026531836)]),
+    }
+}
+
+#[test]
+fn details_pane_shows_sections_and_says_what_it_could_not_read() {
+    let mut app = app(true);
+    app.update(Event::Resize {
+        width: 110,
+        height: 100,
+    });
+    press(&mut app, 'd');
+    let selected = app.selected.expect("brood's own row is selected");
+    // Before the collector answers, the pane says it is reading: never another process's data.
+    let reading = render(&app, 110, 100);
+    row_of(&reading, &format!("reading /proc/{}", selected.pid));
+    app.update(Event::Details(Box::new(sleep_details(selected))));
+    let terminal = render(&app, 110, 100);
+    insta::assert_snapshot!(terminal.backend());
+    row_of(&terminal, "permission denied");
+    row_of(&terminal, "SIGPIPE");
 }
 
 #[test]

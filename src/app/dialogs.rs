@@ -14,6 +14,8 @@ use crate::signals::{self, Dispositions, SignalInfo};
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalMenu {
     pub target: Target,
+    /// Everyone the signal goes to: the tagged processes, or just `target`.
+    pub targets: Vec<Target>,
     pub scope: SignalScope,
     pub selected: usize,
     pub dispositions: Option<Option<Dispositions>>,
@@ -26,6 +28,7 @@ impl SignalMenu {
             .position(|s| s.signal == Signal::SIGTERM)
             .unwrap_or(0);
         SignalMenu {
+            targets: vec![target.clone()],
             target,
             scope: SignalScope::Process,
             selected,
@@ -100,7 +103,7 @@ impl App {
                 match (action, key.code) {
                     (_, KeyCode::Enter) => {
                         if let Some(info) = menu.signal() {
-                            return self.request_signal(vec![menu.target], info.signal, menu.scope);
+                            return self.request_signal(menu.targets, info.signal, menu.scope);
                         }
                     }
                     (_, KeyCode::Tab) => menu.scope = menu.scope.next(),
@@ -115,6 +118,7 @@ impl App {
                 }
                 self.overlay = Some(Overlay::SignalMenu(menu));
             }
+            Overlay::Pick(picker) => return self.on_picker_key(picker, key, action),
             Overlay::Confirm { effect, question } => match key.code {
                 KeyCode::Enter | KeyCode::Char('y') => return vec![effect],
                 KeyCode::Char('n') => {}

@@ -39,11 +39,31 @@ pub enum Action {
     Subreaper,
     Scenarios,
     Explain,
+    Search,
+    SearchPrev,
+    Filter,
+    FilterDescendants,
+    FilterUser,
+    FilterState,
+    FilterMine,
+    ClearFilters,
+    TreeMode,
+    SortMenu,
+    ReverseSort,
+    Tag,
+    TagSubtree,
+    UntagAll,
+    Details,
+    DetailsUp,
+    DetailsDown,
+    Follow,
+    Pause,
+    Suspend,
 }
 
 impl Action {
     /// Every action, in the order the help screen lists them.
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 49] = [
         Action::Quit,
         Action::ForceQuit,
         Action::Help,
@@ -73,6 +93,26 @@ impl Action {
         Action::Subreaper,
         Action::Scenarios,
         Action::Explain,
+        Action::Search,
+        Action::SearchPrev,
+        Action::Filter,
+        Action::FilterDescendants,
+        Action::FilterUser,
+        Action::FilterState,
+        Action::FilterMine,
+        Action::ClearFilters,
+        Action::TreeMode,
+        Action::SortMenu,
+        Action::ReverseSort,
+        Action::Tag,
+        Action::TagSubtree,
+        Action::UntagAll,
+        Action::Details,
+        Action::DetailsUp,
+        Action::DetailsDown,
+        Action::Follow,
+        Action::Pause,
+        Action::Suspend,
     ];
 
     /// The name used in the config file.
@@ -107,6 +147,26 @@ impl Action {
             Action::Subreaper => "subreaper",
             Action::Scenarios => "scenarios",
             Action::Explain => "explain",
+            Action::Search => "search",
+            Action::SearchPrev => "search_previous",
+            Action::Filter => "filter",
+            Action::FilterDescendants => "filter_descendants",
+            Action::FilterUser => "filter_user",
+            Action::FilterState => "filter_state",
+            Action::FilterMine => "filter_mine",
+            Action::ClearFilters => "clear_filters",
+            Action::TreeMode => "tree_mode",
+            Action::SortMenu => "sort_menu",
+            Action::ReverseSort => "reverse_sort",
+            Action::Tag => "tag",
+            Action::TagSubtree => "tag_subtree",
+            Action::UntagAll => "untag_all",
+            Action::Details => "details",
+            Action::DetailsUp => "details_up",
+            Action::DetailsDown => "details_down",
+            Action::Follow => "follow",
+            Action::Pause => "pause",
+            Action::Suspend => "suspend",
         }
     }
 
@@ -150,6 +210,28 @@ impl Action {
                 "scenarios: start a ready-made lesson in the lab (zombie, pipe, deadlock, …)"
             }
             Action::Explain => "show or hide the panel that explains the running scenario",
+            Action::Search => "search name, command line or PID; again: next match",
+            Action::SearchPrev => "previous search match",
+            Action::Filter => {
+                "filter: matches and their ancestors (dimmed) stay; Esc in the box clears"
+            }
+            Action::FilterDescendants => "filter: also show the descendants of each match",
+            Action::FilterUser => "filter by user: a picker of the users present",
+            Action::FilterState => "filter by state: only zombies, only stopped, only orphans, all",
+            Action::FilterMine => "only my processes, or everyone's",
+            Action::ClearFilters => "clear every filter",
+            Action::TreeMode => "tree or flat list (sorted as a whole)",
+            Action::SortMenu => "sort by a column (picker); the same column again reverses",
+            Action::ReverseSort => "reverse the sort order",
+            Action::Tag => "tag or untag the selected process; signals then go to every tagged one",
+            Action::TagSubtree => "tag the selected process and all its descendants",
+            Action::UntagAll => "clear all tags",
+            Action::Details => "show or hide the details pane of the selected process",
+            Action::DetailsUp => "scroll the details pane up",
+            Action::DetailsDown => "scroll the details pane down",
+            Action::Follow => "follow: keep the selected process in the middle of the view",
+            Action::Pause => "pause or resume refreshing (the screen freezes)",
+            Action::Suspend => "suspend brood to the shell; fg brings it back",
         }
     }
 
@@ -158,7 +240,6 @@ impl Action {
         match self {
             Action::Help => Some("help"),
             Action::Quit => Some("quit"),
-            Action::Collapse => Some("fold"),
             Action::Spawn => Some("spawn"),
             Action::Fork => Some("fork"),
             Action::Exit => Some("exit"),
@@ -168,6 +249,8 @@ impl Action {
             Action::IpcView => Some("ipc"),
             Action::LabView => Some("lab"),
             Action::Scenarios => Some("scenarios"),
+            Action::Search => Some("search"),
+            Action::Filter => Some("filter"),
             _ => None,
         }
     }
@@ -418,8 +501,25 @@ mod tests {
             keymap.action_for(press(KeyCode::Down, KeyModifiers::NONE)),
             Some(Action::Down)
         );
+        // Plain c is not Ctrl-c.
         assert_eq!(
             keymap.action_for(press(KeyCode::Char('c'), KeyModifiers::NONE)),
+            Some(Action::ClearFilters)
+        );
+        assert_eq!(
+            keymap.action_for(press(KeyCode::F(3), KeyModifiers::SHIFT)),
+            Some(Action::SearchPrev)
+        );
+        assert_eq!(
+            keymap.action_for(press(KeyCode::Char('\\'), KeyModifiers::NONE)),
+            Some(Action::Filter)
+        );
+        assert_eq!(
+            keymap.action_for(press(KeyCode::Char(' '), KeyModifiers::NONE)),
+            Some(Action::Tag)
+        );
+        assert_eq!(
+            keymap.action_for(press(KeyCode::Char('y'), KeyModifiers::NONE)),
             None
         );
     }

@@ -61,17 +61,25 @@ impl App {
             }
             Action::Wait => self.wait_on(&proc),
             Action::SignalMenu => {
-                self.overlay = Some(Overlay::SignalMenu(SignalMenu::new(target)));
-                vec![Effect::ReadDispositions(proc.id)]
+                let targets = self.signal_targets(target.clone());
+                let first = targets.first().cloned().unwrap_or(target);
+                let id = first.id;
+                let mut menu = SignalMenu::new(first);
+                menu.targets = targets;
+                self.overlay = Some(Overlay::SignalMenu(menu));
+                vec![Effect::ReadDispositions(id)]
             }
             Action::Stop => {
-                self.request_signal(vec![target], Signal::SIGSTOP, SignalScope::Process)
+                let targets = self.signal_targets(target);
+                self.request_signal(targets, Signal::SIGSTOP, SignalScope::Process)
             }
             Action::Continue => {
-                self.request_signal(vec![target], Signal::SIGCONT, SignalScope::Process)
+                let targets = self.signal_targets(target);
+                self.request_signal(targets, Signal::SIGCONT, SignalScope::Process)
             }
             Action::Kill => {
-                self.request_signal(vec![target], Signal::SIGKILL, SignalScope::Process)
+                let targets = self.signal_targets(target);
+                self.request_signal(targets, Signal::SIGKILL, SignalScope::Process)
             }
             _ => Vec::new(),
         }
@@ -146,7 +154,8 @@ impl App {
             signal,
             scope,
         };
-        if scope == SignalScope::Process && !targets.iter().any(risky) {
+        // Several tagged processes always ask once, listing them all.
+        if scope == SignalScope::Process && targets.len() == 1 && !targets.iter().any(risky) {
             return vec![effect];
         }
         let mut question = vec![format!(
@@ -155,7 +164,11 @@ impl App {
             info.number(),
             scope.describe()
         )];
-        question.extend(targets.iter().map(|t| format!("  {t}")));
+        const LISTED: usize = 20;
+        question.extend(targets.iter().take(LISTED).map(|t| format!("  {t}")));
+        if targets.len() > LISTED {
+            question.push(format!("  … and {} more", targets.len() - LISTED));
+        }
         if targets.iter().any(|t| t.id.pid == self.self_pid) {
             question.push("This is brood itself.".into());
         }

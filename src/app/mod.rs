@@ -2,9 +2,16 @@
 //! The main loop runs the returned effects; `ui::draw` only reads this state.
 
 mod dialogs;
+mod explore;
+#[cfg(test)]
+mod explore_tests;
+pub mod filter;
 pub mod keymap;
 mod lab;
+mod mouse;
 mod scenario;
+mod search;
+pub mod sort;
 
 use std::collections::{HashSet, VecDeque};
 use std::time::SystemTime;
@@ -15,14 +22,19 @@ use nix::sys::signal::Signal;
 use crate::collector::SystemStats;
 use crate::event::Event;
 use crate::lab::protocol::Request;
+use crate::proc::details::Details;
 use crate::proc::ipc::{Deadlock, IpcState, find_deadlocks};
 use crate::proc::lifecycle::{Lifecycle, Marks};
-use crate::proc::tree::{Row, TreeOptions, build_rows, by_pid};
+use crate::proc::tree::{Row, TreeOptions, build_rows};
 use crate::proc::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
 use crate::signals::Dispositions;
 pub use dialogs::SignalMenu;
+pub use explore::{PickKind, Picker};
+use filter::{Filter, StateFilter};
 use keymap::{Action, Keymap};
 pub use scenario::{ScenarioMenu, ScenarioView, Scenarios};
+pub use search::{Prompt, PromptKind};
+use sort::{Column, Sort};
 
 /// A process an effect is aimed at: its identity (so a reused PID is refused) and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +115,10 @@ pub enum Effect {
         id: crate::lab::scenarios::ScenarioId,
         run: u64,
     },
+    /// Tell the collector which process the details pane shows (`None`: the pane is closed).
+    Inspect(Option<Identity>),
+    /// Give the terminal back to the shell and stop brood (Ctrl-Z); the main loop does this.
+    Suspend,
 }
 
 /// A popup drawn over the tree; while one is open it gets the keys first.
@@ -124,6 +140,8 @@ pub enum Overlay {
         lab_processes: usize,
     },
     ScenarioMenu(ScenarioMenu),
+    /// A list to choose one item from (a user to filter by, a column to sort by).
+    Pick(Picker),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +217,7 @@ pub struct App {
     pub show_ipc: bool,
     pub lab_view: bool,
     pub color: bool,
+    pub theme: crate::ui::theme::ThemeName,
     pub overlay: Option<Overlay>,
     pub status: Option<StatusMessage>,
     pub log: VecDeque<LogEntry>,
@@ -218,6 +237,33 @@ pub struct App {
     /// Time source for log entries (fixed in tests).
     pub clock: fn() -> SystemTime,
     pub exit: Option<Exit>,
+    /// Columns of the process table, in order; the command is always last.
+    pub columns: Vec<Column>,
+    pub sort: Sort,
+    /// A flat list sorted as a whole instead of the tree.
+    pub list_mode: bool,
+    pub filter: Filter,
+    /// The search or filter box at the bottom, while open.
+    pub prompt: Option<Prompt>,
+    /// The last search, for F3 with the box closed.
+    pub last_search: String,
+    /// Tagged processes: signals go to all of them.
+    pub tagged: HashSet<Identity>,
+    pub show_details: bool,
+    /// The latest details the collector read; shown only while they are the selected process's.
+    pub details: Option<Box<Details>>,
+    pub details_scroll: u16,
+    /// Which process the collector was last asked to inspect.
+    inspecting: Option<Identity>,
+    /// Keep the selected process in the middle of the view.
+    pub follow: bool,
+    /// Refresh paused: snapshots are kept aside, not shown.
+    pub paused: bool,
+    pending: Option<(Box<Snapshot>, SystemStats)>,
+    /// Show only this process and its descendants (`--pid`).
+    pub root: Option<Pid>,
+    /// brood's effective user, for "only my processes".
+    pub my_uid: u32,
 }
 
 impl App {
@@ -241,6 +287,7 @@ impl App {
             show_ipc: false,
             lab_view: false,
             color,
+            theme: Default::default(),
             overlay: None,
             status: None,
             log: VecDeque::new(),
@@ -254,20 +301,59 @@ impl App {
             scenarios: Scenarios::default(),
             clock: SystemTime::now,
             exit: None,
+            columns: sort::DEFAULT_COLUMNS.to_vec(),
+            sort: Sort::default(),
+            list_mode: false,
+            filter: Filter::default(),
+            prompt: None,
+            last_search: String::new(),
+            tagged: HashSet::new(),
+            show_details: false,
+            details: None,
+            details_scroll: 0,
+            inspecting: None,
+            follow: false,
+            paused: false,
+            pending: None,
+            root: None,
+            my_uid: nix::unistd::geteuid().as_raw(),
         }
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        let mut effects = self.handle(event);
+        // The details pane shows the selected process: the collector reads whichever that is.
+        let wanted = self.selected.filter(|_| self.show_details);
+        if wanted != self.inspecting && self.exit.is_none() {
+            self.inspecting = wanted;
+            self.details_scroll = 0;
+            effects.push(Effect::Inspect(wanted));
+        }
+        effects
+    }
+
+    fn handle(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(key) => return self.on_key(key),
-            Event::Mouse(_) => {}
+            Event::Mouse(mouse) => return self.on_mouse(mouse),
             Event::Resize { width, height } => {
                 self.screen = (width, height);
                 self.keep_selection_visible();
             }
+            Event::Snapshot(snapshot, system) if self.paused => {
+                self.pending = Some((snapshot, system));
+            }
             Event::Snapshot(snapshot, system) => {
                 self.system = Some(system);
                 return self.take_snapshot(*snapshot);
+            }
+            Event::Details(details) => {
+                // Paused, the pane stays as it is, unless it still waits for a new selection's.
+                let frozen =
+                    self.paused && self.details.as_ref().is_some_and(|d| d.id == details.id);
+                if self.show_details && Some(details.id) == self.selected && !frozen {
+                    self.details = Some(details);
+                }
             }
             Event::ScanFailed(reason) => self.set_status(Severity::Error, reason),
             Event::Terminate(signal) => self.exit = Some(Exit::Signal(signal)),
@@ -307,6 +393,8 @@ impl App {
             }
         }
         self.counts = count_states(&self.snapshot, &self.marks, self.lab_group);
+        let alive: HashSet<Identity> = self.snapshot.procs.iter().map(|p| p.id).collect();
+        self.tagged.retain(|id| alive.contains(id));
         self.rebuild_rows(Some(&previous));
         self.auto_reap_effects()
     }
@@ -319,13 +407,41 @@ impl App {
     /// Rebuilds the visible rows and finds the selected process again; if it is gone (dead, or
     /// folded away) the selection moves to its nearest ancestor that is still shown.
     fn rebuild_rows(&mut self, previous: Option<&Snapshot>) {
-        let lab_only = |p: &ProcInfo| p.pid() == self.self_pid || self.is_lab(p);
+        let subtree: Option<HashSet<Identity>> = self.root.map(|root| {
+            let index = self.snapshot.procs.iter().position(|p| p.pid() == root);
+            index
+                .map(|i| crate::proc::tree::subtree(&self.snapshot, i))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| self.snapshot.procs[i].id)
+                .collect()
+        });
+        let keep = |p: &ProcInfo| {
+            (!self.lab_view || p.pid() == self.self_pid || self.is_lab(p))
+                && subtree.as_ref().is_none_or(|s| s.contains(&p.id))
+        };
+        let orphans: HashSet<Identity> = if self.filter.state == StateFilter::Orphans {
+            self.snapshot
+                .procs
+                .iter()
+                .zip(&self.marks)
+                .filter(|(_, m)| m.orphan.is_some())
+                .map(|(p, _)| p.id)
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let matches = |p: &ProcInfo| self.filter.accepts(p, orphans.contains(&p.id), self.my_uid);
         let options = TreeOptions {
             show_kernel_threads: self.show_kernel_threads,
             collapsed: &self.collapsed,
-            keep: if self.lab_view { Some(&lab_only) } else { None },
+            keep: (self.lab_view || subtree.is_some()).then_some(&keep as _),
+            matches: self.filter.is_active().then_some(&matches as _),
+            with_descendants: self.filter.descendants,
+            flat: self.list_mode,
         };
-        self.rows = build_rows(&self.snapshot, &options, by_pid);
+        let sort = self.sort;
+        self.rows = build_rows(&self.snapshot, &options, |a, b| sort.compare(a, b));
         if self.rows.is_empty() {
             self.selected = None;
             self.selected_row = 0;
@@ -366,6 +482,9 @@ impl App {
         }
         if let Some(overlay) = self.overlay.take() {
             return self.on_overlay_key(overlay, key, action);
+        }
+        if let Some(prompt) = self.prompt.take() {
+            return self.on_prompt_key(prompt, key, action);
         }
         match action {
             Some(action) => self.perform(action),
@@ -442,6 +561,26 @@ impl App {
             | Action::AutoReap
             | Action::Subreaper => return self.perform_lab(action),
             Action::Scenarios | Action::Explain => return self.perform_scenario(action),
+            Action::Search
+            | Action::SearchPrev
+            | Action::Filter
+            | Action::FilterDescendants
+            | Action::FilterUser
+            | Action::FilterState
+            | Action::FilterMine
+            | Action::ClearFilters
+            | Action::TreeMode
+            | Action::SortMenu
+            | Action::ReverseSort
+            | Action::Tag
+            | Action::TagSubtree
+            | Action::UntagAll
+            | Action::Details
+            | Action::DetailsUp
+            | Action::DetailsDown
+            | Action::Follow
+            | Action::Pause
+            | Action::Suspend => return self.perform_explore(action),
         }
         Vec::new()
     }
@@ -496,7 +635,9 @@ impl App {
 
     fn keep_selection_visible(&mut self) {
         let height = usize::from(self.table_height()).max(1);
-        if self.selected_row < self.scroll {
+        if self.follow {
+            self.scroll = self.selected_row.saturating_sub(height / 2);
+        } else if self.selected_row < self.scroll {
             self.scroll = self.selected_row;
         } else if self.selected_row >= self.scroll + height {
             self.scroll = self.selected_row + 1 - height;
@@ -517,18 +658,22 @@ impl App {
 
     /// Rows of the process table on the current screen.
     pub fn table_height(&self) -> u16 {
-        let screen = ratatui::layout::Rect::new(0, 0, self.screen.0, self.screen.1);
-        let table = crate::ui::layout::areas(screen, self.panels()).table;
-        crate::ui::scenario_panel::split(table, self.scenarios.panel)
-            .0
-            .height
+        self.areas().table.height
     }
 
-    /// The panels open below the tree.
+    /// Where each part of the screen is now (the same function `draw` uses).
+    pub fn areas(&self) -> crate::ui::layout::Areas {
+        let screen = ratatui::layout::Rect::new(0, 0, self.screen.0, self.screen.1);
+        crate::ui::layout::areas(screen, self.panels())
+    }
+
+    /// The panels open beside or below the tree.
     pub fn panels(&self) -> crate::ui::layout::Panels {
         crate::ui::layout::Panels {
             log: self.show_log,
             ipc: self.show_ipc,
+            details: self.show_details,
+            scenario: self.scenarios.panel,
         }
     }
 

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::app::{App, Overlay, SignalMenu};
+use crate::app::{App, Overlay, PickKind, Picker, SignalMenu};
 use crate::signals;
 
 pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, theme: Theme) {
@@ -55,6 +55,7 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, t
             popup(frame, screen, " quit ", lines, 50, theme);
         }
         Overlay::SignalMenu(menu) => draw_signal_menu(frame, screen, app, menu, theme),
+        Overlay::Pick(picker) => draw_picker(frame, screen, picker, theme),
     }
 }
 
@@ -74,7 +75,10 @@ fn draw_signal_menu(
         .min(table.len().saturating_sub(visible));
     let mut lines = vec![
         Line::from(vec![
-            Span::raw(format!("to {} — ", menu.target)),
+            Span::raw(match menu.targets.len() {
+                0 | 1 => format!("to {} — ", menu.target),
+                n => format!("to {n} tagged processes ({}…) — ", menu.target),
+            }),
             Span::styled(menu.scope.describe(), theme.key()),
             Span::styled("  (Tab: process / subtree / group)", theme.dim()),
         ]),
@@ -103,6 +107,39 @@ fn draw_signal_menu(
         theme.dim(),
     ));
     popup(frame, screen, " send a signal ", lines, 124, theme);
+}
+
+fn draw_picker(frame: &mut Frame<'_>, screen: Rect, picker: &Picker, theme: Theme) {
+    let title = match picker.kind {
+        PickKind::User => " show processes of ",
+        PickKind::Sort => " sort by ",
+    };
+    let visible = usize::from(screen.height.saturating_sub(6)).max(1);
+    let first = picker
+        .selected
+        .saturating_sub(visible / 2)
+        .min(picker.items.len().saturating_sub(visible));
+    let mut lines: Vec<Line<'_>> = picker
+        .items
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(visible)
+        .map(|(i, item)| {
+            let line = Line::raw(format!(" {item}"));
+            if i == picker.selected {
+                line.patch_style(theme.selected())
+            } else {
+                line
+            }
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "↑↓: choose   Enter: pick   Esc: cancel",
+        theme.dim(),
+    ));
+    popup(frame, screen, title, lines, 44, theme);
 }
 
 /// A bordered box centred on the screen, as tall as its lines.

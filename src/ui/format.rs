@@ -60,6 +60,25 @@ pub fn clock(at: std::time::SystemTime) -> String {
     format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
 }
 
+/// A moment as local date and time, `YYYY-MM-DD HH:MM:SS`, from seconds since the epoch.
+pub fn date_time(unix_secs: u64) -> String {
+    let secs = unix_secs as libc::time_t;
+    // SAFETY: as in `clock`.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
+        return "?".into();
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,10 @@ const HEADER_HEIGHT: u16 = 2;
 pub struct Panels {
     pub log: bool,
     pub ipc: bool,
+    /// The details pane (beside the tree on a wide screen, else below it).
+    pub details: bool,
+    /// The scenario explanation panel (beside the tree on a wide screen, else below it).
+    pub scenario: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +27,54 @@ pub struct Areas {
     pub ipc: Rect,
     /// The event log panel; zero height when hidden.
     pub log: Rect,
+    /// The details pane: right of the table on a wide screen, below it otherwise; empty when hidden.
+    pub details: Rect,
+    /// The scenario panel, cut from the table's area like the details pane; empty when hidden.
+    pub scenario: Rect,
     pub footer: Rect,
     pub too_small: bool,
 }
 
+/// Screens at least this wide put the details pane beside the table, not below it.
+pub const SIDE_DETAILS_WIDTH: u16 = 150;
+
 pub fn areas(screen: Rect, panels: Panels) -> Areas {
+    let mut areas = base_areas(screen, panels);
+    if panels.scenario && !areas.too_small {
+        let (table, panel) = super::scenario_panel::split(areas.table);
+        areas.table = table;
+        areas.table_header.width = table.width;
+        areas.scenario = panel.unwrap_or(areas.scenario);
+    }
+    if !panels.details || areas.too_small {
+        return areas;
+    }
+    if screen.width >= SIDE_DETAILS_WIDTH {
+        let width = screen.width * 2 / 5;
+        let table_width = screen.width - width;
+        areas.details = Rect::new(
+            screen.x + table_width,
+            areas.table_header.y,
+            width,
+            areas.table.height + 1,
+        );
+        areas.table_header.width = table_width;
+        areas.table.width = table_width;
+    } else {
+        let table = areas.table;
+        let details_height = (table.height / 2).min(table.height.saturating_sub(3));
+        areas.table.height -= details_height;
+        areas.details = Rect::new(
+            table.x,
+            table.y + areas.table.height,
+            table.width,
+            details_height,
+        );
+    }
+    areas
+}
+
+fn base_areas(screen: Rect, panels: Panels) -> Areas {
     if screen.width < MIN_WIDTH || screen.height < MIN_HEIGHT {
         let empty = Rect::new(screen.x, screen.y, 0, 0);
         return Areas {
@@ -36,6 +83,8 @@ pub fn areas(screen: Rect, panels: Panels) -> Areas {
             table: empty,
             ipc: empty,
             log: empty,
+            details: empty,
+            scenario: empty,
             footer: empty,
             too_small: true,
         };
@@ -58,7 +107,42 @@ pub fn areas(screen: Rect, panels: Panels) -> Areas {
         table: row(top + HEADER_HEIGHT + 1, table_height),
         ipc: row(bottom - 1 - log_height - ipc_height, ipc_height),
         log: row(bottom - 1 - log_height, log_height),
+        details: Rect::new(screen.x, top, 0, 0),
+        scenario: Rect::new(screen.x, top, 0, 0),
         footer: row(bottom - 1, 1),
         too_small: false,
     }
+}
+
+/// Where each column sits in the table: (column, first cell, width). Columns are one cell apart,
+/// the command two (the second cell holds a tagged row's mark); the command takes the rest.
+pub fn columns(
+    columns: &[crate::app::sort::Column],
+    width: u16,
+) -> Vec<(crate::app::sort::Column, u16, u16)> {
+    use crate::app::sort::Column;
+    let mut x = 0;
+    let mut placed = Vec::with_capacity(columns.len());
+    for &column in columns.iter().filter(|&&c| c != Column::Command) {
+        placed.push((column, x, column.width()));
+        x += column.width() + 1;
+    }
+    x += 1;
+    placed.push((Column::Command, x, width.saturating_sub(x)));
+    placed
+}
+
+/// Tree levels drawn before the outer ones are elided as `…`, for a table this wide.
+pub fn guide_budget(table_width: u16) -> usize {
+    usize::from(table_width).saturating_sub(50).max(8) / 2
+}
+
+/// Cells the tree guides of a row at `depth` take before its name (with the space after them).
+pub fn guide_cells(depth: u32, budget: usize) -> u16 {
+    if depth == 0 {
+        return 0;
+    }
+    let levels = (depth as usize).min(budget);
+    let elided = usize::from(depth as usize > levels);
+    (levels * 2 + elided + 1) as u16
 }

@@ -1,5 +1,6 @@
 //! Drawing: `draw(frame, &App)` paints the state and nothing else: no /proc, no signals, no `&mut`.
 
+mod details;
 mod dialogs;
 mod event_log;
 mod footer;
@@ -27,16 +28,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         draw_too_small(frame, screen);
         return;
     }
-    let theme = Theme { color: app.color };
+    let theme = Theme::new(app.theme, app.color);
     header::draw(frame, areas.header, app, theme);
-    let (table, panel) = scenario_panel::split(areas.table, app.scenarios.panel);
-    let table_header = Rect {
-        width: table.width,
-        ..areas.table_header
-    };
-    tree_view::draw(frame, table_header, table, app, theme);
-    if let Some(panel) = panel {
-        scenario_panel::draw(frame, panel, app, theme);
+    tree_view::draw(frame, areas.table_header, areas.table, app, theme);
+    if areas.scenario.height > 0 {
+        scenario_panel::draw(frame, areas.scenario, app, theme);
+    }
+    if areas.details.height > 0 {
+        details::draw(frame, areas.details, app, theme);
     }
     if areas.ipc.height > 0 {
         ipc_view::draw(frame, areas.ipc, app, theme);

@@ -14,9 +14,9 @@ use crate::lab::scenarios;
 /// Below this width the panel goes under the tree instead of beside it.
 const SIDE_BY_SIDE_WIDTH: u16 = 110;
 
-/// Splits the tree's area into the tree and the panel (when shown).
-pub fn split(table: Rect, shown: bool) -> (Rect, Option<Rect>) {
-    if !shown || table.height < 4 {
+/// Splits the tree's area into the tree and the panel (none when the area is too small).
+pub fn split(table: Rect) -> (Rect, Option<Rect>) {
+    if table.height < 4 {
         return (table, None);
     }
     if table.width >= SIDE_BY_SIDE_WIDTH {

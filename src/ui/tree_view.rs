@@ -7,9 +7,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format;
 use super::theme::Theme;
+use super::{format, layout};
 use crate::app::App;
+use crate::app::sort::{Column, Sort};
 use crate::proc::lifecycle::{Marks, Orphan};
 use crate::proc::tree::Row;
 use crate::proc::{Pid, ProcInfo, State};
@@ -17,30 +18,26 @@ use crate::proc::{Pid, ProcInfo, State};
 const USER_WIDTH: usize = 8;
 
 pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, theme: Theme) {
-    let header = format!(
-        "{:>7} {:<USER_WIDTH$} S  CPU%    RES   ELAPSED  COMMAND",
-        "PID", "USER"
-    );
-    let header_line = Line::from(format!(
-        "{header:<width$}",
-        width = usize::from(header_area.width)
-    ));
+    let columns = layout::columns(&app.columns, header_area.width);
     frame.render_widget(
-        Paragraph::new(header_line).style(theme.column_header()),
+        Paragraph::new(header_line(app, &columns, header_area.width)).style(theme.column_header()),
         header_area,
     );
 
     if app.rows.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Span::styled(" no processes (yet)", theme.dim())),
-            area,
-        );
+        let text = if app.filter.is_active() || app.root.is_some() {
+            " nothing matches the filter (c clears it)"
+        } else {
+            " no processes (yet)"
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), area);
         return;
     }
     let context = RowContext {
         app,
         theme,
-        guide_budget: usize::from(area.width).saturating_sub(50).max(8) / 2,
+        columns,
+        guide_budget: layout::guide_budget(area.width),
         // Peers of the selected process, badged while the IPC panel shows its links.
         linked: match app.selected_proc() {
             Some(selected) if app.show_ipc => app
@@ -62,6 +59,12 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
         let proc = &app.snapshot.procs[row.proc_index];
         let marks = app.marks.get(row.proc_index).copied().unwrap_or_default();
         let mut line = row_line(&context, row, proc, marks);
+        if row.context {
+            line = line.patch_style(theme.context());
+        }
+        if app.tagged.contains(&proc.id) {
+            line = line.patch_style(theme.tagged());
+        }
         if row_index == app.selected_row {
             line = line.patch_style(theme.selected());
         }
@@ -73,29 +76,123 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
     }
 }
 
+/// Column labels at their places, the sort column marked ▲/▼, and the view's modes on the right.
+fn header_line(app: &App, columns: &[(Column, u16, u16)], width: u16) -> Line<'static> {
+    let width = usize::from(width);
+    let mut cells: Vec<char> = vec![' '; width];
+    for &(column, x, cell_width) in columns {
+        let mut label = column.label().to_string();
+        let len = label.chars().count();
+        let start = if column.right_aligned() {
+            (usize::from(x) + usize::from(cell_width)).saturating_sub(len)
+        } else {
+            usize::from(x)
+        };
+        // The arrow goes right after the label, in the gap after a right-aligned column, so no
+        // label moves. The default order (the tree by PID, as pstree) goes unmarked.
+        if column == app.sort.column && (app.sort != Sort::default() || app.list_mode) {
+            label.push_str(app.sort.arrow());
+        }
+        for (i, c) in label.chars().enumerate() {
+            if let Some(cell) = cells.get_mut(start + i) {
+                *cell = c;
+            }
+        }
+    }
+    let modes = modes(app);
+    if !modes.is_empty() {
+        let len = modes.chars().count();
+        let start = width.saturating_sub(len + 1);
+        // Only over blank cells, so no column label is hidden.
+        if cells[start.min(width)..].iter().all(|c| *c == ' ') {
+            for (i, c) in modes.chars().enumerate() {
+                if let Some(cell) = cells.get_mut(start + i) {
+                    *cell = c;
+                }
+            }
+        }
+    }
+    Line::from(cells.into_iter().collect::<String>())
+}
+
+/// The view's modes in brackets: paused, follow, list, filter, root, tags.
+fn modes(app: &App) -> String {
+    let mut parts = Vec::new();
+    if app.paused {
+        parts.push("[PAUSED]".to_string());
+    }
+    if let Some(root) = app.root {
+        parts.push(format!("[under {root}]"));
+    }
+    if app.filter.is_active() {
+        parts.push(format!("[{}]", app.filter.describe()));
+    }
+    if !app.tagged.is_empty() {
+        parts.push(format!("[{} tagged]", app.tagged.len()));
+    }
+    if app.list_mode {
+        parts.push("[list]".to_string());
+    }
+    if app.follow {
+        parts.push("[follow]".to_string());
+    }
+    parts.join(" ")
+}
+
 /// What every row needs besides its own process.
 struct RowContext<'a> {
     app: &'a App,
     theme: Theme,
+    columns: Vec<(Column, u16, u16)>,
     guide_budget: usize,
     linked: Vec<Pid>,
 }
 
 fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) -> Line<'static> {
     let (app, theme) = (context.app, context.theme);
-    let user: String = proc.user.chars().take(USER_WIDTH).collect();
+    let mark = if app.tagged.contains(&proc.id) {
+        "*"
+    } else {
+        " "
+    };
+    let mut spans = Vec::new();
     let state_style = theme.state(proc.state);
-    let mut spans = vec![
-        Span::raw(format!("{:>7} {user:<USER_WIDTH$} ", proc.pid())),
-        Span::styled(proc.state.letter().to_string(), state_style),
-        Span::raw(format!(
-            " {:>5.1} {:>6} {:>9}  ",
-            proc.cpu_percent,
-            format::bytes(proc.rss_bytes),
-            format::duration(app.snapshot.age_secs(proc))
-        )),
-        Span::styled(guides(app, row, context.guide_budget), theme.dim()),
-    ];
+    for &(column, _, width) in &context.columns {
+        let width = usize::from(width);
+        let text = match column {
+            // A tagged row's mark stands just before its command, in the gap after the columns.
+            Column::Command => {
+                spans.push(Span::styled(mark, theme.key()));
+                break;
+            }
+            Column::Pid => format!("{:>width$}", proc.pid()),
+            Column::Ppid => format!("{:>width$}", proc.ppid),
+            Column::User => {
+                let user: String = proc.user.chars().take(USER_WIDTH).collect();
+                format!("{user:<width$}")
+            }
+            Column::State => {
+                spans.push(Span::styled(proc.state.letter().to_string(), state_style));
+                spans.push(Span::raw(" "));
+                continue;
+            }
+            Column::Nice => format!("{:>width$}", proc.nice),
+            Column::Threads => format!("{:>width$}", proc.threads),
+            Column::Cpu => format!("{:>width$.1}", proc.cpu_percent),
+            Column::Res => format!("{:>width$}", format::bytes(proc.rss_bytes)),
+            Column::Virt => format!("{:>width$}", format::bytes(proc.vsize_bytes)),
+            Column::Elapsed => {
+                format!("{:>width$}", format::duration(app.snapshot.age_secs(proc)))
+            }
+        };
+        spans.push(Span::raw(format!("{text} ")));
+    }
+    if !app.list_mode {
+        spans.push(Span::styled(
+            guides(app, row, context.guide_budget),
+            theme.dim(),
+        ));
+    }
     let name_style = match proc.state {
         State::Zombie | State::Stopped | State::Traced => state_style,
         _ => Style::new(),

@@ -1,0 +1,421 @@
+//! `update` tests for the explorer: search, filter, sort, list mode, tags, details, follow, pause,
+//! mouse — on hand-built snapshots.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use nix::sys::signal::Signal;
+
+use super::sort::Column;
+use super::*;
+use crate::proc::builder::SnapshotBuilder;
+use crate::proc::details::{Details, Unreadable};
+
+fn machine() -> Snapshot {
+    SnapshotBuilder::default()
+        .proc(1, 0, "init")
+        .with(10, 1, "sshd", |p| {
+            p.user = "root".into();
+            p.uid = Some(0);
+            p.rss_bytes = 8 << 20;
+        })
+        .with(11, 10, "bash", |p| p.rss_bytes = 2 << 20)
+        .with(12, 11, "vim", |p| {
+            p.cmdline = "vim /etc/hosts".into();
+            p.cpu_percent = 30.0;
+        })
+        .with(13, 11, "defunct", |p| p.state = State::Zombie)
+        .with(20, 1, "cron", |p| {
+            p.user = "root".into();
+            p.uid = Some(0);
+            p.cpu_percent = 2.0;
+        })
+        .with(21, 20, "backup", |p| p.state = State::Stopped)
+        .build()
+}
+
+fn app() -> App {
+    let mut app = App::new(Keymap::default(), true, 1);
+    app.my_uid = 1000;
+    app.update(Event::Resize {
+        width: 100,
+        height: 30,
+    });
+    feed(&mut app, machine());
+    app
+}
+
+fn feed(app: &mut App, snapshot: Snapshot) -> Vec<Effect> {
+    app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()))
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn shift(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::SHIFT)))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn selected_pid(app: &App) -> Option<Pid> {
+    app.selected.map(|id| id.pid)
+}
+
+/// (pid, context) of each row.
+fn rows(app: &App) -> Vec<(Pid, bool)> {
+    app.rows
+        .iter()
+        .map(|r| (app.snapshot.procs[r.proc_index].pid(), r.context))
+        .collect()
+}
+
+fn pids(app: &App) -> Vec<Pid> {
+    rows(app).into_iter().map(|r| r.0).collect()
+}
+
+#[test]
+fn typing_a_search_jumps_to_the_first_match_and_f3_steps_through_matches() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "ro");
+    // "ro" is in no name; command lines are /usr/bin/NAME --flag … but "cron" has it.
+    assert_eq!(selected_pid(&app), Some(20));
+    assert_eq!(app.rows.len(), 7, "search keeps the whole tree");
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    typed(&mut app, "ba");
+    assert_eq!(
+        selected_pid(&app),
+        Some(11),
+        "bash, the first match from the top"
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(selected_pid(&app), Some(21), "backup: next match");
+    key(&mut app, KeyCode::F(3));
+    assert_eq!(selected_pid(&app), Some(11), "wraps around");
+    shift(&mut app, KeyCode::F(3));
+    assert_eq!(selected_pid(&app), Some(21), "Shift-F3 goes back");
+    typed(&mut app, "zzz");
+    assert!(app.prompt.as_ref().unwrap().not_found);
+    assert_eq!(
+        selected_pid(&app),
+        Some(21),
+        "no match leaves the selection"
+    );
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.prompt, None);
+    assert_eq!(app.exit, None, "Esc closes the box, it does not quit");
+}
+
+#[test]
+fn search_matches_a_pid_exactly_and_the_command_line() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "13");
+    assert_eq!(selected_pid(&app), Some(13));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "/etc/HOSTS");
+    assert_eq!(
+        selected_pid(&app),
+        Some(12),
+        "vim's arguments, ignoring case"
+    );
+    key(&mut app, KeyCode::Esc);
+    // F3 with the box closed opens it; F3 again brings back the last search.
+    key(&mut app, KeyCode::Home);
+    key(&mut app, KeyCode::F(3));
+    key(&mut app, KeyCode::F(3));
+    assert_eq!(app.prompt.as_ref().unwrap().input, "/etc/HOSTS");
+    assert_eq!(selected_pid(&app), Some(12));
+}
+
+#[test]
+fn the_filter_hides_the_rest_but_keeps_ancestors_dimmed() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('\\'));
+    typed(&mut app, "vim");
+    assert_eq!(
+        rows(&app),
+        vec![(1, true), (10, true), (11, true), (12, false)]
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.prompt, None);
+    assert_eq!(app.filter.text, "vim", "Enter keeps the filter");
+    // Typing "/" in the filter box is text, not the search key.
+    key(&mut app, KeyCode::F(4));
+    typed(&mut app, "/");
+    assert_eq!(app.filter.text, "vim/");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter.text, "", "Esc in the filter box clears it");
+    assert_eq!(app.rows.len(), 7);
+}
+
+#[test]
+fn the_filter_can_show_descendants_and_survives_new_snapshots() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('\\'));
+    typed(&mut app, "bash");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(pids(&app), vec![1, 10, 11]);
+    key(&mut app, KeyCode::Char('D'));
+    assert_eq!(pids(&app), vec![1, 10, 11, 12, 13]);
+    feed(&mut app, machine());
+    assert_eq!(
+        pids(&app),
+        vec![1, 10, 11, 12, 13],
+        "a refresh keeps the filter"
+    );
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.rows.len(), 7);
+}
+
+#[test]
+fn state_user_and_mine_filters() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('o'));
+    assert_eq!(
+        rows(&app),
+        vec![(1, true), (10, true), (11, true), (13, false)]
+    );
+    key(&mut app, KeyCode::Char('o'));
+    assert_eq!(rows(&app), vec![(1, true), (20, true), (21, false)]);
+    key(&mut app, KeyCode::Char('o'));
+    key(&mut app, KeyCode::Char('o'));
+    assert_eq!(app.filter.state, StateFilter::All);
+
+    key(&mut app, KeyCode::Char('u'));
+    let Some(Overlay::Pick(picker)) = &app.overlay else {
+        panic!("no user picker")
+    };
+    assert_eq!(picker.items, vec!["(every user)", "alice", "root"]);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.filter.user.as_deref(), Some("root"));
+    assert_eq!(rows(&app), vec![(1, true), (10, false), (20, false)]);
+
+    key(&mut app, KeyCode::Char('c'));
+    key(&mut app, KeyCode::Char('m'));
+    assert_eq!(pids(&app), vec![1, 10, 11, 12, 13, 20, 21]);
+    assert_eq!(
+        rows(&app)
+            .iter()
+            .filter(|r| r.1)
+            .map(|r| r.0)
+            .collect::<Vec<_>>(),
+        vec![10, 20],
+        "root's processes are context for alice's"
+    );
+}
+
+#[test]
+fn sort_orders_siblings_in_the_tree_and_everything_in_list_mode() {
+    let mut app = app();
+    app.sort_by(Column::Cpu);
+    assert_eq!(
+        pids(&app),
+        vec![1, 20, 21, 10, 11, 12, 13],
+        "cron is busier than sshd"
+    );
+    key(&mut app, KeyCode::Char('I'));
+    assert_eq!(pids(&app), vec![1, 10, 11, 13, 12, 20, 21]);
+    key(&mut app, KeyCode::Char('I'));
+    key(&mut app, KeyCode::F(5));
+    assert!(app.list_mode);
+    assert_eq!(pids(&app)[..2], [12, 20], "the list is sorted as a whole");
+    assert!(app.rows.iter().all(|r| r.depth == 0));
+
+    key(&mut app, KeyCode::F(6));
+    let Some(Overlay::Pick(picker)) = &app.overlay else {
+        panic!("no sort picker")
+    };
+    assert_eq!(picker.items[picker.selected], "CPU%     cpu");
+    key(&mut app, KeyCode::Home);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.sort.column, Column::Pid);
+    assert_eq!(pids(&app), vec![1, 10, 11, 12, 13, 20, 21]);
+}
+
+#[test]
+fn tagged_processes_get_one_signal_with_one_confirmation_listing_them() {
+    let mut app = app();
+    let select = |app: &mut App, pid: Pid| {
+        let row = app
+            .rows
+            .iter()
+            .position(|r| app.snapshot.procs[r.proc_index].pid() == pid)
+            .unwrap();
+        app.select_row(row);
+    };
+    select(&mut app, 12);
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(selected_pid(&app), Some(13), "space tags and moves down");
+    select(&mut app, 21);
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.tagged.len(), 2);
+
+    let effects = key(&mut app, KeyCode::Char('s'));
+    assert!(matches!(effects.as_slice(), [Effect::ReadDispositions(id)] if id.pid == 12));
+    let Some(Overlay::SignalMenu(menu)) = &app.overlay else {
+        panic!("no signal menu")
+    };
+    let targets: Vec<Pid> = menu.targets.iter().map(|t| t.id.pid).collect();
+    assert_eq!(targets, vec![12, 21]);
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    let Some(Overlay::Confirm { question, effect }) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert!(question.iter().any(|l| l.contains("12 (vim)")));
+    assert!(question.iter().any(|l| l.contains("21 (backup)")));
+    let Effect::Signal {
+        targets, signal, ..
+    } = effect
+    else {
+        panic!("not a signal")
+    };
+    assert_eq!(*signal, Signal::SIGTERM);
+    assert_eq!(targets.len(), 2);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')).len(),
+        1,
+        "one effect for both"
+    );
+
+    // A tag disappears with its process; U clears the rest.
+    let mut gone = machine();
+    gone.procs.retain(|p| p.pid() != 21);
+    feed(&mut app, gone);
+    assert_eq!(app.tagged.len(), 1);
+    key(&mut app, KeyCode::Char('U'));
+    assert!(app.tagged.is_empty());
+    select(&mut app, 10);
+    key(&mut app, KeyCode::Char('t'));
+    assert_eq!(app.tagged.len(), 4, "sshd and its subtree");
+}
+
+#[test]
+fn the_details_pane_asks_the_collector_and_shows_only_the_selected_process() {
+    let mut app = app();
+    assert_eq!(selected_pid(&app), Some(1));
+    let effects = key(&mut app, KeyCode::Char('d'));
+    let init = app.selected.unwrap();
+    assert_eq!(effects, vec![Effect::Inspect(Some(init))]);
+    let effects = key(&mut app, KeyCode::Down);
+    let sshd = app.selected.unwrap();
+    assert_eq!(effects, vec![Effect::Inspect(Some(sshd))]);
+    // Details of the process selected before arrive late: not shown for this one.
+    app.update(Event::Details(Box::new(Details::unreadable(
+        init,
+        Unreadable::PermissionDenied,
+    ))));
+    assert_eq!(app.details, None);
+    // Nor those of a process that reused sshd's PID.
+    let impostor = Identity {
+        pid: sshd.pid,
+        start_ticks: 999,
+    };
+    app.update(Event::Details(Box::new(Details::unreadable(
+        impostor,
+        Unreadable::Gone,
+    ))));
+    assert_eq!(app.details, None);
+    app.update(Event::Details(Box::new(Details::unreadable(
+        sshd,
+        Unreadable::PermissionDenied,
+    ))));
+    assert_eq!(app.details.as_ref().map(|d| d.id), Some(sshd));
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::Inspect(None)]);
+    assert!(!app.show_details);
+}
+
+#[test]
+fn pause_holds_snapshots_back_until_resumed() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('Z'));
+    assert!(app.paused);
+    feed(
+        &mut app,
+        SnapshotBuilder::default().proc(1, 0, "init").build(),
+    );
+    assert_eq!(app.rows.len(), 7, "the screen is frozen");
+    key(&mut app, KeyCode::Char('p'));
+    assert!(!app.paused);
+    assert_eq!(
+        app.rows.len(),
+        1,
+        "the latest snapshot is applied on resume"
+    );
+}
+
+#[test]
+fn follow_keeps_the_selection_in_the_middle() {
+    let mut app = App::new(Keymap::default(), true, 1);
+    app.update(Event::Resize {
+        width: 100,
+        height: 30,
+    });
+    feed(&mut app, crate::proc::builder::population(300));
+    key(&mut app, KeyCode::Char('F'));
+    for _ in 0..100 {
+        key(&mut app, KeyCode::Down);
+    }
+    let half = usize::from(app.table_height()) / 2;
+    assert_eq!(app.scroll, app.selected_row - half);
+    assert_eq!(key(&mut app, KeyCode::Char('z')), vec![]);
+    assert_eq!(
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Char('z'),
+            KeyModifiers::CONTROL
+        ))),
+        vec![Effect::Suspend]
+    );
+}
+
+#[test]
+fn mouse_clicks_select_fold_and_sort_and_the_wheel_scrolls() {
+    let mut app = app();
+    let areas = app.areas();
+    let click = |app: &mut App, column: u16, row: u16| {
+        app.update(Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }))
+    };
+    let first = areas.table.y;
+    click(&mut app, 2, first + 2);
+    assert_eq!(selected_pid(&app), Some(11));
+    // bash's guide "│ ├─" starts at the command column: a click there folds it.
+    let command_x = crate::ui::layout::columns(&app.columns, areas.table.width)
+        .last()
+        .unwrap()
+        .1;
+    click(&mut app, command_x + 1, first + 2);
+    assert_eq!(pids(&app), vec![1, 10, 11, 20, 21]);
+    click(&mut app, command_x + 1, first + 2);
+    assert_eq!(app.rows.len(), 7);
+
+    // The CPU% header sorts by CPU.
+    let (_, cpu_x, _) = crate::ui::layout::columns(&app.columns, areas.table.width)
+        .into_iter()
+        .find(|(c, _, _)| *c == Column::Cpu)
+        .unwrap();
+    click(&mut app, cpu_x + 1, areas.table_header.y);
+    assert_eq!(app.sort.column, Column::Cpu);
+
+    click(&mut app, 2, first);
+    let before = app.selected_row;
+    app.update(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 5,
+        row: first,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(app.selected_row, before + 3);
+}

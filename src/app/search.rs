@@ -1,0 +1,157 @@
+//! The search and filter boxes at the bottom of the screen. While one is open it reads typed
+//! text (a dialog may); every other key still comes from the key table: F3 / Shift-F3 step
+//! through matches, arrows move the selection.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::filter::text_matches;
+use super::keymap::Action;
+use super::{App, Effect};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    Search,
+    Filter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: String,
+    /// The search found nothing for the current input.
+    pub not_found: bool,
+    /// The row the search started from: typing looks for the first match from there.
+    anchor: usize,
+}
+
+impl App {
+    /// Opens an empty search box; F3 in it brings back the last search.
+    pub(super) fn open_search(&mut self) {
+        self.prompt = Some(Prompt {
+            kind: PromptKind::Search,
+            input: String::new(),
+            not_found: false,
+            anchor: self.selected_row,
+        });
+    }
+
+    pub(super) fn open_filter(&mut self) {
+        self.prompt = Some(Prompt {
+            kind: PromptKind::Filter,
+            input: self.filter.text.clone(),
+            not_found: false,
+            anchor: self.selected_row,
+        });
+    }
+
+    pub(super) fn on_prompt_key(
+        &mut self,
+        mut prompt: Prompt,
+        key: KeyEvent,
+        action: Option<Action>,
+    ) -> Vec<Effect> {
+        let typed = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Esc => {
+                if prompt.kind == PromptKind::Filter {
+                    self.filter.text.clear();
+                    self.rebuild_rows(None);
+                }
+                return Vec::new();
+            }
+            KeyCode::Enter => {
+                if prompt.kind == PromptKind::Filter {
+                    return Vec::new();
+                }
+                self.prompt = Some(prompt);
+                self.search_step(true);
+                return Vec::new();
+            }
+            KeyCode::Backspace => {
+                prompt.input.pop();
+            }
+            KeyCode::Char(c) if typed => prompt.input.push(c),
+            _ => {
+                if prompt.input.is_empty()
+                    && matches!(action, Some(Action::Search | Action::SearchPrev))
+                {
+                    prompt.input = self.last_search.clone();
+                }
+                self.prompt = Some(prompt);
+                return match action {
+                    Some(Action::Search) => {
+                        self.search_step(true);
+                        Vec::new()
+                    }
+                    Some(Action::SearchPrev) => {
+                        self.search_step(false);
+                        Vec::new()
+                    }
+                    Some(
+                        action @ (Action::Up
+                        | Action::Down
+                        | Action::PageUp
+                        | Action::PageDown
+                        | Action::First
+                        | Action::Last
+                        | Action::ForceQuit),
+                    ) => self.perform(action),
+                    _ => Vec::new(),
+                };
+            }
+        }
+        // The text changed.
+        match prompt.kind {
+            PromptKind::Search => {
+                self.last_search = prompt.input.clone();
+                let anchor = prompt.anchor;
+                self.prompt = Some(prompt);
+                self.search_from(anchor, true, true);
+            }
+            PromptKind::Filter => {
+                self.filter.text = prompt.input.clone();
+                self.prompt = Some(prompt);
+                self.rebuild_rows(None);
+            }
+        }
+        Vec::new()
+    }
+
+    /// Next (or previous) match after the selected row, wrapping around.
+    pub(super) fn search_step(&mut self, forward: bool) {
+        self.search_from(self.selected_row, forward, false);
+    }
+
+    /// Selects the first row matching the search, from `start` (itself included when
+    /// `inclusive`), forwards or backwards, wrapping; says so in the box when nothing matches.
+    fn search_from(&mut self, start: usize, forward: bool, inclusive: bool) {
+        let query = self.last_search.to_lowercase();
+        let found = if query.is_empty() || self.rows.is_empty() {
+            None
+        } else {
+            let count = self.rows.len();
+            let start = start.min(count - 1);
+            let first = usize::from(!inclusive);
+            (first..count + first)
+                .map(|step| {
+                    if forward {
+                        (start + step) % count
+                    } else {
+                        (start + count * 2 - step) % count
+                    }
+                })
+                .find(|&row| {
+                    let proc = &self.snapshot.procs[self.rows[row].proc_index];
+                    text_matches(proc, &query)
+                })
+        };
+        if let Some(row) = found {
+            self.select_row(row);
+        }
+        if let Some(prompt) = &mut self.prompt {
+            prompt.not_found = found.is_none() && !query.is_empty();
+        }
+    }
+}
