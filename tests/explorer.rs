@@ -87,17 +87,6 @@ fn row_of(text: &str, pid: i32) -> Option<&str> {
         .find(|line| line.split_whitespace().next() == Some(pid.to_string().as_str()))
 }
 
-/// /proc's state letter for `pid`.
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .next()?
-        .chars()
-        .next()
-}
-
 /// Searches for `pid`, closes the box and tags the process the search selected.
 fn search_and_tag(brood: &mut Brood, pid: i32, tagged: usize) {
     brood.send_key(Key::Char('/'));
@@ -144,7 +133,7 @@ fn search_tag_two_children_and_end_both_with_one_confirmation() {
     // Both exited: zombies of ours in /proc, then reaped with SIGTERM as the cause.
     for (pid, child) in [(a, &mut first), (b, &mut second)] {
         wait_until(&format!("{pid} to end"), || {
-            (proc_state(pid) == Some('Z')).then_some(())
+            (support::state_of(pid) == Some('Z')).then_some(())
         });
         let status = child.0.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
@@ -162,7 +151,7 @@ fn ctrl_z_without_a_job_control_shell_says_so_and_keeps_running() {
     brood.wait_for(|text| row_of(text, own).is_some(), PATIENCE);
     brood.send(b"\x1a");
     brood.wait_for(|text| text.contains("not suspended"), PATIENCE);
-    assert_eq!(proc_state(own).map(|s| s != 'T'), Some(true));
+    assert_eq!(support::state_of(own).map(|s| s != 'T'), Some(true));
     brood.send_key(Key::Char('q'));
     assert_eq!(brood.wait_exit(PATIENCE), 0);
 }

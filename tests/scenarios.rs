@@ -132,13 +132,13 @@ impl Run {
         self.end();
         for pid in pids {
             wait_until(&format!("scenario process {pid} to be gone"), || {
-                state(pid)
+                state_of(pid)
                     .is_none_or(|s| s == 'Z' && ppid_from_proc(pid) != Some(own_pid()))
                     .then_some(())
             });
             // A killed grandchild is a zombie only until its adopter reaps it.
             wait_until(&format!("scenario process {pid} to be reaped"), || {
-                state(pid).is_none().then_some(())
+                state_of(pid).is_none().then_some(())
             });
         }
     }
@@ -153,17 +153,6 @@ impl Drop for Run {
     fn drop(&mut self) {
         self.end();
     }
-}
-
-/// The state letter /proc reports for `pid`.
-fn state(pid: Pid) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .next()?
-        .chars()
-        .next()
 }
 
 fn wchan(pid: Pid) -> String {
@@ -185,7 +174,7 @@ fn comm(pid: Pid) -> String {
 }
 
 fn in_state(pid: Pid, letter: char) -> Option<()> {
-    (state(pid) == Some(letter)).then_some(())
+    (state_of(pid) == Some(letter)).then_some(())
 }
 
 fn exited(pid: Pid, code: i32) -> impl Fn(&WaitOutcome) -> bool {
@@ -202,7 +191,7 @@ fn stuck_for_two_seconds(pids: &[Pid]) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(2) {
         for &pid in pids {
-            assert_eq!(state(pid), Some('S'), "{pid} is blocked in S");
+            assert_eq!(state_of(pid), Some('S'), "{pid} is blocked in S");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -216,12 +205,12 @@ fn single_child_works_in_r_while_its_parent_waits_in_do_wait_then_is_reaped() {
     let (parent, child) = (run.role("parent"), run.role("child"));
     wait_until("the busy child in R", || in_state(child, 'R'));
     wait_until("the parent blocked in waitpid", || {
-        (state(parent) == Some('S') && wchan(parent).contains("do_wait")).then_some(())
+        (state_of(parent) == Some('S') && wchan(parent).contains("do_wait")).then_some(())
     });
     let waiter = run.wait_for_outcome("the child's exit status", exited(child, 0));
     assert_eq!(waiter, parent);
     wait_until("the reaped child to be gone", || {
-        state(child).is_none().then_some(())
+        state_of(child).is_none().then_some(())
     });
     run.finish();
 }
@@ -234,12 +223,12 @@ fn many_children_waited_in_creation_order_pile_up_as_zombies_then_drain() {
     wait_until("several zombies at once under the parent", || {
         let zombies = children[1..]
             .iter()
-            .filter(|&&c| state(c) == Some('Z') && ppid_from_proc(c) == Some(parent))
+            .filter(|&&c| state_of(c) == Some('Z') && ppid_from_proc(c) == Some(parent))
             .count();
         (zombies >= 3).then_some(())
     });
     assert_ne!(
-        state(children[0]),
+        state_of(children[0]),
         Some('Z'),
         "the first child still sleeps"
     );
@@ -264,7 +253,10 @@ fn many_children_waited_for_any_are_reaped_as_they_exit() {
     let children = run.roles("child", 6);
     let mut most_zombies = 0;
     while run.waits().len() < 6 {
-        let zombies = children.iter().filter(|&&c| state(c) == Some('Z')).count();
+        let zombies = children
+            .iter()
+            .filter(|&&c| state_of(c) == Some('Z'))
+            .count();
         most_zombies = most_zombies.max(zombies);
         assert!(
             run.steps().len() < 10_000 && run.failure().is_none(),
@@ -286,7 +278,7 @@ fn zombie_stays_z_under_its_parent_survives_sigkill_and_is_reaped_by_a_wait() {
     let (parent, child) = (run.role("parent"), run.role("child"));
     let start = Instant::now();
     wait_until("a zombie under its parent", || {
-        (state(child) == Some('Z') && ppid_from_proc(child) == Some(parent)).then_some(())
+        (state_of(child) == Some('Z') && ppid_from_proc(child) == Some(parent)).then_some(())
     });
     assert!(
         start.elapsed() < Duration::from_secs(3),
@@ -294,7 +286,7 @@ fn zombie_stays_z_under_its_parent_survives_sigkill_and_is_reaped_by_a_wait() {
     );
     kill(child, Signal::SIGKILL);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(state(child), Some('Z'), "SIGKILL changes nothing");
+    assert_eq!(state_of(child), Some('Z'), "SIGKILL changes nothing");
     // Cure 1: the parent is still a worker that serves requests, so it can be made to wait.
     let reply = run.lab.request(
         parent,
@@ -309,7 +301,7 @@ fn zombie_stays_z_under_its_parent_survives_sigkill_and_is_reaped_by_a_wait() {
         })
     );
     wait_until("the reaped zombie gone", || {
-        state(child).is_none().then_some(())
+        state_of(child).is_none().then_some(())
     });
     run.finish();
 }
@@ -321,7 +313,7 @@ fn orphan_is_reparented_to_the_adopter_proc_names_and_its_parent_reaped_by_brood
     let adopter = wait_until("the child to get a new parent", || {
         ppid_from_proc(child).filter(|&p| p != parent)
     });
-    assert_ne!(state(child), Some('Z'), "the orphan lives on");
+    assert_ne!(state_of(child), Some('Z'), "the orphan lives on");
     let waiter = run.wait_for_outcome("brood to reap the parent", exited(parent, 0));
     assert_eq!(waiter, own_pid(), "brood reaps its own child");
     let note = wait_until("a note naming the adopter", || {
@@ -354,7 +346,7 @@ fn pipe_consumer_sleeps_in_pipe_read_between_messages_then_sees_eof() {
     let run = Run::start(ScenarioId::Pipe);
     let (producer, consumer) = (run.role("producer"), run.role("consumer"));
     wait_until("the consumer asleep in a pipe read", || {
-        (state(consumer) == Some('S') && wchan(consumer).contains("pipe")).then_some(())
+        (state_of(consumer) == Some('S') && wchan(consumer).contains("pipe")).then_some(())
     });
     run.wait_for_outcome("the producer to finish", exited(producer, 0));
     run.wait_for_outcome("the consumer to see EOF and exit", exited(consumer, 0));
@@ -376,7 +368,7 @@ fn pipe_full_blocks_the_writer_in_pipe_write_and_sigpipe_ends_it() {
     let depth = run.value_until("depth", |v| v >= 8000);
     assert!(depth * 8 <= 65536 + 8, "{depth} messages fit a 64 KiB pipe");
     wait_until("the writer blocked in a pipe write", || {
-        (state(producer) == Some('S') && wchan(producer).contains("pipe")).then_some(())
+        (state_of(producer) == Some('S') && wchan(producer).contains("pipe")).then_some(())
     });
     stuck_for_two_seconds(&[producer]);
     kill(consumer, Signal::SIGKILL);
@@ -398,7 +390,7 @@ fn queue_depth_rises_and_drains_and_the_sentinel_stops_the_consumer() {
     wait_until("the consumer asleep on an empty queue", || {
         let empty = run.figures()?.value("depth") == Some(0);
         let sent = run.figures()?.value("sent")?;
-        (empty && sent > 0 && sent < 12 && state(consumer) == Some('S')).then_some(())
+        (empty && sent > 0 && sent < 12 && state_of(consumer) == Some('S')).then_some(())
     });
     run.wait_for_outcome("the consumer to stop at the sentinel", exited(consumer, 0));
     wait_until("the sentinel seen", || {
@@ -435,12 +427,15 @@ fn pool_workers_keep_their_pids_and_share_the_ten_tasks() {
     let run = Run::start(ScenarioId::Pool);
     let workers = run.roles("worker", 3);
     wait_until("a worker at work", || {
-        workers.iter().any(|&w| state(w) == Some('R')).then_some(())
+        workers
+            .iter()
+            .any(|&w| state_of(w) == Some('R'))
+            .then_some(())
     });
     wait_until("idle workers between waves", || {
         let idle = workers
             .iter()
-            .all(|&w| state(w) == Some('S') && wchan(w).contains("pipe"));
+            .all(|&w| state_of(w) == Some('S') && wchan(w).contains("pipe"));
         let done = run.figures()?.value("done")?;
         (idle && done > 0 && done < 10).then_some(())
     });
@@ -474,7 +469,7 @@ fn semaphore_lets_at_most_three_in_while_the_rest_block() {
         let inside = run.figures()?.value("inside")?;
         let blocked = children
             .iter()
-            .filter(|&&c| state(c) == Some('S') && wchan(c).contains("futex"))
+            .filter(|&&c| state_of(c) == Some('S') && wchan(c).contains("futex"))
             .count();
         (inside == 3 && blocked >= 1).then_some(())
     });
@@ -502,7 +497,7 @@ fn pipe_deadlock_blocks_both_in_pipe_read_until_one_is_killed() {
     wait_until("both reading", || {
         [a, b]
             .iter()
-            .all(|&p| state(p) == Some('S') && wchan(p).contains("pipe"))
+            .all(|&p| state_of(p) == Some('S') && wchan(p).contains("pipe"))
             .then_some(())
     });
     stuck_for_two_seconds(&[a, b]);
@@ -572,7 +567,7 @@ fn a_scenario_replaced_by_another_ends_its_processes_and_brood_reaps_its_own() {
     run.control.end();
     for pid in [zombie_parent, zombie_child, child] {
         wait_until("each process of the ended scenarios gone", || {
-            state(pid).is_none().then_some(())
+            state_of(pid).is_none().then_some(())
         });
     }
     wait_until("a note saying so", || {

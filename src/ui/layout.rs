@@ -40,36 +40,40 @@ pub const SIDE_DETAILS_WIDTH: u16 = 150;
 
 pub fn areas(screen: Rect, panels: Panels) -> Areas {
     let mut areas = base_areas(screen, panels);
-    if panels.scenario && !areas.too_small {
-        let (table, panel) = super::scenario_panel::split(areas.table);
+    if areas.too_small {
+        return areas;
+    }
+    let details_beside = panels.details && screen.width >= SIDE_DETAILS_WIDTH;
+    if panels.details {
+        if details_beside {
+            let width = screen.width * 2 / 5;
+            let table_width = screen.width - width;
+            areas.details = Rect::new(
+                screen.x + table_width,
+                areas.table_header.y,
+                width,
+                areas.table.height + 1,
+            );
+            areas.table_header.width = table_width;
+            areas.table.width = table_width;
+        } else {
+            let table = areas.table;
+            let details_height = (table.height / 2).min(table.height.saturating_sub(3));
+            areas.table.height -= details_height;
+            areas.details = Rect::new(
+                table.x,
+                table.y + areas.table.height,
+                table.width,
+                details_height,
+            );
+        }
+    }
+    if panels.scenario {
+        // The right-hand side is the details pane's when it is there: the panel goes below.
+        let (table, panel) = super::scenario_panel::split(areas.table, !details_beside);
         areas.table = table;
         areas.table_header.width = table.width;
         areas.scenario = panel.unwrap_or(areas.scenario);
-    }
-    if !panels.details || areas.too_small {
-        return areas;
-    }
-    if screen.width >= SIDE_DETAILS_WIDTH {
-        let width = screen.width * 2 / 5;
-        let table_width = screen.width - width;
-        areas.details = Rect::new(
-            screen.x + table_width,
-            areas.table_header.y,
-            width,
-            areas.table.height + 1,
-        );
-        areas.table_header.width = table_width;
-        areas.table.width = table_width;
-    } else {
-        let table = areas.table;
-        let details_height = (table.height / 2).min(table.height.saturating_sub(3));
-        areas.table.height -= details_height;
-        areas.details = Rect::new(
-            table.x,
-            table.y + areas.table.height,
-            table.width,
-            details_height,
-        );
     }
     areas
 }
@@ -95,9 +99,7 @@ fn base_areas(screen: Rect, panels: Panels) -> Areas {
     // Panels share at most half of the screen (each with its title line) and leave the tree 3 rows.
     let open = u16::from(panels.log) + u16::from(panels.ipc);
     let budget = (screen.height / 2).min(screen.height - HEADER_HEIGHT - 5);
-    let each = budget
-        .checked_div(open)
-        .map_or(0, |share| share.clamp(2, 12));
+    let each = budget.checked_div(open).map_or(0, |share| share.min(12));
     let log_height = if panels.log { each } else { 0 };
     let ipc_height = if panels.ipc { each } else { 0 };
     let table_height = screen.height - HEADER_HEIGHT - 2 - log_height - ipc_height;
@@ -145,4 +147,59 @@ pub fn guide_cells(depth: u32, budget: usize) -> u16 {
     let levels = (depth as usize).min(budget);
     let elided = usize::from(depth as usize > levels);
     (levels * 2 + elided + 1) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_two_areas_overlap_and_all_stay_on_screen_whatever_is_open() {
+        for (width, height) in [
+            (40, 8),
+            (80, 24),
+            (109, 30),
+            (110, 30),
+            (150, 40),
+            (400, 120),
+        ] {
+            let screen = Rect::new(0, 0, width, height);
+            for bits in 0..16u8 {
+                let panels = Panels {
+                    log: bits & 1 != 0,
+                    ipc: bits & 2 != 0,
+                    details: bits & 4 != 0,
+                    scenario: bits & 8 != 0,
+                };
+                let a = areas(screen, panels);
+                let all = [
+                    a.header,
+                    a.table_header,
+                    a.table,
+                    a.ipc,
+                    a.log,
+                    a.details,
+                    a.scenario,
+                    a.footer,
+                ];
+                for (i, one) in all.iter().enumerate() {
+                    assert_eq!(
+                        one.intersection(screen),
+                        *one,
+                        "{one:?} leaves the {width}x{height} screen"
+                    );
+                    for other in &all[i + 1..] {
+                        assert!(
+                            !one.intersects(*other) || one.is_empty() || other.is_empty(),
+                            "{one:?} overlaps {other:?} ({panels:?}, {width}x{height})"
+                        );
+                    }
+                }
+                assert!(
+                    a.table.height >= 1,
+                    "the tree keeps a row ({panels:?}, {width}x{height})"
+                );
+            }
+        }
+    }
 }

@@ -14,12 +14,13 @@ use crate::lab::scenarios;
 /// Below this width the panel goes under the tree instead of beside it.
 const SIDE_BY_SIDE_WIDTH: u16 = 110;
 
-/// Splits the tree's area into the tree and the panel (none when the area is too small).
-pub fn split(table: Rect) -> (Rect, Option<Rect>) {
+/// Splits the tree's area into the tree and the panel (none when the area is too small): beside
+/// the tree when it is wide and `beside` allows, else below it.
+pub fn split(table: Rect, beside: bool) -> (Rect, Option<Rect>) {
     if table.height < 4 {
         return (table, None);
     }
-    if table.width >= SIDE_BY_SIDE_WIDTH {
+    if beside && table.width >= SIDE_BY_SIDE_WIDTH {
         let width = (table.width * 2 / 5).clamp(40, 70);
         let tree = Rect {
             width: table.width - width,
