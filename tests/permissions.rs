@@ -109,6 +109,12 @@ fn inner_checks_as_nobody() {
     // The lab works fully for an ordinary user.
     let lab = brood::lab::Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab as nobody");
     let worker = lab.spawn().expect("a worker as nobody");
+    let own = scanner().scan().unwrap();
+    assert_eq!(
+        find(&own, worker).map(|p| (p.uid, p.user.to_string())),
+        Some((Some(NOBODY), "nobody".to_string())),
+        "a process is shown with its own user"
+    );
     let Ok(Reply::Ok(child)) = lab.request(worker, Request::Fork, Some(brood::lab::REPLY_TIMEOUT))
     else {
         panic!("fork as nobody failed");

@@ -622,12 +622,19 @@ fn read_cmdline(pid: Pid) -> Option<String> {
         .map(|raw| cmdline_from_raw(&raw))
 }
 
+/// The effective user of a process. The owner of /proc/PID is that user (one `stat` call), except
+/// for processes that are not dumpable (setuid programs, some daemons), whose /proc files belong
+/// to root: only an owner of 0 is checked against the status file.
 fn read_uid(pid: Pid) -> Option<u32> {
-    procfs::process::Process::new(pid)
-        .ok()?
-        .status()
-        .ok()
-        .map(|s| s.euid)
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(format!("/proc/{pid}")).ok()?.uid() {
+        0 => procfs::process::Process::new(pid)
+            .ok()?
+            .status()
+            .ok()
+            .map(|s| s.euid),
+        owner => Some(owner),
+    }
 }
 
 fn read_tracer(pid: Pid) -> Option<Pid> {
