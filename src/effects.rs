@@ -352,95 +352,114 @@ fn lab_outcome(target: Pid, request: Request, reply: Result<Reply, LabError>) ->
 }
 
 /// Signals a whole subtree or process group without missing members that fork or get
-/// reparented meanwhile: stop every member (repeating until no new one appears), signal them
-/// all, then let them continue so a stopped process receives what was sent.
+/// reparented meanwhile. Unless the signal stops or continues by itself, every member is first
+/// stopped (repeating until no new one appears: a stopped process cannot fork), then signalled,
+/// then continued — only those this froze, so a process that was already stopped stays so.
+/// brood and its ancestors are never members: stopping them would stop the one who resumes.
 fn signal_set(
     roots: &[Target],
     scope: SignalScope,
     signal: Signal,
 ) -> Vec<(Target, Result<(), SignalError>)> {
     const MAX_ROUNDS: usize = 50;
+    let stops_by_itself =
+        crate::signals::info(signal).default == crate::signals::DefaultAction::Stop;
+    let freeze = !stops_by_itself && signal != Signal::SIGCONT;
     let mut scanner = Scanner::new(ScanOptions {
         threads: false,
         max_open_files: Some(0),
     });
     let mut members: Vec<Target> = Vec::new();
-    let freeze = !matches!(signal, Signal::SIGCONT);
+    let mut seen = std::collections::HashSet::new();
+    let mut frozen = std::collections::HashSet::new();
+    let mut results = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let Ok(snapshot) = scanner.scan() else { break };
-        let found = members_of(&snapshot, roots, scope);
-        let new: Vec<Target> = found
-            .into_iter()
-            .filter(|t| !members.iter().any(|m| m.id == t.id))
-            .collect();
+        let new: Vec<(Target, bool)> =
+            members_of(&snapshot, roots, scope, std::process::id() as Pid)
+                .into_iter()
+                .filter(|(t, _)| seen.insert(t.id))
+                .collect();
         if new.is_empty() {
             break;
         }
-        for member in &new {
-            if freeze {
-                let _ = send_signal(member.id, Signal::SIGSTOP);
+        for (member, already_stopped) in new {
+            if freeze && !already_stopped && send_signal(member.id, Signal::SIGSTOP).is_ok() {
+                frozen.insert(member.id);
             }
+            if stops_by_itself {
+                // The stop signal freezes as it goes: send it now, round by round.
+                results.push((member.clone(), send_signal(member.id, signal)));
+            }
+            members.push(member);
         }
-        members.extend(new);
-        if !freeze {
+        if !freeze && !stops_by_itself {
             break;
         }
     }
-    let results: Vec<_> = members
-        .iter()
-        .map(|m| (m.clone(), send_signal(m.id, signal)))
-        .collect();
-    if freeze && signal != Signal::SIGSTOP {
-        for member in &members {
-            let _ = send_signal(member.id, Signal::SIGCONT);
-        }
+    if !stops_by_itself {
+        results = members
+            .iter()
+            .map(|m| (m.clone(), send_signal(m.id, signal)))
+            .collect();
+    }
+    for member in members.iter().filter(|m| frozen.contains(&m.id)) {
+        let _ = send_signal(member.id, Signal::SIGCONT);
     }
     results
 }
 
-/// The processes a subtree or group signal reaches, read from a fresh snapshot.
-pub fn members_of(snapshot: &Snapshot, roots: &[Target], scope: SignalScope) -> Vec<Target> {
-    let target_of = |p: &crate::proc::ProcInfo| Target {
-        id: p.id,
-        name: p.name.to_string(),
-    };
-    match scope {
-        SignalScope::Process => roots.to_vec(),
+/// The processes a subtree or group signal reaches in `snapshot`, each with whether it is
+/// already stopped; never `me` (brood) nor any of its ancestors.
+pub fn members_of(
+    snapshot: &Snapshot,
+    roots: &[Target],
+    scope: SignalScope,
+    me: Pid,
+) -> Vec<(Target, bool)> {
+    let by_pid = snapshot.index_by_pid();
+    let mut spared = std::collections::HashSet::new();
+    let mut current = by_pid.get(&me).copied();
+    while let Some(i) = current.filter(|&i| spared.insert(snapshot.procs[i].pid())) {
+        current = by_pid.get(&snapshot.procs[i].ppid).copied();
+    }
+    let indexes: Vec<usize> = match scope {
+        SignalScope::Process => roots
+            .iter()
+            .filter_map(|r| {
+                by_pid
+                    .get(&r.id.pid)
+                    .copied()
+                    .filter(|&i| snapshot.procs[i].id == r.id)
+            })
+            .collect(),
         SignalScope::Group => {
-            let groups: Vec<Pid> = roots.iter().map(|r| r.id.pid).collect();
-            snapshot
-                .procs
-                .iter()
-                .filter(|p| groups.contains(&p.pgrp))
-                .map(target_of)
+            let groups: Vec<Pid> = roots.iter().map(|r| r.group).collect();
+            (0..snapshot.procs.len())
+                .filter(|&i| groups.contains(&snapshot.procs[i].pgrp))
                 .collect()
         }
         SignalScope::Subtree => {
-            let mut found: Vec<Target> = Vec::new();
-            let mut frontier: Vec<Pid> = Vec::new();
+            let mut all = Vec::new();
             for root in roots {
-                if let Some(p) = snapshot.procs.iter().find(|p| p.id == root.id) {
-                    found.push(target_of(p));
-                    frontier.push(p.pid());
+                if let Some(&i) = by_pid
+                    .get(&root.id.pid)
+                    .filter(|&&i| snapshot.procs[i].id == root.id)
+                {
+                    all.extend(crate::proc::tree::subtree(snapshot, i));
                 }
             }
-            let mut children: std::collections::HashMap<Pid, Vec<usize>> =
-                std::collections::HashMap::new();
-            for (i, p) in snapshot.procs.iter().enumerate() {
-                children.entry(p.ppid).or_default().push(i);
-            }
-            while let Some(pid) = frontier.pop() {
-                for &i in children.get(&pid).map_or(&[][..], Vec::as_slice) {
-                    let child = &snapshot.procs[i];
-                    if child.pid() != pid && !found.iter().any(|f| f.id == child.id) {
-                        found.push(target_of(child));
-                        frontier.push(child.pid());
-                    }
-                }
-            }
-            found
+            all.sort_unstable();
+            all.dedup();
+            all
         }
-    }
+    };
+    indexes
+        .into_iter()
+        .map(|i| &snapshot.procs[i])
+        .filter(|p| !spared.contains(&p.pid()) && p.kind != crate::proc::TaskKind::KernelThread)
+        .map(|p| (Target::of(p), p.state == crate::proc::State::Stopped))
+        .collect()
 }
 
 fn read_dispositions(target: Identity) -> Option<Dispositions> {

@@ -189,6 +189,7 @@ fn sigkill_to_a_zombie_changes_nothing_and_the_app_says_why() {
     let target = Target {
         id: zombie,
         name: "brood-lab".into(),
+        group: worker,
     };
     app.update(Event::Done(Outcome::Signalled {
         signal: Signal::SIGKILL,
@@ -243,40 +244,109 @@ fn a_signal_to_a_pid_now_held_by_another_process_is_refused() {
     );
 }
 
+/// Sends `signal` to `scope` around `root` through the effects layer; returns the outcome.
+fn signal_scope(
+    root: Pid,
+    scope: brood::app::SignalScope,
+    signal: Signal,
+) -> Vec<(Target, Result<(), SignalError>)> {
+    let (events, inbox) = mpsc::channel();
+    let (scans, _requests) = mpsc::channel::<Command>();
+    let effects = Effects::new(Err(LabError::NoWorker(0)), events, scans);
+    let snapshot = scanner().scan().unwrap();
+    let targets = vec![Target::of(
+        find(&snapshot, root).expect("the root is alive"),
+    )];
+    effects.run(Effect::Signal {
+        targets,
+        signal,
+        scope,
+    });
+    match inbox.recv_timeout(DEADLINE) {
+        Ok(Event::Done(Outcome::Signalled { results, .. })) => results,
+        other => panic!("no signal outcome: {other:?}"),
+    }
+}
+
+fn dead(pid: Pid) -> bool {
+    gone(pid) || state_of(pid).is_some_and(|s| s.0 == State::Zombie)
+}
+
 #[test]
-fn killing_a_subtree_gets_every_descendant_including_new_forks() {
+fn a_subtree_signal_reaches_every_descendant_and_spares_the_rest() {
     let lab = TestLab::new();
     let worker = lab.0.spawn().unwrap();
     let child = lab.fork(worker);
     let grandchildren: Vec<Pid> = (0..3).map(|_| lab.fork(child)).collect();
-    let (events, inbox) = mpsc::channel();
-    let (scans, _requests) = mpsc::channel::<Command>();
-    let effects = Effects::new(Err(LabError::NoWorker(0)), events, scans);
-    let root = Target {
-        id: read_identity(child).unwrap(),
-        name: "brood-lab".into(),
-    };
-    effects.run(Effect::Signal {
-        targets: vec![root],
-        signal: Signal::SIGKILL,
-        scope: brood::app::SignalScope::Subtree,
-    });
-    let Ok(Event::Done(Outcome::Signalled { results, .. })) = inbox.recv_timeout(DEADLINE) else {
-        panic!("no signal outcome");
-    };
-    assert_eq!(results.len(), 4, "{results:?}");
-    assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
-    for pid in grandchildren {
-        wait_until("each grandchild to die", || {
-            (gone(pid) || state_of(pid).is_some_and(|s| s.0 == State::Zombie)).then_some(())
+
+    // A stop signal reaches all four and leaves them stopped; SIGCONT brings them all back.
+    let stopped = signal_scope(child, brood::app::SignalScope::Subtree, Signal::SIGSTOP);
+    assert_eq!(stopped.len(), 4, "{stopped:?}");
+    for &pid in grandchildren.iter().chain([&child]) {
+        wait_until("each member to stop", || {
+            state_of(pid).filter(|s| s.0 == State::Stopped)
         });
     }
-    wait_until("the subtree root to die", || {
-        state_of(child).filter(|s| s.0 == State::Zombie)
-    });
+    assert!(
+        state_of(worker).is_some_and(|s| s.0 == State::Sleeping),
+        "the worker above is not touched"
+    );
+    signal_scope(child, brood::app::SignalScope::Subtree, Signal::SIGCONT);
+    for &pid in grandchildren.iter().chain([&child]) {
+        wait_until("each member to continue", || {
+            state_of(pid).filter(|s| s.0 == State::Sleeping)
+        });
+    }
+
+    let killed = signal_scope(child, brood::app::SignalScope::Subtree, Signal::SIGKILL);
+    assert_eq!(killed.len(), 4, "{killed:?}");
+    assert!(killed.iter().all(|(_, r)| r.is_ok()), "{killed:?}");
+    for &pid in grandchildren.iter().chain([&child]) {
+        wait_until("each member to die", || dead(pid).then_some(()));
+    }
     assert!(
         state_of(worker).is_some_and(|s| s.0 != State::Zombie),
         "the worker above the subtree lives"
+    );
+}
+
+#[test]
+fn a_group_signal_from_a_member_that_is_not_the_leader_reaches_the_whole_group() {
+    let lab = TestLab::new();
+    let worker = lab.0.spawn().unwrap();
+    let child = lab.fork(worker);
+    let grandchild = lab.fork(child);
+    // The child is not the group leader (the worker is): the group is the lab's, not its PID.
+    let results = signal_scope(child, brood::app::SignalScope::Group, Signal::SIGKILL);
+    let mut hit: Vec<Pid> = results.iter().map(|(t, _)| t.id.pid).collect();
+    hit.sort_unstable();
+    let mut expected = vec![worker, child, grandchild];
+    expected.sort_unstable();
+    assert_eq!(hit, expected);
+    for pid in expected {
+        wait_until("every member to die", || dead(pid).then_some(()));
+    }
+}
+
+#[test]
+fn a_subtree_signal_never_includes_brood_or_its_ancestors() {
+    // The subtree of this test's parent holds this test process: it must be spared, or the
+    // freeze would stop the thread that resumes everyone.
+    let snapshot = scanner().scan().unwrap();
+    let parent = find(&snapshot, ppid_from_proc(own_pid()).unwrap())
+        .unwrap()
+        .clone();
+    let members = brood::effects::members_of(
+        &snapshot,
+        &[Target::of(&parent)],
+        brood::app::SignalScope::Subtree,
+        own_pid(),
+    );
+    assert!(
+        members
+            .iter()
+            .all(|(t, _)| t.id.pid != own_pid() && t.id.pid != parent.pid()),
+        "{members:?}"
     );
 }
 
@@ -287,7 +357,6 @@ fn a_worker_answers_garbage_with_an_error_and_stays_healthy() {
     let ask = |bytes: &[u8]| {
         let mut stream = UnixStream::connect(socket_path(lab.0.dir(), worker)).unwrap();
         let _ = stream.write_all(bytes);
-        let _ = stream.shutdown(std::net::Shutdown::Write);
         let mut line = String::new();
         BufReader::new(&stream).read_line(&mut line).unwrap();
         line
@@ -339,4 +408,53 @@ fn tempdir_with_mode(mode: u32) -> std::path::PathBuf {
     std::fs::create_dir(&path).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
     path
+}
+
+#[test]
+fn a_request_given_up_on_while_the_worker_was_busy_is_not_carried_out_later() {
+    let lab = std::sync::Arc::new(TestLab::new());
+    let worker = lab.0.spawn().unwrap();
+    let child = lab.fork(worker);
+    let waiting = {
+        let lab = lab.clone();
+        std::thread::spawn(move || lab.0.request(worker, Request::Wait, None))
+    };
+    wait_until("the worker to block in wait", || {
+        (brood::proc::ipc::read_wchan(worker) == Some(brood::proc::wchan::WaitKind::Child))
+            .then_some(())
+    });
+    let late = lab.0.request(
+        worker,
+        Request::Fork,
+        Some(std::time::Duration::from_millis(200)),
+    );
+    assert!(matches!(late, Err(LabError::Timeout(_))), "{late:?}");
+    lab.exit(child, 0);
+    let reaped = waiting.join().unwrap().unwrap();
+    assert_eq!(
+        reaped,
+        Reply::Waited(WaitOutcome::Exited {
+            pid: child,
+            code: 0
+        })
+    );
+    // The queued fork reaches the worker now, after brood gave up on it: it must be dropped.
+    assert_eq!(
+        lab.0
+            .request(worker, Request::Ping, Some(brood::lab::REPLY_TIMEOUT))
+            .unwrap(),
+        Reply::Ok(worker)
+    );
+    let children: Vec<Pid> = scanner()
+        .scan()
+        .unwrap()
+        .procs
+        .iter()
+        .filter(|p| p.ppid == worker)
+        .map(|p| p.pid())
+        .collect();
+    assert!(
+        children.is_empty(),
+        "no fork behind brood's back: {children:?}"
+    );
 }

@@ -91,10 +91,7 @@ fn inner_checks_as_nobody() {
     );
     let mut app = App::new(Keymap::default(), false, own_pid());
     app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
-    let target = Target {
-        id,
-        name: init.name.to_string(),
-    };
+    let target = Target::of(&init);
     app.update(Event::Done(Outcome::Signalled {
         signal: Signal::SIGCONT,
         scope: SignalScope::Process,

@@ -41,6 +41,8 @@ use sort::{Column, Sort};
 pub struct Target {
     pub id: Identity,
     pub name: String,
+    /// Its process group, for signals to the whole group.
+    pub group: Pid,
 }
 
 impl Target {
@@ -48,6 +50,7 @@ impl Target {
         Target {
             id: proc.id,
             name: proc.name.to_string(),
+            group: proc.pgrp,
         }
     }
 }

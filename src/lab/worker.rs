@@ -120,6 +120,12 @@ impl Worker {
                 return Next::Continue;
             }
         };
+        // A request that waited in the queue while this worker was busy (in a wait, say) may
+        // have been given up on: brood closes the connection when its answer is late. Acting
+        // on it now would fork or reap behind brood's back, so it is dropped.
+        if peer_hung_up(&stream) {
+            return Next::Continue;
+        }
         match request {
             Request::Ping => {
                 let _ = reply(&stream, &Reply::Ok(getpid().as_raw()));
@@ -233,6 +239,20 @@ fn wait_reply(outcome: nix::Result<nix::sys::wait::WaitStatus>) -> Reply {
         Err(nix::errno::Errno::ECHILD) => Reply::Error("it has no child to wait for".into()),
         Err(errno) => Reply::Error(format!("waitpid failed: {}", errno.desc())),
     }
+}
+
+/// Whether the client closed its end (it reads the reply, so it never half-closes while waiting).
+fn peer_hung_up(stream: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    // nix has no POLLRDHUP, so this one poll is libc's.
+    let mut fd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
 }
 
 fn reply(mut stream: &UnixStream, reply: &Reply) -> std::io::Result<()> {

@@ -13,7 +13,7 @@ use super::watch::{self, Role};
 use super::{Control, ScenarioId, Step};
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::lab::tasks::{self, Task};
-use crate::lab::{Lab, REPLY_TIMEOUT};
+use crate::lab::{Lab, LabError, REPLY_TIMEOUT};
 use crate::proc::Pid;
 use crate::proc::scan::read_identity;
 
@@ -399,6 +399,9 @@ impl Driver {
         let parent = self.spawn("parent", "parent: waits for both")?;
         let gentle = self.fork(parent, "handles", "child 1: will get SIGTERM")?;
         let hard = self.fork(parent, "killed", "child 2: will get SIGKILL")?;
+        // Identities now, while they are certainly these children: a signal later must not land
+        // on a PID reused in between.
+        let ids = [gentle, hard].map(read_identity);
         for child in [gentle, hard] {
             self.task(child, Task::HandleTerm { ms: 120_000 })?;
         }
@@ -406,8 +409,12 @@ impl Driver {
         if !self.pause(4000) {
             return Ok(());
         }
-        for (child, signal) in [(gentle, Signal::SIGTERM), (hard, Signal::SIGKILL)] {
-            let sent = read_identity(child)
+        for ((child, id), signal) in [gentle, hard]
+            .into_iter()
+            .zip(ids)
+            .zip([Signal::SIGTERM, Signal::SIGKILL])
+        {
+            let sent = id
                 .ok_or_else(|| "it has already exited".to_string())
                 .and_then(|id| crate::effects::send_signal(id, signal).map_err(|e| e.to_string()));
             match sent {
@@ -499,6 +506,12 @@ impl Driver {
                         reaped += usize::from(outcome.reaped());
                         report_wait(&lab, &report, parent, outcome);
                     }
+                    // The children were reaped by someone else (w): say so rather than go quiet.
+                    Err(LabError::Refused { reason, .. }) => {
+                        report(Step::Note(format!("{parent} stops waiting: {reason}")));
+                        return;
+                    }
+                    // The scenario was ended: its processes are gone.
                     _ => return,
                 }
             }
@@ -512,6 +525,12 @@ impl Driver {
             for child in children {
                 match lab.request(parent, Request::WaitPid(child), None) {
                     Ok(Reply::Waited(outcome)) => report_wait(&lab, &report, parent, outcome),
+                    // Already reaped by someone else (w on the zombie): go on with the next.
+                    Err(LabError::Refused { reason, .. }) => {
+                        report(Step::Note(format!(
+                            "{parent} cannot wait for {child}: {reason}"
+                        )));
+                    }
                     _ => return,
                 }
             }
