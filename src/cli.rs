@@ -26,7 +26,7 @@ pub struct Cli {
     pub scenario: Option<ScenarioId>,
 
     /// Show only this process and its descendants
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
     pub pid: Option<i32>,
 
     /// Show only the processes of this user (their ancestors stay, dimmed)

@@ -231,10 +231,14 @@ impl Effects {
             // The main loop suspends; it owns the terminal.
             Effect::Suspend => {}
             Effect::ReadDispositions(target) => {
-                let dispositions = read_dispositions(target);
-                self.report(Outcome::Dispositions {
-                    target,
-                    dispositions,
+                // A /proc read: off the UI thread, like every other blocking effect.
+                let events = self.events.clone();
+                std::thread::spawn(move || {
+                    let dispositions = read_dispositions(target);
+                    let _ = events.send(Event::Done(Outcome::Dispositions {
+                        target,
+                        dispositions,
+                    }));
                 });
             }
             Effect::SetSubreaper(on) => {

@@ -102,6 +102,9 @@ fn install_panic_hook(lab: Option<Weak<Lab>>) {
         }
         let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
         previous(info);
+        // A panic on any thread (collector, effects) ends brood: the lab is gone and the
+        // terminal restored, so the main loop must not go on drawing onto the normal screen.
+        std::process::exit(101);
     }));
 }
 

@@ -134,9 +134,29 @@ fn quit_can_leave_lab_processes_running_on_request() {
     brood.send_key(Key::Char('l'));
     assert_eq!(brood.wait_exit(PATIENCE), 0);
     let _cleanup = support::Killed(worker);
-    std::thread::sleep(Duration::from_millis(300));
-    let state = proc_state(worker).expect("the worker outlives brood, as asked");
-    assert_ne!(state.0, State::Zombie);
+    // brood is gone, so the worker has seen its lifeline close; left running on purpose, it
+    // still answers on its socket (the run directory is named in its command line).
+    let cmdline =
+        std::fs::read(format!("/proc/{worker}/cmdline")).expect("the worker outlives brood");
+    let dir = String::from_utf8_lossy(
+        cmdline
+            .split(|b| *b == 0)
+            .nth(2)
+            .expect("the run directory"),
+    )
+    .to_string();
+    let reply = wait_until("the worker to answer after brood exited", || {
+        let mut stream =
+            std::os::unix::net::UnixStream::connect(format!("{dir}/{worker}.sock")).ok()?;
+        std::io::Write::write_all(&mut stream, b"ping\n").ok()?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&stream), &mut line).ok()?;
+        Some(line)
+    });
+    assert_eq!(reply.trim(), format!("ok {worker}"));
+    assert_ne!(proc_state(worker).map(|s| s.0), Some(State::Zombie));
+    drop(_cleanup);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -147,8 +167,13 @@ fn lab_processes_end_even_when_brood_is_killed_outright() {
     brood.send_key(Key::Char('j'));
     brood.send_key(Key::Char('f'));
     let child = lab_rows(&brood.wait_for(|text| lab_rows(text).len() == 2, PATIENCE))[1];
+    // A stopped process watches nothing: it must end all the same.
+    support::signal(child, nix::sys::signal::Signal::SIGSTOP);
+    wait_until("the child to stop", || {
+        proc_state(child).filter(|s| s.0 == State::Stopped)
+    });
     // Dropping the harness SIGKILLs brood, which gets no chance to clean up: the lifeline pipe
-    // closing is what ends the workers.
+    // closing is what ends the lab.
     drop(brood);
     wait_until("the workers to notice brood is gone and exit", || {
         let dead = |pid| gone(pid) || proc_state(pid).is_some_and(|s| s.0 == State::Zombie);

@@ -72,13 +72,22 @@ fn churn_of_short_lived_processes_and_threads_leaves_no_stale_rows_and_bounded_c
     );
 }
 
+/// A directory removed when the test ends, passed or failed.
+struct RemovedDir(std::path::PathBuf);
+
+impl Drop for RemovedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A process whose name and arguments are hostile to a terminal: escape sequences, newlines,
 /// invalid UTF-8, a right-to-left override, parentheses and spaces in comm, a 64 KiB argument.
-fn hostile_process() -> (Reaped, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("brood-hostile-{}", own_pid()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn hostile_process() -> (Reaped, RemovedDir) {
+    let dir = RemovedDir(std::env::temp_dir().join(format!("brood-hostile-{}", own_pid())));
+    std::fs::create_dir_all(&dir.0).unwrap();
     let name = OsStr::from_bytes(b"x) (\x1b[2J\n\xff");
-    let link = dir.join(name);
+    let link = dir.0.join(name);
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink("/bin/sh", &link).unwrap();
     let huge = "A".repeat(64 * 1024);
@@ -155,7 +164,7 @@ fn hostile_names_are_escaped_and_the_tree_stays_aligned() {
     }
     assert!(found, "the hostile process is on screen");
     drop(child);
-    let _ = std::fs::remove_dir_all(dir);
+    drop(dir);
 }
 
 #[test]
@@ -211,6 +220,9 @@ fn stale_run_directories_are_removed_without_following_planted_links() {
     let dead = base.join("brood-999999999-0");
     private(&dead);
     std::fs::write(dead.join("12.sock"), b"").unwrap();
+    let left_running = base.join("brood-999999997-0");
+    private(&left_running);
+    std::fs::write(left_running.join(brood::lab::DETACHED_MARKER), b"").unwrap();
     let live = base.join(format!("brood-{}-3", own_pid()));
     private(&live);
     let victim = base.join("precious");
@@ -222,6 +234,10 @@ fn stale_run_directories_are_removed_without_following_planted_links() {
     brood::lab::rundir::clean_stale(&base);
     assert!(!dead.exists(), "a crashed run's directory is removed");
     assert!(live.exists(), "a live run's directory is kept");
+    assert!(
+        left_running.exists(),
+        "a run left running on purpose keeps its directory"
+    );
     assert!(
         victim.join("data").exists(),
         "a planted symlink is not followed"

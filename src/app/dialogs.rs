@@ -133,7 +133,7 @@ impl App {
                         leave_running: true,
                     })
                 }
-                KeyCode::Enter | KeyCode::Char('k') => {
+                KeyCode::Enter => {
                     self.exit = Some(Exit::Quit {
                         leave_running: false,
                     })

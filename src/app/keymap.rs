@@ -1,6 +1,7 @@
 //! The one key table: every action a key can trigger, its key list, and the parsing of key names.
 //! The dispatcher, the help screen and the bottom hints all read this table; a key handled
-//! anywhere else is a bug.
+//! anywhere else is a bug. The one exception is inside a dialog: a typed exit code or search text,
+//! Enter to confirm and Tab to switch a field are the dialog's own input, not commands.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

@@ -211,7 +211,7 @@ impl App {
                 let parent = self.proc_by_pid(pid).map(|p| p.ppid);
                 let text = match parent {
                     Some(parent) => format!(
-                        "{pid} exits with code {code}; it stays a zombie until its parent {parent} waits (w)"
+                        "{pid} exits with code {code}; it is a zombie until its parent {parent} waits for it"
                     ),
                     None => format!("{pid} exits with code {code}"),
                 };
@@ -345,13 +345,20 @@ fn describe_wait(waiter: Pid, outcome: WaitOutcome, self_pid: Pid) -> String {
 }
 
 /// One log line for a change seen between two scans.
-pub(super) fn describe_change(change: &Change, now: &Snapshot, before: &Snapshot) -> String {
-    let name_of = |snapshot: &Snapshot, pid: Pid| {
-        snapshot
-            .procs
-            .iter()
-            .find(|p| p.pid() == pid)
-            .map_or_else(|| pid.to_string(), |p| format!("{pid} ({})", p.name))
+/// The two snapshots a change is between, each with its PID index (so naming is a look-up).
+pub(super) struct Names<'a> {
+    pub now: (&'a Snapshot, &'a std::collections::HashMap<Pid, usize>),
+    pub before: (&'a Snapshot, &'a std::collections::HashMap<Pid, usize>),
+}
+
+pub(super) fn describe_change(change: &Change, names: &Names<'_>) -> String {
+    let (now, before) = (names.now, names.before);
+    let name_of = |(snapshot, index): (&Snapshot, &std::collections::HashMap<Pid, usize>),
+                   pid: Pid| {
+        index.get(&pid).map_or_else(
+            || pid.to_string(),
+            |&i| format!("{pid} ({})", snapshot.procs[i].name),
+        )
     };
     match change {
         Change::Spawned { id, parent, name } => format!(

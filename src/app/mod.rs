@@ -391,10 +391,19 @@ impl App {
                             .is_some_and(|&i| snapshot.procs[i].kind == TaskKind::KernelThread)
                     });
             if !kernel || self.show_kernel_threads {
-                let text = lab::describe_change(change, &self.snapshot, &previous);
+                let names = lab::Names {
+                    now: (&self.snapshot, &indexes[0]),
+                    before: (&previous, &indexes[1]),
+                };
+                let text = lab::describe_change(change, &names);
                 self.log_line(text);
             }
         }
+        // Deadlocks come from a slower sweep: drop those whose members are gone since, so no
+        // badge stays on a process that ended (or lands on one that reused the PID).
+        let alive = &indexes[0];
+        self.deadlocks
+            .retain(|d| d.members().all(|pid| alive.contains_key(&pid)));
         self.counts = count_states(&self.snapshot, &self.marks, self.lab_group);
         let alive: HashSet<Identity> = self.snapshot.procs.iter().map(|p| p.id).collect();
         self.tagged.retain(|id| alive.contains(id));

@@ -53,7 +53,7 @@ impl RunDir {
 }
 
 /// Removes run directories left by brood runs that crashed: `brood-PID-N` whose PID is gone,
-/// owned by us and private. Anything else — another user's directory, a
+/// owned by us, private, and not left running on purpose (no `detached` marker). Anything else — another user's directory, a
 /// symlink planted under that name, a live run's directory — is left alone; `remove_dir_all`
 /// never follows symlinks inside, and the top is checked with `symlink_metadata` first.
 pub fn clean_stale(base: &Path) {
@@ -68,7 +68,9 @@ pub fn clean_stale(base: &Path) {
         // Any process under that PID keeps the directory: at worst a stale one waits for later.
         let live = Path::new(&format!("/proc/{pid}")).exists();
         let path = entry.path();
-        if !live && check_private(&path).is_ok() {
+        // A run left running on purpose keeps its directory: its workers still use it.
+        let detached = path.join(super::DETACHED_MARKER).exists();
+        if !live && !detached && check_private(&path).is_ok() {
             let _ = std::fs::remove_dir_all(&path);
         }
     }

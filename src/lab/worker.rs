@@ -69,6 +69,13 @@ impl Worker {
         loop {
             if self.lifeline_closed() && !self.dir.join(DETACHED_MARKER).exists() {
                 self.remove_socket();
+                // brood is gone without ending the lab (killed outright): the first worker to
+                // notice ends the whole group, so stopped processes, ones blocked in a wait and
+                // programs exec'd in the lab (none of which watch the lifeline) go too.
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::getpgrp(),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 return 0;
             }
             let Ok((stream, _)) = self.listener.accept() else {

@@ -122,6 +122,11 @@ impl Lifecycle {
         let mut seen_now = HashMap::with_capacity(next.procs.len());
         let previous = self.previous.take();
         for proc in &next.procs {
+            // Threads come and go with the thread toggle and inside every busy program; the
+            // log is about processes.
+            if proc.kind == TaskKind::Thread {
+                continue;
+            }
             let seen = Seen {
                 parent: proc.ppid,
                 state: proc.state,

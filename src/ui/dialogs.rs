@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, t
                 )),
                 Line::raw(""),
                 Line::from(vec![
-                    Span::styled("Enter / k / q", theme.key()),
+                    Span::styled("Enter / q", theme.key()),
                     Span::raw(": end them all and quit"),
                 ]),
                 Line::from(vec![

@@ -58,7 +58,7 @@ fn states_line(app: &App, theme: Theme) -> Line<'static> {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(format!("{count} {label}"), style));
     };
-    item(c.running, "R running", theme.state(State::Running));
+    item(c.running, "R runnable", theme.state(State::Running));
     item(c.sleeping, "S sleeping", theme.state(State::Sleeping));
     item(c.disk, "D disk", theme.state(State::DiskSleep));
     item(c.stopped, "T stopped", theme.state(State::Stopped));

@@ -81,10 +81,16 @@ fn lines_for(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
                 ));
             }
             for link in links {
+                // Data flows from a writing end to a reading one; two ends used the same way
+                // share the object rather than talk through it.
                 let arrow = match (link.mine, link.theirs) {
-                    (Access::Write, _) | (_, Access::Read) => "──▶",
-                    (Access::Read, _) | (_, Access::Write) => "◀──",
-                    _ => "◀─▶",
+                    (Access::Write, Access::Read | Access::ReadWrite)
+                    | (Access::ReadWrite, Access::Read) => "──▶",
+                    (Access::Read, Access::Write | Access::ReadWrite)
+                    | (Access::ReadWrite, Access::Write) => "◀──",
+                    (Access::ReadWrite, Access::ReadWrite) => "◀─▶",
+                    (Access::Read, Access::Read) => "═ both read ═",
+                    (Access::Write, Access::Write) => "═ both write ═",
                 };
                 lines.push(Line::from(vec![
                     Span::raw(format!("  {} {arrow} ", label(app, pid))),
