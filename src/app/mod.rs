@@ -227,6 +227,8 @@ pub struct App {
     pub scan_count: u64,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
+    /// PID → index into `snapshot.procs`, rebuilt with each snapshot (look-ups by PID are many).
+    pub pid_index: std::collections::HashMap<Pid, usize>,
     /// The latest IPC sweep: wait channels, locks, descriptors.
     pub ipc: IpcState,
     /// Deadlocks found in it.
@@ -296,6 +298,7 @@ impl App {
             log: VecDeque::new(),
             scan_count: 0,
             self_pid,
+            pid_index: std::collections::HashMap::new(),
             ipc: IpcState::default(),
             deadlocks: Vec::new(),
             lab_group: None,
@@ -401,9 +404,10 @@ impl App {
         }
         // Deadlocks come from a slower sweep: drop those whose members are gone since, so no
         // badge stays on a process that ended (or lands on one that reused the PID).
-        let alive = &indexes[0];
+        let [now_index, _] = indexes;
         self.deadlocks
-            .retain(|d| d.members().all(|pid| alive.contains_key(&pid)));
+            .retain(|d| d.members().all(|pid| now_index.contains_key(&pid)));
+        self.pid_index = now_index;
         self.counts = count_states(&self.snapshot, &self.marks, self.lab_group);
         let alive: HashSet<Identity> = self.snapshot.procs.iter().map(|p| p.id).collect();
         self.tagged.retain(|id| alive.contains(id));
@@ -665,7 +669,9 @@ impl App {
 
     /// The process with this PID in the latest snapshot.
     pub fn proc_by_pid(&self, pid: Pid) -> Option<&ProcInfo> {
-        self.snapshot.procs.iter().find(|p| p.pid() == pid)
+        self.pid_index
+            .get(&pid)
+            .and_then(|&i| self.snapshot.procs.get(i))
     }
 
     /// Rows of the process table on the current screen.

@@ -38,6 +38,14 @@ impl WaitKind {
     }
 }
 
+/// The kernel function `pid` sleeps in, without the compiler's suffixes (`.constprop.0`);
+/// `None` while it runs ("0") or when unreadable.
+pub fn read_symbol(pid: super::Pid) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?;
+    let symbol = text.trim().split('.').next().unwrap_or_default();
+    (!symbol.is_empty() && symbol != "0").then(|| super::text::sanitize(symbol.as_bytes()))
+}
+
 /// Classifies a wchan symbol. Kernel versions name these functions differently
 /// (`pipe_read`, `anon_pipe_read`, `pipe_wait_readable`), and compilers add suffixes such as
 /// `.constprop.0`, so the match is on stable parts of the name.

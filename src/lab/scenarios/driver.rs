@@ -330,7 +330,7 @@ impl Driver {
             }
         }
         while Instant::now() < deadline && !self.stopped() {
-            match watch::parent_of(child) {
+            match crate::proc::scan::read_parent(child) {
                 Some((adopter, name)) if adopter != parent => {
                     self.note(format!(
                         "{child}'s parent {parent} is gone: the kernel made {adopter} ({name}) its parent (PPID read from /proc/{child}/stat)"

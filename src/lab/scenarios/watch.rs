@@ -112,7 +112,7 @@ pub(super) fn read_figures(id: ScenarioId, dir: &Path, roles: &[Role]) -> Figure
                 key: role.key.clone(),
                 label: role.label.clone(),
                 wchan: if alive {
-                    wchan(role.pid)
+                    crate::proc::wchan::read_symbol(role.pid).unwrap_or_default()
                 } else {
                     String::new()
                 },
@@ -127,30 +127,6 @@ pub(super) fn read_figures(id: ScenarioId, dir: &Path, roles: &[Role]) -> Figure
     };
     summarize(id, dir, roles, &mut figures);
     figures
-}
-
-/// Where `pid` sleeps in the kernel; empty while it runs ("0") or when unreadable. The
-/// compiler's suffixes (`.constprop.0`, `.isra.0`) are dropped: they name no other function.
-fn wchan(pid: Pid) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/wchan"))
-        .map(|w| w.trim().split('.').next().unwrap_or_default().to_string())
-        .ok()
-        .filter(|w| w != "0")
-        .unwrap_or_default()
-}
-
-/// The parent of `pid` and that parent's name, from /proc.
-pub(super) fn parent_of(pid: Pid) -> Option<(Pid, String)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let ppid: Pid = stat
-        .rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    let name = std::fs::read_to_string(format!("/proc/{ppid}/comm")).unwrap_or_default();
-    Some((ppid, name.trim().to_string()))
 }
 
 fn number(status: &str, key: &str) -> Option<i64> {
@@ -300,20 +276,12 @@ fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) 
     figures.values = values;
 }
 
-/// Locks held by and waiters among `pids`, from /proc/locks. A waiter's line reads
-/// `N: -> FLOCK ADVISORY WRITE PID …`, a holder's the same without the arrow.
+/// Locks held by and waiters among `pids`, from /proc/locks.
 fn proc_locks(pids: &[Pid]) -> (i64, i64) {
-    let text = std::fs::read_to_string("/proc/locks").unwrap_or_default();
     let (mut held, mut waiting) = (0, 0);
-    for line in text.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let blocked = words.get(1) == Some(&"->");
-        let pid_at = if blocked { 5 } else { 4 };
-        let Some(pid) = words.get(pid_at).and_then(|w| w.parse::<Pid>().ok()) else {
-            continue;
-        };
-        if pids.contains(&pid) {
-            if blocked {
+    for lock in crate::proc::ipc::read_locks() {
+        if lock.pid.is_some_and(|pid| pids.contains(&pid)) {
+            if lock.blocked {
                 waiting += 1;
             } else {
                 held += 1;
