@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid as NixPid;
 
 use crate::proc::scan::read_identity;
@@ -199,20 +199,21 @@ impl Lab {
         }
         // Collect brood's own children so none is left a zombie while brood finishes. Only
         // those: another part of the program (a test, say) may have children of its own.
-        let mut children = self.children.lock().map(|c| c.clone()).unwrap_or_default();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while !children.is_empty() && Instant::now() < deadline {
-            children.retain(|&pid| {
-                matches!(
-                    waitpid(NixPid::from_raw(pid), Some(WaitPidFlag::WNOHANG)),
-                    Ok(WaitStatus::StillAlive)
-                )
-            });
-            if !children.is_empty() {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
+        let children = self.children.lock().map(|c| c.clone()).unwrap_or_default();
+        reap_all_own(children, Duration::from_secs(2));
         self.dir.remove();
+    }
+}
+
+/// Collects each of brood's own children in `children` as it exits (they were just killed),
+/// giving up after `within`; children that are not brood's (ECHILD) are skipped at once.
+pub fn reap_all_own(mut children: Vec<Pid>, within: Duration) {
+    let deadline = Instant::now() + within;
+    while !children.is_empty() && Instant::now() < deadline {
+        children.retain(|&pid| matches!(reap_own(Some(pid)), Ok(None)));
+        if !children.is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 

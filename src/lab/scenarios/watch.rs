@@ -83,12 +83,10 @@ fn end_processes(id: ScenarioId, roles: &[Role], report: &Reporter) {
             killed += 1;
         }
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    let mut own: Vec<Pid> = roles.iter().map(|r| r.pid).collect();
-    while !own.is_empty() && std::time::Instant::now() < deadline {
-        own.retain(|&pid| matches!(crate::lab::reap_own(Some(pid)), Ok(None)));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::lab::reap_all_own(
+        roles.iter().map(|r| r.pid).collect(),
+        Duration::from_secs(2),
+    );
     if killed > 0 {
         report(Step::Note(format!(
             "scenario {id} ended: its {killed} remaining process(es) were killed"
