@@ -244,18 +244,10 @@ fn sort_orders_siblings_in_the_tree_and_everything_in_list_mode() {
 #[test]
 fn tagged_processes_get_one_signal_with_one_confirmation_listing_them() {
     let mut app = app();
-    let select = |app: &mut App, pid: Pid| {
-        let row = app
-            .rows
-            .iter()
-            .position(|r| app.snapshot.procs[r.proc_index].pid() == pid)
-            .unwrap();
-        app.select_row(row);
-    };
-    select(&mut app, 12);
+    app.select_pid(12);
     key(&mut app, KeyCode::Char(' '));
     assert_eq!(selected_pid(&app), Some(13), "space tags and moves down");
-    select(&mut app, 21);
+    app.select_pid(21);
     key(&mut app, KeyCode::Char(' '));
     assert_eq!(app.tagged.len(), 2);
 
@@ -293,7 +285,7 @@ fn tagged_processes_get_one_signal_with_one_confirmation_listing_them() {
     assert_eq!(app.tagged.len(), 1);
     key(&mut app, KeyCode::Char('U'));
     assert!(app.tagged.is_empty());
-    select(&mut app, 10);
+    app.select_pid(10);
     key(&mut app, KeyCode::Char('t'));
     assert_eq!(app.tagged.len(), 4, "sshd and its subtree");
 }

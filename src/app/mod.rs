@@ -640,6 +640,16 @@ impl App {
         self.rebuild_rows(None);
     }
 
+    /// Selects the row of `pid` (tests drive the app by PID rather than by row number).
+    #[cfg(test)]
+    pub(crate) fn select_pid(&mut self, pid: Pid) {
+        let row = self
+            .rows
+            .iter()
+            .position(|r| self.snapshot.procs[r.proc_index].pid() == pid);
+        self.select_row(row.unwrap_or_else(|| panic!("no row for PID {pid}")));
+    }
+
     fn select_row(&mut self, row: usize) {
         if self.rows.is_empty() {
             return;
@@ -1010,15 +1020,6 @@ mod tests {
         app
     }
 
-    fn select(app: &mut App, pid: Pid) {
-        let row = app
-            .rows
-            .iter()
-            .position(|r| app.snapshot.procs[r.proc_index].pid() == pid)
-            .unwrap();
-        app.select_row(row);
-    }
-
     fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
         app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
     }
@@ -1027,7 +1028,7 @@ mod tests {
     fn lab_keys_ask_for_lab_effects_and_refuse_strangers() {
         let mut app = lab_machine();
         assert_eq!(press(&mut app, 'n'), vec![Effect::Spawn]);
-        select(&mut app, 200);
+        app.select_pid(200);
         assert_eq!(
             press(&mut app, 'f'),
             vec![Effect::Lab {
@@ -1042,7 +1043,7 @@ mod tests {
                 request: Request::Wait
             }]
         );
-        select(&mut app, 300);
+        app.select_pid(300);
         assert!(press(&mut app, 'f').is_empty());
         assert!(
             app.status
@@ -1056,7 +1057,7 @@ mod tests {
     #[test]
     fn wait_on_a_zombie_asks_its_parent_to_reap_it() {
         let mut app = lab_machine();
-        select(&mut app, 201);
+        app.select_pid(201);
         assert_eq!(
             press(&mut app, 'w'),
             vec![Effect::Lab {
@@ -1064,14 +1065,14 @@ mod tests {
                 request: Request::Reap(201)
             }]
         );
-        select(&mut app, 100);
+        app.select_pid(100);
         assert_eq!(press(&mut app, 'w'), vec![Effect::ReapOwn(None)]);
     }
 
     #[test]
     fn exit_asks_for_a_code_then_sends_it() {
         let mut app = lab_machine();
-        select(&mut app, 200);
+        app.select_pid(200);
         assert!(press(&mut app, 'x').is_empty());
         assert!(matches!(app.overlay, Some(Overlay::ExitCode { .. })));
         press(&mut app, '4');
@@ -1089,7 +1090,7 @@ mod tests {
     #[test]
     fn signal_menu_preselects_sigterm_and_confirms_only_for_processes_brood_did_not_start() {
         let mut app = lab_machine();
-        select(&mut app, 200);
+        app.select_pid(200);
         let effects = press(&mut app, 's');
         assert!(matches!(effects.as_slice(), [Effect::ReadDispositions(id)] if id.pid == 200));
         let Some(Overlay::SignalMenu(menu)) = &app.overlay else {
@@ -1108,7 +1109,7 @@ mod tests {
             "lab: no confirmation"
         );
 
-        select(&mut app, 300);
+        app.select_pid(300);
         press(&mut app, 's');
         assert!(key(&mut app, KeyCode::Enter).is_empty());
         let Some(Overlay::Confirm { question, .. }) = &app.overlay else {
@@ -1131,7 +1132,7 @@ mod tests {
                 ..
             }]
         ));
-        select(&mut app, 1);
+        app.select_pid(1);
         assert!(press(&mut app, 'C').is_empty());
         assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
         press(&mut app, 'n');
@@ -1141,7 +1142,7 @@ mod tests {
     #[test]
     fn tab_in_the_signal_menu_widens_the_scope_and_always_confirms() {
         let mut app = lab_machine();
-        select(&mut app, 200);
+        app.select_pid(200);
         press(&mut app, 's');
         key(&mut app, KeyCode::Tab);
         assert!(key(&mut app, KeyCode::Enter).is_empty());
