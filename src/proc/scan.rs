@@ -617,24 +617,24 @@ fn is_fd_exhaustion(err: &io::Error) -> bool {
 }
 
 fn read_cmdline(pid: Pid) -> Option<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .ok()
-        .map(|raw| cmdline_from_raw(&raw))
+    use std::io::Read;
+    // Not fs::read: its size hint costs a statx, and /proc files report size 0 anyway.
+    let mut raw = Vec::new();
+    File::open(format!("/proc/{pid}/cmdline"))
+        .ok()?
+        .read_to_end(&mut raw)
+        .ok()?;
+    Some(cmdline_from_raw(&raw))
 }
 
-/// The effective user of a process. The owner of /proc/PID is that user (one `stat` call), except
-/// for processes that are not dumpable (setuid programs, some daemons), whose /proc files belong
-/// to root: only an owner of 0 is checked against the status file.
+/// The user of a process: the owner of /proc/PID (one `stat` call), as htop and ps show it. For
+/// a process that is not dumpable (a setuid program, some daemons) the kernel makes /proc/PID
+/// root's, so it shows as root; reading every status file to tell would double the first scan.
 fn read_uid(pid: Pid) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata(format!("/proc/{pid}")).ok()?.uid() {
-        0 => procfs::process::Process::new(pid)
-            .ok()?
-            .status()
-            .ok()
-            .map(|s| s.euid),
-        owner => Some(owner),
-    }
+    std::fs::metadata(format!("/proc/{pid}"))
+        .ok()
+        .map(|m| m.uid())
 }
 
 fn read_tracer(pid: Pid) -> Option<Pid> {
