@@ -69,10 +69,6 @@ fn draw_signal_menu(
     let table = signals::all();
     let height = screen.height.saturating_sub(2).min(table.len() as u16 + 5);
     let visible = usize::from(height.saturating_sub(5)).max(1);
-    let first = menu
-        .selected
-        .saturating_sub(visible / 2)
-        .min(table.len().saturating_sub(visible));
     let mut lines = vec![
         Line::from(vec![
             Span::raw(match menu.targets.len() {
@@ -84,27 +80,25 @@ fn draw_signal_menu(
         ]),
         Line::raw(""),
     ];
-    for (i, info) in table.iter().enumerate().skip(first).take(visible) {
+    let items = table.iter().map(|info| {
         let effect = match menu.dispositions {
             Some(Some(dispositions)) => dispositions.describe(*info),
             Some(None) => format!("{} (its handlers: unreadable)", info.default.describe()),
             None => info.default.describe().to_string(),
         };
-        let line = Line::from(vec![
+        Line::from(vec![
             Span::raw(format!("{:>2} {:<10}", info.number(), info.name())),
             Span::raw(format!("{:<56}", info.meaning)),
             Span::styled(effect, theme.orphan()),
-        ]);
-        lines.push(if i == menu.selected {
-            line.patch_style(theme.selected())
-        } else {
-            line
-        });
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "↑↓: choose   Enter: send   Esc: cancel",
-        theme.dim(),
+        ])
+    });
+    let keys = "↑↓: choose   Enter: send   Esc: cancel";
+    lines.extend(menu_lines(
+        items.collect(),
+        menu.selected,
+        visible,
+        keys,
+        theme,
     ));
     popup(frame, screen, " send a signal ", lines, 124, theme);
 }
@@ -114,20 +108,43 @@ fn draw_picker(frame: &mut Frame<'_>, screen: Rect, picker: &Picker, theme: Them
         PickKind::User => " show processes of ",
         PickKind::Sort => " sort by ",
     };
-    let visible = usize::from(screen.height.saturating_sub(6)).max(1);
-    let first = picker
-        .selected
-        .saturating_sub(visible / 2)
-        .min(picker.items.len().saturating_sub(visible));
-    let mut lines: Vec<Line<'_>> = picker
+    let visible = usize::from(screen.height.saturating_sub(6));
+    let items = picker
         .items
         .iter()
+        .map(|item| Line::raw(format!(" {item}")))
+        .collect();
+    let keys = "↑↓: choose   Enter: pick   Esc: cancel";
+    popup(
+        frame,
+        screen,
+        title,
+        menu_lines(items, picker.selected, visible, keys, theme),
+        44,
+        theme,
+    );
+}
+
+/// The window of a list that fits in `visible` rows around its selected item, that item
+/// highlighted, and the keys that work below it.
+pub(super) fn menu_lines<'a>(
+    items: Vec<Line<'a>>,
+    selected: usize,
+    visible: usize,
+    keys: &'static str,
+    theme: Theme,
+) -> Vec<Line<'a>> {
+    let visible = visible.max(1);
+    let first = selected
+        .saturating_sub(visible / 2)
+        .min(items.len().saturating_sub(visible));
+    let mut lines: Vec<Line<'a>> = items
+        .into_iter()
         .enumerate()
         .skip(first)
         .take(visible)
-        .map(|(i, item)| {
-            let line = Line::raw(format!(" {item}"));
-            if i == picker.selected {
+        .map(|(i, line)| {
+            if i == selected {
                 line.patch_style(theme.selected())
             } else {
                 line
@@ -135,11 +152,8 @@ fn draw_picker(frame: &mut Frame<'_>, screen: Rect, picker: &Picker, theme: Them
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "↑↓: choose   Enter: pick   Esc: cancel",
-        theme.dim(),
-    ));
-    popup(frame, screen, title, lines, 44, theme);
+    lines.push(Line::styled(keys, theme.dim()));
+    lines
 }
 
 /// A bordered box centred on the screen, as tall as its lines.

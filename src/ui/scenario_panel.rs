@@ -138,29 +138,20 @@ pub fn draw_menu(
 ) {
     let all = scenarios::ScenarioId::ALL;
     let height = screen.height.saturating_sub(2).min(all.len() as u16 + 4);
-    let visible = usize::from(height.saturating_sub(4)).max(1);
-    let first = menu
-        .selected
-        .saturating_sub(visible / 2)
-        .min(all.len().saturating_sub(visible));
-    let mut lines = Vec::new();
-    for (i, id) in all.iter().enumerate().skip(first).take(visible) {
-        let line = Line::from(vec![
-            Span::raw(format!("{:>2} ", i + 1)),
-            Span::styled(format!("{:<24}", id.name()), theme.key()),
-            Span::raw(id.title().to_string()),
-        ]);
-        lines.push(if i == menu.selected {
-            line.patch_style(theme.selected())
-        } else {
-            line
-        });
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "↑↓: choose   Enter: start it in the lab   Esc: cancel",
-        theme.dim(),
-    ));
+    let visible = usize::from(height.saturating_sub(4));
+    let items = all
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            Line::from(vec![
+                Span::raw(format!("{:>2} ", i + 1)),
+                Span::styled(format!("{:<24}", id.name()), theme.key()),
+                Span::raw(id.title().to_string()),
+            ])
+        })
+        .collect();
+    let keys = "↑↓: choose   Enter: start it in the lab   Esc: cancel";
+    let lines = super::dialogs::menu_lines(items, menu.selected, visible, keys, theme);
     super::dialogs::popup(
         frame,
         screen,
