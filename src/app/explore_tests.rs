@@ -78,6 +78,34 @@ fn pids(app: &App) -> Vec<Pid> {
 }
 
 #[test]
+fn search_unfolds_a_folded_subtree_that_hides_a_match_and_only_that() {
+    let mut app = app();
+    app.select_pid(10);
+    key(&mut app, KeyCode::Char('h')); // fold sshd (bash, vim, defunct under it)
+    app.select_pid(20);
+    key(&mut app, KeyCode::Char('h')); // fold cron (backup under it)
+    assert_eq!(app.rows.len(), 3);
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "vim");
+    assert_eq!(
+        selected_pid(&app),
+        Some(12),
+        "the match inside the fold is found and selected"
+    );
+    assert!(
+        app.rows
+            .iter()
+            .any(|r| app.snapshot.procs[r.proc_index].pid() == 12)
+    );
+    assert!(
+        !app.rows
+            .iter()
+            .any(|r| app.snapshot.procs[r.proc_index].pid() == 21),
+        "a fold without a match stays folded"
+    );
+}
+
+#[test]
 fn typing_a_search_jumps_to_the_first_match_and_f3_steps_through_matches() {
     let mut app = app();
     key(&mut app, KeyCode::Char('/'));

@@ -128,6 +128,7 @@ impl App {
     /// `inclusive`), forwards or backwards, wrapping; says so in the box when nothing matches.
     fn search_from(&mut self, start: usize, forward: bool, inclusive: bool) {
         let query = self.last_search.to_lowercase();
+        self.unfold_matches(&query);
         let found = if query.is_empty() || self.rows.is_empty() {
             None
         } else {
@@ -152,6 +153,41 @@ impl App {
         }
         if let Some(prompt) = &mut self.prompt {
             prompt.not_found = found.is_none() && !query.is_empty();
+        }
+    }
+
+    /// Unfolds every folded subtree that hides a match, so that search finds what a fold hides
+    /// (the folds that hide no match stay).
+    fn unfold_matches(&mut self, query: &str) {
+        if query.is_empty() || self.collapsed.is_empty() {
+            return;
+        }
+        let shown: std::collections::HashSet<usize> =
+            self.rows.iter().map(|r| r.proc_index).collect();
+        let hidden_matches: Vec<crate::proc::Identity> = self
+            .snapshot
+            .procs
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| !shown.contains(i) && text_matches(p, query))
+            .map(|(_, p)| p.id)
+            .collect();
+        // Walk up from each hidden match; a process already walked through ends the walk, so the
+        // whole pass stays linear however many matches there are.
+        let mut walked = std::collections::HashSet::new();
+        let mut unfolded = false;
+        for id in hidden_matches {
+            let mut pid = id.pid;
+            while walked.insert(pid) {
+                let Some(proc) = self.pid_index.get(&pid).map(|&i| &self.snapshot.procs[i]) else {
+                    break;
+                };
+                unfolded |= self.collapsed.remove(&proc.id);
+                pid = proc.ppid;
+            }
+        }
+        if unfolded {
+            self.rebuild_rows(None);
         }
     }
 }
