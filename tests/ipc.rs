@@ -265,3 +265,35 @@ fn an_idle_reader_whose_writer_is_alive_is_not_a_deadlock() {
     );
     drop(write_end);
 }
+
+#[test]
+fn a_system_v_segment_links_its_creator_and_the_process_that_attached_it() {
+    // SAFETY: plain System V calls; the segment is removed below whatever happens to the child.
+    let id = unsafe { libc::shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600) };
+    assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
+    /// Removes the segment when the test ends, passed or failed.
+    struct Segment(i32);
+    impl Drop for Segment {
+        fn drop(&mut self) {
+            // SAFETY: removes the segment this test created.
+            unsafe { libc::shmctl(self.0, libc::IPC_RMID, std::ptr::null_mut()) };
+        }
+    }
+    let _segment = Segment(id);
+    let attacher = fork_child(&[], move || unsafe {
+        libc::shmat(id, std::ptr::null(), 0);
+        libc::pause();
+    });
+    let links = wait_until("the child to attach the segment", || {
+        let state = read_ipc(&scanner().scan().ok()?, true);
+        let links = state.links_of(attacher.0);
+        links
+            .iter()
+            .any(|l| l.endpoint == Endpoint::SysvSharedMemory(i64::from(id)))
+            .then_some(links)
+    });
+    assert!(
+        links.iter().any(|l| l.peer == own_pid()),
+        "linked to its creator, this test: {links:?}"
+    );
+}

@@ -17,6 +17,10 @@ pub enum Endpoint {
     SharedMemory(String),
     /// A POSIX message queue (`/dev/mqueue/NAME`).
     MessageQueue(String),
+    /// A System V shared-memory segment, by its id (from /proc/sysvipc/shm).
+    SysvSharedMemory(i64),
+    /// A System V message queue, by its id (from /proc/sysvipc/msg).
+    SysvMessageQueue(i64),
 }
 
 impl Endpoint {
@@ -52,6 +56,8 @@ impl Endpoint {
             Endpoint::Socket(inode) => format!("unix socket:[{inode}]"),
             Endpoint::SharedMemory(name) => format!("shared memory {name}"),
             Endpoint::MessageQueue(name) => format!("message queue {name}"),
+            Endpoint::SysvSharedMemory(id) => format!("System V shared memory {id}"),
+            Endpoint::SysvMessageQueue(id) => format!("System V message queue {id}"),
         }
     }
 }
@@ -267,6 +273,54 @@ pub struct IpcState {
     pub locks: Vec<super::locks::LockEntry>,
     /// Unix socket inode → its peer's inode (socketpair and connected sockets).
     pub socket_peers: HashMap<u64, u64>,
+    /// System V objects and the processes /proc/sysvipc names for them.
+    pub sysv: Vec<SysvObject>,
+}
+
+/// A System V IPC object. The kernel lists only its creator and the last process to use it (for
+/// shared memory: to attach or detach; for a queue: to send and to receive), not every user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysvObject {
+    pub endpoint: Endpoint,
+    /// Shared memory: its creator and the last to attach or detach; a queue: the last sender
+    /// and the last receiver.
+    pub pids: Vec<Pid>,
+}
+
+/// Parses /proc/sysvipc/shm (`queue: false`) or /proc/sysvipc/msg (`queue: true`).
+pub fn parse_sysv(text: &str, queue: bool) -> Vec<SysvObject> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    let at = |name: &str| columns.iter().position(|c| *c == name);
+    let (id_col, pid_cols) = if queue {
+        (at("msqid"), [at("lspid"), at("lrpid")])
+    } else {
+        (at("shmid"), [at("cpid"), at("lpid")])
+    };
+    let Some(id_col) = id_col else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let id: i64 = words.get(id_col)?.parse().ok()?;
+            let pids: Vec<Pid> = pid_cols
+                .iter()
+                .flatten()
+                .filter_map(|&c| words.get(c)?.parse().ok())
+                .filter(|p: &Pid| *p > 0)
+                .collect();
+            let endpoint = if queue {
+                Endpoint::SysvMessageQueue(id)
+            } else {
+                Endpoint::SysvSharedMemory(id)
+            };
+            (!pids.is_empty()).then_some(SysvObject { endpoint, pids })
+        })
+        .collect()
 }
 
 /// A connection between two processes.
@@ -309,6 +363,22 @@ impl IpcState {
                     if !links.contains(&link) {
                         links.push(link);
                     }
+                }
+            }
+        }
+        for object in &self.sysv {
+            if !object.pids.contains(&pid) {
+                continue;
+            }
+            for &peer in object.pids.iter().filter(|p| **p != pid) {
+                let link = Link {
+                    peer,
+                    endpoint: object.endpoint.clone(),
+                    mine: Access::ReadWrite,
+                    theirs: Access::ReadWrite,
+                };
+                if !links.contains(&link) {
+                    links.push(link);
                 }
             }
         }
@@ -670,6 +740,11 @@ pub fn read_ipc(snapshot: &super::Snapshot, links: bool) -> IpcState {
     }
     if links {
         state.socket_peers = read_socket_peers();
+        for (path, queue) in [("/proc/sysvipc/shm", false), ("/proc/sysvipc/msg", true)] {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                state.sysv.extend(parse_sysv(&text, queue));
+            }
+        }
     }
     state
 }
@@ -683,6 +758,34 @@ mod tests {
             fd,
             endpoint,
             access,
+        }
+    }
+
+    #[test]
+    fn sysv_tables_name_creator_and_last_user() {
+        let shm = "       key      shmid perms                  size  cpid  lpid nattch   uid\n\
+                   1234      32769   600                  4096   700   701      2     0\n";
+        assert_eq!(
+            parse_sysv(shm, false),
+            vec![SysvObject {
+                endpoint: Endpoint::SysvSharedMemory(32769),
+                pids: vec![700, 701]
+            }]
+        );
+        let msg = "       key      msqid perms      cbytes       qnum lspid lrpid   uid\n\
+                   0          7   644           0          0     0     0     0\n";
+        assert!(
+            parse_sysv(msg, true).is_empty(),
+            "a queue nobody used has no process to name"
+        );
+        assert!(parse_sysv("", false).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sysv_parsing_never_panics(text in "[ -~\\n]{0,300}") {
+            let _ = parse_sysv(&text, false);
+            let _ = parse_sysv(&text, true);
         }
     }
 
