@@ -170,6 +170,9 @@ const LOG_CAPACITY: usize = 1000;
 pub struct LogEntry {
     pub at: SystemTime,
     pub text: String,
+    /// About brood or its lab (the lab view shows only these); false for changes seen in /proc
+    /// of other processes.
+    pub about_lab: bool,
 }
 
 /// Counts of processes per state for the header; threads and kernel threads are counted apart, as in htop.
@@ -383,23 +386,26 @@ impl App {
         let previous = std::mem::replace(&mut self.snapshot, snapshot);
         let indexes = [self.snapshot.index_by_pid(), previous.index_by_pid()];
         for change in &changes {
+            let seen: Vec<&ProcInfo> = [&self.snapshot, &previous]
+                .iter()
+                .zip(&indexes)
+                .filter_map(|(snapshot, index)| {
+                    index.get(&change.id().pid).map(|&i| &snapshot.procs[i])
+                })
+                .filter(|p| p.id == change.id())
+                .collect();
             // Kernel threads come, go and rename themselves all the time: log them only when shown.
-            let kernel =
-                [&self.snapshot, &previous]
-                    .iter()
-                    .zip(&indexes)
-                    .any(|(snapshot, index)| {
-                        index
-                            .get(&change.id().pid)
-                            .is_some_and(|&i| snapshot.procs[i].kind == TaskKind::KernelThread)
-                    });
+            let kernel = seen.iter().any(|p| p.kind == TaskKind::KernelThread);
+            let about_lab = seen
+                .iter()
+                .any(|p| self.is_lab(p) || p.pid() == self.self_pid || p.ppid == self.self_pid);
             if !kernel || self.show_kernel_threads {
                 let names = lab::Names {
                     now: (&self.snapshot, &indexes[0]),
                     before: (&previous, &indexes[1]),
                 };
                 let text = lab::describe_change(change, &names);
-                self.log_line(text);
+                self.push_log(text, about_lab);
             }
         }
         // Deadlocks come from a slower sweep: drop those whose members are gone since, so no
@@ -742,13 +748,19 @@ impl App {
         );
     }
 
+    /// Logs something brood did or found about its lab.
     pub fn log_line(&mut self, text: String) {
+        self.push_log(text, true);
+    }
+
+    fn push_log(&mut self, text: String, about_lab: bool) {
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
         }
         self.log.push_back(LogEntry {
             at: (self.clock)(),
             text,
+            about_lab,
         });
     }
 
@@ -1201,5 +1213,31 @@ mod tests {
             .map(|r| app.snapshot.procs[r.proc_index].pid())
             .collect();
         assert_eq!(pids, vec![100, 200, 201]);
+    }
+
+    #[test]
+    fn log_entries_say_whether_they_are_about_the_lab() {
+        let mut app = lab_machine();
+        let next = SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(100, 1, "brood")
+            .with(200, 100, "brood-lab", |p| p.pgrp = 200)
+            .with(201, 200, "brood-lab", |p| {
+                p.pgrp = 200;
+                p.state = State::Zombie;
+            })
+            .with(202, 200, "brood-lab", |p| p.pgrp = 200)
+            .proc(300, 1, "stranger")
+            .proc(301, 300, "stranger-child")
+            .build();
+        feed(&mut app, next);
+        let about = |pid: &str| {
+            app.log
+                .iter()
+                .find(|e| e.text.starts_with(pid))
+                .map(|e| e.about_lab)
+        };
+        assert_eq!(about("202 "), Some(true), "a new lab process");
+        assert_eq!(about("301 "), Some(false), "a stranger's child");
     }
 }

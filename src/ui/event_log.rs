@@ -12,14 +12,23 @@ use crate::app::App;
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     let block = Block::default()
         .borders(Borders::TOP)
-        .title(" event log ")
+        .title(if app.lab_view {
+            " event log: the lab "
+        } else {
+            " event log "
+        })
         .title_style(theme.title());
     let inner = block.inner(area);
     let shown = usize::from(inner.height);
-    let lines: Vec<Line<'_>> = app
+    // In the lab view the log keeps to the lab too: the rest of the machine is noise there.
+    let entries: Vec<_> = app
         .log
         .iter()
-        .skip(app.log.len().saturating_sub(shown))
+        .filter(|e| !app.lab_view || e.about_lab)
+        .collect();
+    let lines: Vec<Line<'_>> = entries
+        .iter()
+        .skip(entries.len().saturating_sub(shown))
         .map(|entry| {
             Line::from(vec![
                 Span::styled(format::clock(entry.at), theme.dim()),
