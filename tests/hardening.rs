@@ -262,7 +262,10 @@ fn sigint_and_sigquit_to_brood_end_its_lab_and_restore_the_terminal() {
             DEADLINE,
         );
         brood.send_key(pty::Key::Char('n'));
-        let screen = brood.wait_for(|t| t.contains("brood started lab process"), DEADLINE);
+        let screen = brood.wait_for(
+            |t| t.contains("brood started lab process") && t.contains("(f forks it"),
+            DEADLINE,
+        );
         let worker: i32 = screen
             .split("brood started lab process ")
             .nth(1)
