@@ -1007,9 +1007,9 @@ mod tests {
         assert_eq!(app.scroll, app.rows.len() - page);
     }
 
-    /// brood (PID 100) with one lab worker (200, group 200) that forked 201; 300 is a stranger.
-    fn lab_machine() -> App {
-        let snapshot = SnapshotBuilder::default()
+    /// brood (PID 100) with one lab worker (200, group 200) whose child 201 is a zombie.
+    fn lab_tree() -> SnapshotBuilder {
+        SnapshotBuilder::default()
             .proc(1, 0, "init")
             .proc(100, 1, "brood")
             .with(200, 100, "brood-lab", |p| p.pgrp = 200)
@@ -1017,8 +1017,11 @@ mod tests {
                 p.pgrp = 200;
                 p.state = State::Zombie;
             })
-            .proc(300, 1, "stranger")
-            .build();
+    }
+
+    /// The lab tree, with 300, a stranger.
+    fn lab_machine() -> App {
+        let snapshot = lab_tree().proc(300, 1, "stranger").build();
         let mut app = App::new(Keymap::default(), true, 100);
         app.update(Event::Resize {
             width: 100,
@@ -1218,14 +1221,7 @@ mod tests {
     #[test]
     fn log_entries_say_whether_they_are_about_the_lab() {
         let mut app = lab_machine();
-        let next = SnapshotBuilder::default()
-            .proc(1, 0, "init")
-            .proc(100, 1, "brood")
-            .with(200, 100, "brood-lab", |p| p.pgrp = 200)
-            .with(201, 200, "brood-lab", |p| {
-                p.pgrp = 200;
-                p.state = State::Zombie;
-            })
+        let next = lab_tree()
             .with(202, 200, "brood-lab", |p| p.pgrp = 200)
             .proc(300, 1, "stranger")
             .proc(301, 300, "stranger-child")

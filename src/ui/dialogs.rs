@@ -175,9 +175,20 @@ pub(super) fn popup(
         width,
         height,
     );
+    boxed(frame, area, title.to_string(), lines, theme);
+}
+
+/// Clears `area` and draws `lines` in it, wrapped, inside a titled border.
+pub(super) fn boxed(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    title: String,
+    lines: Vec<Line<'_>>,
+    theme: Theme,
+) {
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(title.to_string())
+        .title(title)
         .title_style(theme.title());
     frame.render_widget(Clear, area);
     frame.render_widget(
