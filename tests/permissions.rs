@@ -1,6 +1,9 @@
 //! brood as an ordinary user: other users' processes show what is readable and say "permission
 //! denied" for the rest, signals to them fail with EPERM in plain words, and the lab works fully.
 //! Run as root, the test re-runs itself as `nobody`; run as anyone else, it says why it skipped.
+//!
+//! The "other user's process" is a sleeper the root half starts in a session of its own: not PID 1,
+//! which may share the test's session (and SIGCONT is allowed within a session, whoever owns it).
 
 mod support;
 
@@ -20,6 +23,7 @@ use support::*;
 
 const NOBODY: u32 = 65534;
 const INNER: &str = "BROOD_TEST_AS_NOBODY";
+const ROOTS_PROCESS: &str = "BROOD_TEST_ROOTS_PROCESS";
 
 #[test]
 fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
@@ -27,6 +31,16 @@ fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
         eprintln!("skipped: only root can start the unprivileged child this test needs");
         return;
     }
+    let mut sleeper = Command::new("sleep");
+    sleeper.arg("300");
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        sleeper.pre_exec(|| {
+            nix::unistd::setsid()?;
+            Ok(())
+        });
+    }
+    let roots = Reaped::from_command(&mut sleeper);
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -36,6 +50,7 @@ fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
             "--test-threads=1",
         ])
         .env(INNER, "1")
+        .env(ROOTS_PROCESS, roots.pid().to_string())
         .env("HOME", "/tmp")
         .env_remove("XDG_RUNTIME_DIR")
         .uid(NOBODY)
@@ -74,24 +89,31 @@ fn inner_checks_as_nobody() {
         "these checks must not run as root"
     );
 
+    let roots: i32 = std::env::var(ROOTS_PROCESS)
+        .expect("the root half names root's process")
+        .parse()
+        .unwrap();
+
     // The tree: root's processes are listed, with their owner.
     let snapshot = scanner().scan().unwrap();
-    let init = find(&snapshot, 1).expect("PID 1 is visible").clone();
-    assert_eq!(&*init.user, "root");
+    let sleeper = find(&snapshot, roots)
+        .expect("root's process is visible")
+        .clone();
+    assert_eq!(&*sleeper.user, "root");
 
     // Its descriptors are not ours to read, and that is said, not guessed.
-    let denied = read_ends(1).expect_err("another user's descriptors are unreadable");
+    let denied = read_ends(roots).expect_err("another user's descriptors are unreadable");
     assert_eq!(denied.kind(), std::io::ErrorKind::PermissionDenied);
 
     // A signal to it fails with EPERM, in plain words naming the owner. (SIGCONT: harmless.)
-    let id = read_identity(1).unwrap();
+    let id = read_identity(roots).unwrap();
     assert_eq!(
         send_signal(id, Signal::SIGCONT),
         Err(SignalError::PermissionDenied)
     );
     let mut app = App::new(Keymap::default(), false, own_pid());
     app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
-    let target = Target::of(&init);
+    let target = Target::of(&sleeper);
     app.update(Event::Done(Outcome::Signalled {
         signal: Signal::SIGCONT,
         scope: SignalScope::Process,
