@@ -20,6 +20,8 @@ use crate::lab::Lab;
 use crate::proc::scan::ScanOptions;
 
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    // First, before any thread starts.
+    crate::proc::scan::reserve_descriptors();
     let (events, inbox) = mpsc::channel();
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT])
         .context("cannot install signal handlers")?;

@@ -16,14 +16,14 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::stat::{PF_KTHREAD, StatFields, parse_stat};
-use super::text::{cmdline_from_raw, sanitize};
+use super::text::{MAX_CMDLINE_CHARS, cmdline_from_raw, sanitize};
 use super::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
 
 /// File descriptors kept free for everything else brood opens (terminal, lab sockets, pipes).
@@ -83,29 +83,24 @@ const DIR_BUF_BYTES: usize = 64 * 1024;
 
 /// What the scanner remembers about one task between scans.
 struct Entry {
-    id: Identity,
+    /// What the last full read found (identity, static fields and all), handed out again while
+    /// the process stays quiet.
+    info: ProcInfo,
     stat_file: Option<File>,
     /// `/proc/PID/schedstat`, kept beside `stat_file` for single-threaded processes.
     sched_file: Option<File>,
     /// CPU time (ns) read from `sched_file` just *before* the last full read of `stat`, so that
     /// anything the process did after that read shows as a change.
     runtime_at_read: Option<u64>,
-    /// What the last full read found, handed out again while the process stays quiet.
-    last: Option<ProcInfo>,
     born_in_scan: u64,
-    comm_raw: Vec<u8>,
-    name: Arc<str>,
-    cmdline: Arc<str>,
-    uid: Option<u32>,
-    user: Arc<str>,
-    prev_cpu_ticks: u64,
     seen_in_scan: u64,
 }
 
 /// Reads /proc repeatedly, keeping per-process state to make each refresh cheap.
 pub struct Scanner {
     options: ScanOptions,
-    entries: PidMap<Entry>,
+    /// Boxed: the table has twice the slots of the tasks it holds, and a slot is then a pointer.
+    entries: PidMap<Box<Entry>>,
     users: HashMap<u32, Arc<str>>,
     open_budget: usize,
     open_files: usize,
@@ -114,6 +109,7 @@ pub struct Scanner {
     ticks_per_sec: u64,
     page_size: u64,
     buf: Vec<u8>,
+    cmdline_buf: Vec<u8>,
     path: String,
     dir_buf: Vec<u8>,
     pids: Vec<Pid>,
@@ -136,6 +132,7 @@ impl Scanner {
             ticks_per_sec: procfs::ticks_per_second().max(1),
             page_size: procfs::page_size(),
             buf: vec![0; 1024],
+            cmdline_buf: Vec::new(),
             path: String::with_capacity(64),
             dir_buf: vec![0; DIR_BUF_BYTES],
             pids: Vec::new(),
@@ -166,13 +163,14 @@ impl Scanner {
         self.scan_count += 1;
 
         let uptime_secs = self.retry_on_fd_exhaustion(read_uptime).unwrap_or_default();
-        let mut procs = Vec::with_capacity(self.entries.len() + 64);
         let mut pids = std::mem::take(&mut self.pids);
         let listed = self.list_tasks("/proc", &mut pids);
         if let Err(err) = listed {
             self.pids = pids;
             return Err(ScanError::ProcUnreadable(err));
         }
+        // Exactly one slot a process: a snapshot lives on in the UI, spare room with it.
+        let mut procs = Vec::with_capacity(pids.len());
         let mut quiet = std::mem::take(&mut self.quiet);
         quiet.clear();
         for &pid in &pids {
@@ -233,10 +231,12 @@ impl Scanner {
         let budget_left = self.open_files < self.open_budget;
         let entry = self.entries.get_mut(&pid)?;
         entry.runtime_at_read = runtime;
-        entry.last = Some(info.clone());
         // Only a single thread's CPU time is in schedstat; only processes with a kept stat file
-        // have the budget for a second one.
-        let wanted = info.threads == 1 && entry.stat_file.is_some();
+        // have the budget for a second one. Not on the first read: it could not skip a read
+        // before the next one anyway, and the first scan (the first frame) stays shorter.
+        let wanted = info.threads == 1
+            && entry.stat_file.is_some()
+            && (entry.born_in_scan < self.scan_count || entry.sched_file.is_some());
         if wanted && entry.sched_file.is_none() && budget_left {
             use std::fmt::Write;
             self.path.clear();
@@ -281,17 +281,16 @@ impl Scanner {
     fn reuse_if_quiet(&mut self, pid: Pid, runtime: u64) -> Option<ProcInfo> {
         let scan_count = self.scan_count;
         let entry = self.entries.get_mut(&pid)?;
-        let last = entry.last.as_ref()?;
         let due = (pid as u64)
             .wrapping_add(scan_count)
             .is_multiple_of(FULL_READ_EVERY);
-        if due || entry.runtime_at_read != Some(runtime) || last.threads != 1 {
+        if due || entry.runtime_at_read != Some(runtime) || entry.info.threads != 1 {
             return None;
         }
         entry.seen_in_scan = scan_count;
         Some(ProcInfo {
             cpu_percent: 0.0,
-            ..last.clone()
+            ..entry.info.clone()
         })
     }
 
@@ -305,10 +304,7 @@ impl Scanner {
                 || self.entries.get(&ppid).is_some_and(|parent| {
                     parent.seen_in_scan == scan_count
                         && parent.born_in_scan < scan_count
-                        && parent
-                            .last
-                            .as_ref()
-                            .is_some_and(|p| p.state != State::Zombie)
+                        && parent.info.state != State::Zombie
                 });
             if parent_lives {
                 continue;
@@ -328,19 +324,23 @@ impl Scanner {
 
     /// Reads one task's stat (through its kept-open file when there is one) and its cached fields.
     fn read_task(&mut self, tid: Pid, tgid: Option<Pid>, elapsed: Option<f64>) -> Option<ProcInfo> {
-        let len = self.read_stat(tid, tgid)?;
+        let (len, opened) = self.read_stat(tid, tgid)?;
         let buf = std::mem::take(&mut self.buf);
-        let info = parse_stat(&buf[..len]).and_then(|stat| self.update_entry(&stat, tgid, elapsed));
+        let info = parse_stat(&buf[..len])
+            .and_then(|stat| self.update_entry(&stat, tgid, elapsed, opened));
         self.buf = buf;
         info
     }
 
     /// Merges a fresh stat line with what is cached for the task, reading static fields if new.
+    /// `opened` is the stat file if it was just opened by path: kept for the next scan while the
+    /// budget allows.
     fn update_entry(
         &mut self,
         stat: &StatFields<'_>,
         tgid: Option<Pid>,
         elapsed: Option<f64>,
+        opened: Option<File>,
     ) -> Option<ProcInfo> {
         let tid = stat.pid;
         let id = Identity {
@@ -349,97 +349,113 @@ impl Scanner {
         };
         let scan_count = self.scan_count;
 
-        let is_new = self.entries.get(&tid).is_none_or(|e| e.id != id);
-        if is_new {
-            let fresh = self.fresh_entry(id, stat, tgid.unwrap_or(tid));
+        let known = self.entries.get(&tid).is_some_and(|e| e.info.id == id);
+        if !known {
+            let fresh = self.fresh_entry(id, stat, tgid.unwrap_or(tid), opened.as_ref());
             // The old entry's file (if any) belonged to a dead process that had this PID.
-            if let Some(old) = self.entries.insert(tid, fresh) {
-                self.release(old);
+            if let Some(old) = self.entries.insert(tid, Box::new(fresh)) {
+                self.release(*old);
             }
         }
         let entry = self.entries.get_mut(&tid)?;
-        if !is_new && entry.comm_raw != stat.comm {
+        if let Some(file) = opened
+            && entry.stat_file.is_none()
+            && self.open_files < self.open_budget
+        {
+            entry.stat_file = Some(file);
+            self.open_files += 1;
+        }
+        if known && !is_name_of(&entry.info.name, stat.comm) {
             // A new comm means exec (or prctl PR_SET_NAME): the command line may have changed too.
-            entry.comm_raw = stat.comm.to_vec();
-            entry.name = sanitize(stat.comm).into();
-            if let Some(cmdline) = read_cmdline(tgid.unwrap_or(tid)) {
-                entry.cmdline = cmdline.into();
+            entry.info.name = sanitize(stat.comm).into();
+            if let Some(cmdline) = read_cmdline(tgid.unwrap_or(tid), &mut self.cmdline_buf) {
+                entry.info.cmdline = cmdline.into();
             }
         }
         entry.seen_in_scan = scan_count;
 
+        let info = &mut entry.info;
         let cpu_ticks = stat.utime + stat.stime;
-        let cpu_percent = match elapsed {
-            Some(secs) if secs > 0.0 && !is_new => {
-                let used = cpu_ticks.saturating_sub(entry.prev_cpu_ticks) as f64;
+        info.cpu_percent = match elapsed {
+            Some(secs) if secs > 0.0 && known => {
+                let used = cpu_ticks.saturating_sub(info.cpu_ticks) as f64;
                 (used / (secs * self.ticks_per_sec as f64) * 100.0) as f32
             }
             _ => 0.0,
         };
-        entry.prev_cpu_ticks = cpu_ticks;
-
-        let state = State::from_letter(stat.state);
-        let kind = if stat.flags & PF_KTHREAD != 0 {
+        info.cpu_ticks = cpu_ticks;
+        info.ppid = stat.ppid;
+        info.pgrp = stat.pgrp;
+        info.session = stat.session;
+        info.kind = if stat.flags & PF_KTHREAD != 0 {
             TaskKind::KernelThread
         } else {
             TaskKind::Process
         };
-        let tracer = (state == State::Traced).then(|| read_tracer(tid)).flatten();
-        Some(ProcInfo {
-            id,
-            ppid: stat.ppid,
-            pgrp: stat.pgrp,
-            session: stat.session,
-            kind,
-            state,
-            name: entry.name.clone(),
-            cmdline: entry.cmdline.clone(),
-            uid: entry.uid,
-            user: entry.user.clone(),
-            cpu_ticks,
-            cpu_percent,
-            rss_bytes: u64::try_from(stat.rss_pages).unwrap_or(0) * self.page_size,
-            vsize_bytes: stat.vsize,
-            nice: stat.nice,
-            threads: stat.num_threads,
-            tracer,
-        })
+        info.state = State::from_letter(stat.state);
+        info.rss_bytes = u64::try_from(stat.rss_pages).unwrap_or(0) * self.page_size;
+        info.vsize_bytes = stat.vsize;
+        info.nice = stat.nice;
+        info.threads = stat.num_threads;
+        info.tracer = (info.state == State::Traced)
+            .then(|| read_tracer(tid))
+            .flatten();
+        Some(info.clone())
     }
 
-    fn fresh_entry(&mut self, id: Identity, stat: &StatFields<'_>, tgid: Pid) -> Entry {
+    /// A new task's entry: its static fields read, the rest filled in by [`Self::update_entry`].
+    fn fresh_entry(
+        &mut self,
+        id: Identity,
+        stat: &StatFields<'_>,
+        tgid: Pid,
+        stat_file: Option<&File>,
+    ) -> Entry {
         let kernel = stat.flags & PF_KTHREAD != 0;
         let cmdline = if kernel {
             String::new()
         } else {
-            read_cmdline(tgid).unwrap_or_default()
+            read_cmdline(tgid, &mut self.cmdline_buf).unwrap_or_default()
         };
-        let uid = read_uid(tgid);
+        let uid = stat_file.and_then(read_uid);
         let user = match uid {
             Some(uid) => self.user_name(uid),
             None => Arc::from("?"),
         };
         Entry {
-            id,
+            info: ProcInfo {
+                id,
+                ppid: 0,
+                pgrp: 0,
+                session: 0,
+                kind: TaskKind::Process,
+                state: State::Other(b'?'),
+                name: sanitize(stat.comm).into(),
+                cmdline: cmdline.into(),
+                uid,
+                user,
+                cpu_ticks: 0,
+                cpu_percent: 0.0,
+                rss_bytes: 0,
+                vsize_bytes: 0,
+                nice: 0,
+                threads: 0,
+                tracer: None,
+            },
             stat_file: None,
-            comm_raw: stat.comm.to_vec(),
-            name: sanitize(stat.comm).into(),
-            cmdline: cmdline.into(),
-            uid,
-            user,
-            prev_cpu_ticks: stat.utime + stat.stime,
-            seen_in_scan: 0,
             sched_file: None,
             runtime_at_read: None,
-            last: None,
             born_in_scan: self.scan_count,
+            seen_in_scan: 0,
         }
     }
 
-    /// Fills `self.buf` with the task's stat line; returns its length.
-    fn read_stat(&mut self, tid: Pid, tgid: Option<Pid>) -> Option<usize> {
+    /// Fills `self.buf` with the task's stat line; returns its length, and the file if it had to
+    /// be opened by path (no kept file, or the kept one was stale).
+    fn read_stat(&mut self, tid: Pid, tgid: Option<Pid>) -> Option<(usize, Option<File>)> {
         if let Some(file) = self.entries.get(&tid).and_then(|e| e.stat_file.as_ref()) {
             match file.read_at(&mut self.buf, 0) {
-                Ok(len) if len > 0 && len < self.buf.len() => return Some(len),
+                Ok(len) if len > 0 && len < self.buf.len() => return Some((len, None)),
                 // Gone (ESRCH) or its PID reused: drop the stale file and look again by path.
                 _ => {
                     if let Some(file) = self.entries.get_mut(&tid).and_then(|e| e.stat_file.take())
@@ -469,14 +485,7 @@ impl Scanner {
             let bigger = self.buf.len() * 2;
             self.buf.resize(bigger, 0);
         };
-        // Keep it for the next scan while the fd budget allows; past it, fall back to open/read/close.
-        if self.open_files < self.open_budget
-            && let Some(entry) = self.entries.get_mut(&tid)
-        {
-            entry.stat_file = Some(file);
-            self.open_files += 1;
-        }
-        Some(len)
+        Some((len, Some(file)))
     }
 
     /// Runs `open`; if it fails for want of file descriptors, closes some kept `stat` files, lowers
@@ -540,6 +549,41 @@ impl Entry {
     fn close_files(&mut self) -> usize {
         self.runtime_at_read = None;
         usize::from(self.stat_file.take().is_some()) + usize::from(self.sched_file.take().is_some())
+    }
+}
+
+/// Grows the descriptor table to hold the kept files of the processes there are now. Call it while
+/// brood is single-threaded: once threads share the table, every doubling of it waits for an RCU
+/// grace period, which made a first scan of 2 000 processes a third slower.
+pub fn reserve_descriptors() {
+    let budget = raise_fd_limit();
+    // The 4th field of /proc/loadavg, "running/total", counts every task (threads too): an upper
+    // bound of the processes, one read away, where listing /proc takes milliseconds.
+    let Ok(loadavg) = File::open("/proc/loadavg") else {
+        return;
+    };
+    let mut buf = [0u8; 128];
+    let Ok(len) = loadavg.read_at(&mut buf, 0) else {
+        return;
+    };
+    let tasks = buf[..len]
+        .split(|&b| b == b' ')
+        .nth(3)
+        .and_then(|field| field.split(|&b| b == b'/').nth(1))
+        .and_then(parse_decimal)
+        .unwrap_or(0);
+    // A stat and a schedstat file each, and room for some more processes.
+    let wanted = (usize::try_from(tasks).unwrap_or(0) * 2 + 256).min(budget);
+    let Ok(wanted) = libc::c_int::try_from(wanted) else {
+        return;
+    };
+    // SAFETY: copies a descriptor we own to the lowest free number ≥ `wanted` (never one in use)
+    // and closes the copy; only the table's size remains.
+    unsafe {
+        let copy = libc::fcntl(loadavg.as_raw_fd(), libc::F_DUPFD_CLOEXEC, wanted);
+        if copy >= 0 {
+            libc::close(copy);
+        }
     }
 }
 
@@ -616,25 +660,43 @@ fn is_fd_exhaustion(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
-fn read_cmdline(pid: Pid) -> Option<String> {
-    use std::io::Read;
-    // Not fs::read: its size hint costs a statx, and /proc files report size 0 anyway.
-    let mut raw = Vec::new();
-    File::open(format!("/proc/{pid}/cmdline"))
-        .ok()?
-        .read_to_end(&mut raw)
-        .ok()?;
-    Some(cmdline_from_raw(&raw))
+/// Whether `name` is what `comm` shows as. Without an allocation, unless `comm` needed escaping.
+fn is_name_of(name: &str, comm: &[u8]) -> bool {
+    name.as_bytes() == comm || *sanitize(comm) == *name
 }
 
-/// The user of a process: the owner of /proc/PID (one `stat` call), as htop and ps show it. For
-/// a process that is not dumpable (a setuid program, some daemons) the kernel makes /proc/PID
-/// root's, so it shows as root; reading every status file to tell would double the first scan.
-fn read_uid(pid: Pid) -> Option<u32> {
+/// The command line of `pid`, read into `raw` (kept by the caller to reuse its capacity), at most
+/// as many bytes as the shown command line can hold. One `read` where it fits: a read of
+/// /proc/PID/cmdline returns all there is up to the buffer's size, so a short read is the end.
+fn read_cmdline(pid: Pid, raw: &mut Vec<u8>) -> Option<String> {
+    // Up to 4 bytes a character, plus one more character to know whether to mark a cut.
+    const MAX_BYTES: usize = 4 * (MAX_CMDLINE_CHARS + 1);
+    let file = File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    raw.clear();
+    raw.resize(raw.capacity().clamp(4096, MAX_BYTES), 0);
+    let mut len = 0;
+    loop {
+        let read = (&file).read(&mut raw[len..]).ok()?;
+        len += read;
+        if read == 0 || len < raw.len() {
+            break;
+        }
+        if raw.len() == MAX_BYTES {
+            break;
+        }
+        raw.resize((raw.len() * 2).min(MAX_BYTES), 0);
+    }
+    raw.truncate(len);
+    Some(cmdline_from_raw(raw))
+}
+
+/// The user of a process: the owner of its /proc entries (one `fstat` of a file already open),
+/// as htop and ps show it. For a process that is not dumpable (a setuid program, some daemons) the
+/// kernel makes them root's, so it shows as root; reading every status file to tell would double
+/// the first scan.
+fn read_uid(stat_file: &File) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/{pid}"))
-        .ok()
-        .map(|m| m.uid())
+    stat_file.metadata().ok().map(|m| m.uid())
 }
 
 fn read_tracer(pid: Pid) -> Option<Pid> {
@@ -833,6 +895,70 @@ mod tests {
         }
         let snapshot = scanner.scan().unwrap();
         assert_eq!(find(&snapshot, orphan).ppid, adopter, "parent reaped");
+    }
+
+    #[test]
+    fn a_name_is_compared_to_its_comm_as_shown() {
+        assert!(is_name_of("sleep", b"sleep"));
+        assert!(is_name_of("evil\\x1b[2J", b"evil\x1b[2J"));
+        assert!(!is_name_of("sleep", b"bash"));
+        assert!(!is_name_of("evil\\x1b[2J", b"evil"));
+    }
+
+    const FRESH_PROCESS: &str = "BROOD_TEST_FRESH_PROCESS";
+
+    /// Run in a process of its own (other tests' scanners grow the table too), with more
+    /// processes than the table starts with room for.
+    #[test]
+    fn the_descriptor_table_is_grown_for_every_process_there_is() {
+        let mut guard = Guard::default();
+        for _ in 0..150 {
+            guard
+                .children
+                .push(Command::new("sleep").arg("60").spawn().unwrap());
+        }
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "proc::scan::tests::descriptor_table_of_a_fresh_process",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env(FRESH_PROCESS, "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && text.contains("1 passed"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    #[ignore = "run by the_descriptor_table_is_grown_for_every_process_there_is"]
+    fn descriptor_table_of_a_fresh_process() {
+        if std::env::var_os(FRESH_PROCESS).is_none() {
+            return;
+        }
+        fn table_size() -> usize {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
+            line["FDSize:".len()..].trim().parse().unwrap()
+        }
+        let processes = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| parse_pid(e.file_name().as_encoded_bytes()).is_some())
+            })
+            .count();
+        reserve_descriptors();
+        let wanted = (processes * 2).min(raise_fd_limit());
+        assert!(
+            table_size() >= wanted,
+            "{} slots for {processes} processes",
+            table_size()
+        );
     }
 
     #[test]
