@@ -131,7 +131,7 @@ fn orphaned_grandchild_is_reported_reparented_to_the_adopter_proc_names() {
     });
     assert_eq!(reparented, Some((middle.pid(), adopter)));
 
-    let marks = lifecycle.marks(&after);
+    let marks = lifecycle.marks(&after, &after.index_by_pid());
     let index = after
         .procs
         .iter()

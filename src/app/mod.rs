@@ -382,9 +382,12 @@ impl App {
             self.status = None;
         }
         let changes = self.lifecycle.observe(&snapshot);
-        self.marks = self.lifecycle.marks(&snapshot);
+        // Old before new: what a refresh holds at its peak is brood's peak memory.
+        self.marks = Vec::new();
+        let now_index = snapshot.index_by_pid();
+        self.marks = self.lifecycle.marks(&snapshot, &now_index);
         let previous = std::mem::replace(&mut self.snapshot, snapshot);
-        let indexes = [self.snapshot.index_by_pid(), previous.index_by_pid()];
+        let indexes = [now_index, std::mem::take(&mut self.pid_index)];
         for change in &changes {
             let seen: Vec<&ProcInfo> = [&self.snapshot, &previous]
                 .iter()
@@ -415,8 +418,10 @@ impl App {
             .retain(|d| d.members().all(|pid| now_index.contains_key(&pid)));
         self.pid_index = now_index;
         self.counts = count_states(&self.snapshot, &self.marks, self.lab_group);
-        let alive: HashSet<Identity> = self.snapshot.procs.iter().map(|p| p.id).collect();
-        self.tagged.retain(|id| alive.contains(id));
+        if !self.tagged.is_empty() {
+            let alive: HashSet<Identity> = self.snapshot.procs.iter().map(|p| p.id).collect();
+            self.tagged.retain(|id| alive.contains(id));
+        }
         self.rebuild_rows(Some(&previous));
         self.auto_reap_effects()
     }
@@ -429,6 +434,8 @@ impl App {
     /// Rebuilds the visible rows and finds the selected process again; if it is gone (dead, or
     /// folded away) the selection moves to its nearest ancestor that is still shown.
     fn rebuild_rows(&mut self, previous: Option<&Snapshot>) {
+        // Old before new: what a refresh holds at its peak is brood's peak memory.
+        self.rows = Vec::new();
         let subtree: Option<HashSet<Identity>> = self.root.map(|root| {
             let index = self.snapshot.procs.iter().position(|p| p.pid() == root);
             index

@@ -104,10 +104,19 @@ struct Seen {
     name: Arc<str>,
 }
 
+/// What a scan saw of each process, sorted by identity (half the size of a hash map of it).
+type SeenByIdentity = Vec<(Identity, Seen)>;
+
+fn seen_in(seen: &SeenByIdentity, id: Identity) -> Option<&Seen> {
+    seen.binary_search_by_key(&id, |(id, _)| *id)
+        .ok()
+        .map(|i| &seen[i].1)
+}
+
 /// Remembers the previous scan so each new one can be told apart from it.
 #[derive(Debug, Default)]
 pub struct Lifecycle {
-    previous: Option<HashMap<Identity, Seen>>,
+    previous: Option<SeenByIdentity>,
     /// Uptime at which each zombie was first seen, and whether it was seen turning.
     zombie_since: HashMap<Identity, (f64, bool)>,
     /// Processes brood saw reparented, with the parent they had before.
@@ -119,7 +128,7 @@ impl Lifecycle {
     /// The first snapshot only sets the baseline: it reports nothing.
     pub fn observe(&mut self, next: &Snapshot) -> Vec<Change> {
         let mut changes = Vec::new();
-        let mut seen_now = HashMap::with_capacity(next.procs.len());
+        let mut seen_now = SeenByIdentity::with_capacity(next.procs.len());
         let previous = self.previous.take();
         for proc in &next.procs {
             // Threads come and go with the thread toggle and inside every busy program; the
@@ -132,7 +141,7 @@ impl Lifecycle {
                 state: proc.state,
                 name: proc.name.clone(),
             };
-            match previous.as_ref().map(|prev| prev.get(&proc.id)) {
+            match previous.as_ref().map(|prev| seen_in(prev, proc.id)) {
                 None => {
                     if proc.state == State::Zombie {
                         self.zombie_since.insert(proc.id, (next.uptime_secs, false));
@@ -141,11 +150,12 @@ impl Lifecycle {
                 Some(None) => self.report_new(proc, next, &mut changes),
                 Some(Some(before)) => self.report_changed(proc, before, next, &mut changes),
             }
-            seen_now.insert(proc.id, seen);
+            seen_now.push((proc.id, seen));
         }
+        seen_now.sort_unstable_by_key(|(id, _)| *id);
         if let Some(previous) = &previous {
             for (id, before) in previous {
-                if seen_now.contains_key(id) {
+                if seen_in(&seen_now, *id).is_some() {
                     continue;
                 }
                 let (id, parent, name) = (*id, before.parent, before.name.clone());
@@ -156,8 +166,10 @@ impl Lifecycle {
                 });
             }
         }
-        self.zombie_since.retain(|id, _| seen_now.contains_key(id));
-        self.reparented.retain(|id, _| seen_now.contains_key(id));
+        self.zombie_since
+            .retain(|id, _| seen_in(&seen_now, *id).is_some());
+        self.reparented
+            .retain(|id, _| seen_in(&seen_now, *id).is_some());
         self.previous = Some(seen_now);
         changes
     }
@@ -229,9 +241,9 @@ impl Lifecycle {
         }
     }
 
-    /// Orphan and zombie marks for every process of `snapshot` (the one last observed).
-    pub fn marks(&self, snapshot: &Snapshot) -> Vec<Marks> {
-        let by_pid = snapshot.index_by_pid();
+    /// Orphan and zombie marks for every process of `snapshot` (the one last observed), with
+    /// `by_pid` its index.
+    pub fn marks(&self, snapshot: &Snapshot, by_pid: &HashMap<Pid, usize>) -> Vec<Marks> {
         snapshot
             .procs
             .iter()
@@ -312,7 +324,7 @@ mod tests {
                 .iter()
                 .any(|c| matches!(c, Change::Vanished { id, parent: 10, .. } if id.pid == 11))
         );
-        let marks = lifecycle.marks(&after);
+        let marks = lifecycle.marks(&after, &after.index_by_pid());
         assert_eq!(marks[2].orphan, Some(Orphan::Seen { former_parent: 11 }));
         assert_eq!(marks[1].orphan, None);
     }
@@ -330,7 +342,7 @@ mod tests {
         );
         let later = zombie.uptime(131.0).build();
         lifecycle.observe(&later);
-        let marks = lifecycle.marks(&later);
+        let marks = lifecycle.marks(&later, &later.index_by_pid());
         assert_eq!(
             marks[4].zombie,
             Some(ZombieAge {
@@ -357,7 +369,7 @@ mod tests {
         let later = first.uptime(55.0).build();
         lifecycle.observe(&later);
         assert_eq!(
-            lifecycle.marks(&later)[4].zombie,
+            lifecycle.marks(&later, &later.index_by_pid())[4].zombie,
             Some(ZombieAge {
                 secs: 5.0,
                 at_least: true
@@ -408,7 +420,7 @@ mod tests {
             // Its sibling in the same session as its parent: an ordinary child.
             .with(71, 70, "child", |p| p.session = 70)
             .build();
-        let marks = Lifecycle::default().marks(&snapshot);
+        let marks = Lifecycle::default().marks(&snapshot, &snapshot.index_by_pid());
         let orphans: Vec<i32> = snapshot
             .procs
             .iter()
