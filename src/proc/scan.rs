@@ -81,6 +81,22 @@ const FULL_READ_EVERY: u64 = 10;
 /// Room for one getdents64 batch: about 2 000 /proc entries.
 const DIR_BUF_BYTES: usize = 64 * 1024;
 
+/// A stat file opened in this scan (none was kept, or the kept one was stale).
+struct Opened {
+    file: File,
+    read_ahead: Option<ReadAhead>,
+}
+
+/// What a first read of a process needs, read ahead with its stat file.
+struct ReadAhead {
+    stat: Vec<u8>,
+    uid: Option<u32>,
+    cmdline: Option<String>,
+}
+
+/// New processes at least this many (a first scan) are read ahead on two threads.
+const READ_AHEAD_FROM: usize = 256;
+
 /// What the scanner remembers about one task between scans.
 struct Entry {
     /// What the last full read found (identity, static fields and all), handed out again while
@@ -116,6 +132,8 @@ pub struct Scanner {
     tids: Vec<Pid>,
     /// Indices into the snapshot being built of processes handed out unread.
     quiet: Vec<usize>,
+    /// New processes' files and static fields, read ahead in parallel in this scan.
+    read_ahead: PidMap<Opened>,
 }
 
 impl Scanner {
@@ -138,6 +156,7 @@ impl Scanner {
             pids: Vec::new(),
             tids: Vec::new(),
             quiet: Vec::new(),
+            read_ahead: PidMap::default(),
         }
     }
 
@@ -169,6 +188,7 @@ impl Scanner {
             self.pids = pids;
             return Err(ScanError::ProcUnreadable(err));
         }
+        self.read_ahead_new(&pids);
         // Exactly one slot a process: a snapshot lives on in the UI, spare room with it.
         let mut procs = Vec::with_capacity(pids.len());
         let mut quiet = std::mem::take(&mut self.quiet);
@@ -191,6 +211,8 @@ impl Scanner {
             }
         }
         self.pids = pids;
+        // Left over only if a process vanished between the two reads; the memory goes too.
+        self.read_ahead = PidMap::default();
         self.reread_adopted(&mut procs, &quiet, elapsed);
         self.quiet = quiet;
 
@@ -217,6 +239,30 @@ impl Scanner {
             }
         }
         self.tids = tids;
+    }
+
+    /// When many processes are new (the first scan), opens and reads their stat files and reads
+    /// their owners and command lines on two threads, for the pass to take up: the first frame
+    /// is waiting for it. Only with room for all those files open at once.
+    fn read_ahead_new(&mut self, pids: &[Pid]) {
+        let new: Vec<Pid> = pids
+            .iter()
+            .copied()
+            .filter(|pid| !self.entries.contains_key(pid))
+            .collect();
+        let room = self.open_budget.saturating_sub(self.open_files);
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        if new.len() < READ_AHEAD_FROM || new.len() > room || threads < 2 {
+            return;
+        }
+        let (mine, theirs) = new.split_at(new.len() / 2);
+        let (mut read, theirs) = std::thread::scope(|scope| {
+            let helper = scope.spawn(|| read_ahead(theirs));
+            (read_ahead(mine), helper.join())
+        });
+        // A helper that failed to run leaves its half to the pass, read as usual.
+        read.extend(theirs.into_iter().flatten());
+        self.read_ahead = read.into_iter().collect();
     }
 
     /// A full read of a process, remembered for the scans in which it stays quiet. `runtime` is
@@ -333,14 +379,14 @@ impl Scanner {
     }
 
     /// Merges a fresh stat line with what is cached for the task, reading static fields if new.
-    /// `opened` is the stat file if it was just opened by path: kept for the next scan while the
-    /// budget allows.
+    /// `opened` is the stat file if it was just opened: kept for the next scan while the budget
+    /// allows.
     fn update_entry(
         &mut self,
         stat: &StatFields<'_>,
         tgid: Option<Pid>,
         elapsed: Option<f64>,
-        opened: Option<File>,
+        mut opened: Option<Opened>,
     ) -> Option<ProcInfo> {
         let tid = stat.pid;
         let id = Identity {
@@ -351,14 +397,14 @@ impl Scanner {
 
         let known = self.entries.get(&tid).is_some_and(|e| e.info.id == id);
         if !known {
-            let fresh = self.fresh_entry(id, stat, tgid.unwrap_or(tid), opened.as_ref());
+            let fresh = self.fresh_entry(id, stat, tgid.unwrap_or(tid), opened.as_mut());
             // The old entry's file (if any) belonged to a dead process that had this PID.
             if let Some(old) = self.entries.insert(tid, Box::new(fresh)) {
                 self.release(*old);
             }
         }
         let entry = self.entries.get_mut(&tid)?;
-        if let Some(file) = opened
+        if let Some(Opened { file, .. }) = opened
             && entry.stat_file.is_none()
             && self.open_files < self.open_budget
         {
@@ -409,15 +455,24 @@ impl Scanner {
         id: Identity,
         stat: &StatFields<'_>,
         tgid: Pid,
-        stat_file: Option<&File>,
+        opened: Option<&mut Opened>,
     ) -> Entry {
         let kernel = stat.flags & PF_KTHREAD != 0;
+        let (uid, cmdline) = match opened {
+            Some(Opened {
+                read_ahead: Some(read_ahead),
+                ..
+            }) => (read_ahead.uid, read_ahead.cmdline.take()),
+            Some(Opened { file, .. }) => {
+                (read_uid(file), read_cmdline(tgid, &mut self.cmdline_buf))
+            }
+            None => (None, read_cmdline(tgid, &mut self.cmdline_buf)),
+        };
         let cmdline = if kernel {
             String::new()
         } else {
-            read_cmdline(tgid, &mut self.cmdline_buf).unwrap_or_default()
+            cmdline.unwrap_or_default()
         };
-        let uid = stat_file.and_then(read_uid);
         let user = match uid {
             Some(uid) => self.user_name(uid),
             None => Arc::from("?"),
@@ -451,8 +506,8 @@ impl Scanner {
     }
 
     /// Fills `self.buf` with the task's stat line; returns its length, and the file if it had to
-    /// be opened by path (no kept file, or the kept one was stale).
-    fn read_stat(&mut self, tid: Pid, tgid: Option<Pid>) -> Option<(usize, Option<File>)> {
+    /// be opened (no kept file, or the kept one was stale).
+    fn read_stat(&mut self, tid: Pid, tgid: Option<Pid>) -> Option<(usize, Option<Opened>)> {
         if let Some(file) = self.entries.get(&tid).and_then(|e| e.stat_file.as_ref()) {
             match file.read_at(&mut self.buf, 0) {
                 Ok(len) if len > 0 && len < self.buf.len() => return Some((len, None)),
@@ -467,16 +522,37 @@ impl Scanner {
             }
         }
 
-        use std::fmt::Write;
-        self.path.clear();
-        let _ = match tgid {
-            Some(tgid) => write!(self.path, "/proc/{tgid}/task/{tid}/stat"),
-            None => write!(self.path, "/proc/{tid}/stat"),
+        let read_ahead = tgid
+            .is_none()
+            .then(|| self.read_ahead.remove(&tid))
+            .flatten();
+        let opened = match read_ahead {
+            Some(opened) => opened,
+            None => {
+                use std::fmt::Write;
+                self.path.clear();
+                let _ = match tgid {
+                    Some(tgid) => write!(self.path, "/proc/{tgid}/task/{tid}/stat"),
+                    None => write!(self.path, "/proc/{tid}/stat"),
+                };
+                let path = std::mem::take(&mut self.path);
+                let file = self.retry_on_fd_exhaustion(|| File::open(&path));
+                self.path = path;
+                Opened {
+                    file: file.ok()?,
+                    read_ahead: None,
+                }
+            }
         };
-        let path = std::mem::take(&mut self.path);
-        let file = self.retry_on_fd_exhaustion(|| File::open(&path));
-        self.path = path;
-        let file = file.ok()?;
+        if let Some(ahead) = &opened.read_ahead {
+            let len = ahead.stat.len();
+            if self.buf.len() <= len {
+                self.buf.resize(len + 1, 0);
+            }
+            self.buf[..len].copy_from_slice(&ahead.stat);
+            return Some((len, Some(opened)));
+        }
+        let file = &opened.file;
         let len = loop {
             let len = file.read_at(&mut self.buf, 0).ok()?;
             if len < self.buf.len() {
@@ -485,7 +561,7 @@ impl Scanner {
             let bigger = self.buf.len() * 2;
             self.buf.resize(bigger, 0);
         };
-        Some((len, Some(file)))
+        Some((len, Some(opened)))
     }
 
     /// Runs `open`; if it fails for want of file descriptors, closes some kept `stat` files, lowers
@@ -658,6 +734,36 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 
 fn is_fd_exhaustion(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Opens the stat files of `pids` and reads their owners and command lines (see
+/// [`Scanner::read_ahead_new`]). A process already gone is left out.
+fn read_ahead(pids: &[Pid]) -> Vec<(Pid, Opened)> {
+    use std::fmt::Write;
+    let mut path = String::new();
+    let mut buf = vec![0; 1024];
+    let mut raw = Vec::new();
+    pids.iter()
+        .filter_map(|&pid| {
+            path.clear();
+            let _ = write!(path, "/proc/{pid}/stat");
+            let file = File::open(&path).ok()?;
+            let len = loop {
+                let len = file.read_at(&mut buf, 0).ok().filter(|&len| len > 0)?;
+                if len < buf.len() {
+                    break len;
+                }
+                buf.resize(buf.len() * 2, 0);
+            };
+            let read_ahead = ReadAhead {
+                stat: buf[..len].to_vec(),
+                uid: read_uid(&file),
+                cmdline: read_cmdline(pid, &mut raw),
+            };
+            let read_ahead = Some(read_ahead);
+            Some((pid, Opened { file, read_ahead }))
+        })
+        .collect()
 }
 
 /// Whether `name` is what `comm` shows as. Without an allocation, unless `comm` needed escaping.
@@ -895,6 +1001,35 @@ mod tests {
         }
         let snapshot = scanner.scan().unwrap();
         assert_eq!(find(&snapshot, orphan).ppid, adopter, "parent reaped");
+    }
+
+    #[test]
+    fn a_first_scan_of_many_new_processes_reads_them_ahead_and_misses_nothing() {
+        let mut guard = Guard::default();
+        let argument = format!("{}.{}", 3000 + std::process::id() % 1000, 300);
+        for _ in 0..READ_AHEAD_FROM + 50 {
+            let child = Command::new("sleep").arg(&argument).spawn().unwrap();
+            guard.children.push(child);
+        }
+        let mut scanner = Scanner::new(ScanOptions::default());
+        let snapshot = scanner.scan().unwrap();
+        let own_uid = nix::unistd::getuid().as_raw();
+        for child in &guard.children {
+            let proc = find(&snapshot, child.id() as Pid);
+            // A child not yet past exec shows the test's own command line: wait for it is not
+            // needed, its name tells which one it is.
+            if &*proc.name == "sleep" {
+                assert_eq!(&*proc.cmdline, format!("sleep {argument}"));
+            }
+            assert_eq!(proc.uid, Some(own_uid));
+        }
+        // Their files were kept: the next scan reads them without opening anything.
+        let kept = scanner.open_files();
+        assert!(kept >= guard.children.len(), "{kept} files kept");
+        let again = scanner.scan().unwrap();
+        for child in &guard.children {
+            assert_eq!(find(&again, child.id() as Pid).uid, Some(own_uid));
+        }
     }
 
     #[test]
