@@ -27,6 +27,8 @@ if [[ -z $brood ]]; then
     (cd "$root" && cargo build --release --quiet)
     brood=$root/target/release/brood
 fi
+# The tools run in a scratch directory: a relative path would name nothing there.
+brood=$(realpath "$brood")
 command -v tmux >/dev/null || { echo "bench-refresh: needs tmux" >&2; exit 2; }
 
 scratch=$(mktemp -d)
@@ -72,9 +74,9 @@ measure() {
     tmux -L "bench-refresh-$$" new-session -d -s "$session" -x 200 -y 50 \
         "cd $scratch && exec env XDG_CONFIG_HOME=$scratch/config HOME=$scratch LANG=C.UTF-8 TERM=xterm-256color $*"
     local pid
-    pid=$(tmux -L "bench-refresh-$$" display-message -p -t "$session" '#{pane_pid}')
+    pid=$(tmux -L "bench-refresh-$$" display-message -p -t "$session" '#{pane_pid}' 2>/dev/null || true)
     sleep "$warmup"
-    if [[ ! -e /proc/$pid ]]; then
+    if [[ -z $pid || ! -e /proc/$pid ]]; then
         echo "bench-refresh: $name exited at start" >&2
         return 1
     fi
@@ -94,12 +96,13 @@ mkdir -p "$scratch/config/btop"
 printf 'update_ms = 1000\n' >"$scratch/config/btop/btop.conf"
 
 results=()
-results+=("$(measure brood "$brood" --interval 1)")
-if command -v htop >/dev/null; then
-    results+=("$(measure htop htop --delay 10)")
+line=$(measure brood "$brood" --interval 1) || exit 1
+results+=("$line")
+if command -v htop >/dev/null && line=$(measure htop htop --delay 10); then
+    results+=("$line")
 fi
-if command -v btop >/dev/null; then
-    results+=("$(measure btop btop --utf-force)")
+if command -v btop >/dev/null && line=$(measure btop btop --utf-force); then
+    results+=("$line")
 fi
 
 total=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
