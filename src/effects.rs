@@ -423,17 +423,16 @@ pub fn members_of(
 ) -> Vec<(Target, bool)> {
     let by_pid = snapshot.index_by_pid();
     let mut spared = std::collections::HashSet::new();
-    let mut current = by_pid.get(&me).copied();
+    let mut current = by_pid.get(me);
     while let Some(i) = current.filter(|&i| spared.insert(snapshot.procs[i].pid())) {
-        current = by_pid.get(&snapshot.procs[i].ppid).copied();
+        current = by_pid.get(snapshot.procs[i].ppid);
     }
     let indexes: Vec<usize> = match scope {
         SignalScope::Process => roots
             .iter()
             .filter_map(|r| {
                 by_pid
-                    .get(&r.id.pid)
-                    .copied()
+                    .get(r.id.pid)
                     .filter(|&i| snapshot.procs[i].id == r.id)
             })
             .collect(),
@@ -446,9 +445,9 @@ pub fn members_of(
         SignalScope::Subtree => {
             let mut all = Vec::new();
             for root in roots {
-                if let Some(&i) = by_pid
-                    .get(&root.id.pid)
-                    .filter(|&&i| snapshot.procs[i].id == root.id)
+                if let Some(i) = by_pid
+                    .get(root.id.pid)
+                    .filter(|&i| snapshot.procs[i].id == root.id)
                 {
                     all.extend(crate::proc::tree::subtree(snapshot, i));
                 }

@@ -162,10 +162,10 @@ pub fn badges(proc: &ProcInfo, parent: Option<&ProcInfo>) -> Vec<&'static str> {
 
 fn parent_of<'a>(
     snapshot: &'a Snapshot,
-    by_pid: &std::collections::HashMap<Pid, usize>,
+    by_pid: &crate::proc::PidIndex,
     proc: &ProcInfo,
 ) -> Option<&'a ProcInfo> {
-    by_pid.get(&proc.ppid).map(|&i| &snapshot.procs[i])
+    by_pid.get(proc.ppid).map(|i| &snapshot.procs[i])
 }
 
 /// The rows to print: the whole forest, or the subtree under `options.root` with depths and

@@ -347,17 +347,16 @@ fn describe_wait(waiter: Pid, outcome: WaitOutcome, self_pid: Pid) -> String {
 /// One log line for a change seen between two scans.
 /// The two snapshots a change is between, each with its PID index (so naming is a look-up).
 pub(super) struct Names<'a> {
-    pub now: (&'a Snapshot, &'a std::collections::HashMap<Pid, usize>),
-    pub before: (&'a Snapshot, &'a std::collections::HashMap<Pid, usize>),
+    pub now: (&'a Snapshot, &'a crate::proc::PidIndex),
+    pub before: (&'a Snapshot, &'a crate::proc::PidIndex),
 }
 
 pub(super) fn describe_change(change: &Change, names: &Names<'_>) -> String {
     let (now, before) = (names.now, names.before);
-    let name_of = |(snapshot, index): (&Snapshot, &std::collections::HashMap<Pid, usize>),
-                   pid: Pid| {
-        index.get(&pid).map_or_else(
+    let name_of = |(snapshot, index): (&Snapshot, &crate::proc::PidIndex), pid: Pid| {
+        index.get(pid).map_or_else(
             || pid.to_string(),
-            |&i| format!("{pid} ({})", snapshot.procs[i].name),
+            |i| format!("{pid} ({})", snapshot.procs[i].name),
         )
     };
     match change {

@@ -231,7 +231,7 @@ pub struct App {
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
     /// PID → index into `snapshot.procs`, rebuilt with each snapshot (look-ups by PID are many).
-    pub pid_index: std::collections::HashMap<Pid, usize>,
+    pub pid_index: crate::proc::PidIndex,
     /// The latest IPC sweep: wait channels, locks, descriptors.
     pub ipc: IpcState,
     /// Deadlocks found in it.
@@ -301,7 +301,7 @@ impl App {
             log: VecDeque::new(),
             scan_count: 0,
             self_pid,
-            pid_index: std::collections::HashMap::new(),
+            pid_index: crate::proc::PidIndex::default(),
             ipc: IpcState::default(),
             deadlocks: Vec::new(),
             lab_group: None,
@@ -393,7 +393,7 @@ impl App {
                 .iter()
                 .zip(&indexes)
                 .filter_map(|(snapshot, index)| {
-                    index.get(&change.id().pid).map(|&i| &snapshot.procs[i])
+                    index.get(change.id().pid).map(|i| &snapshot.procs[i])
                 })
                 .filter(|p| p.id == change.id())
                 .collect();
@@ -415,7 +415,7 @@ impl App {
         // badge stays on a process that ended (or lands on one that reused the PID).
         let [now_index, _] = indexes;
         self.deadlocks
-            .retain(|d| d.members().all(|pid| now_index.contains_key(&pid)));
+            .retain(|d| d.members().all(|pid| now_index.contains(pid)));
         self.pid_index = now_index;
         self.counts = count_states(&self.snapshot, &self.marks, self.lab_group);
         if !self.tagged.is_empty() {
@@ -626,7 +626,7 @@ impl App {
     }
 
     fn collapse_or_go_up(&mut self) {
-        let Some(row) = self.rows.get(self.selected_row).copied() else {
+        let Some(row) = self.rows.get(self.selected_row) else {
             return;
         };
         if row.child_count > 0 && !row.collapsed {
@@ -693,8 +693,8 @@ impl App {
     /// The process with this PID in the latest snapshot.
     pub fn proc_by_pid(&self, pid: Pid) -> Option<&ProcInfo> {
         self.pid_index
-            .get(&pid)
-            .and_then(|&i| self.snapshot.procs.get(i))
+            .get(pid)
+            .and_then(|i| self.snapshot.procs.get(i))
     }
 
     /// Rows of the process table on the current screen.
@@ -791,16 +791,16 @@ impl App {
 fn ancestors_in(snapshot: &Snapshot, id: Identity) -> impl Iterator<Item = Identity> + '_ {
     let by_pid = snapshot.index_by_pid();
     let mut current = by_pid
-        .get(&id.pid)
-        .map(|&i| &snapshot.procs[i])
+        .get(id.pid)
+        .map(|i| &snapshot.procs[i])
         .filter(|p| p.id == id);
     let mut steps = 0;
     std::iter::from_fn(move || {
         let proc = current?;
         steps += 1;
         let parent = by_pid
-            .get(&proc.ppid)
-            .map(|&i| &snapshot.procs[i])
+            .get(proc.ppid)
+            .map(|i| &snapshot.procs[i])
             .filter(|p| p.pid() != proc.pid());
         current = parent.filter(|_| steps <= snapshot.procs.len());
         current.map(|p| p.id)

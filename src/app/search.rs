@@ -179,7 +179,7 @@ impl App {
         for id in hidden_matches {
             let mut pid = id.pid;
             while walked.insert(pid) {
-                let Some(proc) = self.pid_index.get(&pid).map(|&i| &self.snapshot.procs[i]) else {
+                let Some(proc) = self.pid_index.get(pid).map(|i| &self.snapshot.procs[i]) else {
                     break;
                 };
                 unfolded |= self.collapsed.remove(&proc.id);

@@ -243,7 +243,7 @@ impl Lifecycle {
 
     /// Orphan and zombie marks for every process of `snapshot` (the one last observed), with
     /// `by_pid` its index.
-    pub fn marks(&self, snapshot: &Snapshot, by_pid: &HashMap<Pid, usize>) -> Vec<Marks> {
+    pub fn marks(&self, snapshot: &Snapshot, by_pid: &crate::proc::PidIndex) -> Vec<Marks> {
         snapshot
             .procs
             .iter()
@@ -251,7 +251,7 @@ impl Lifecycle {
                 let orphan = match self.reparented.get(&proc.id) {
                     Some(&former_parent) => Some(Orphan::Seen { former_parent }),
                     None => {
-                        let parent = by_pid.get(&proc.ppid).map(|&i| &snapshot.procs[i]);
+                        let parent = by_pid.get(proc.ppid).map(|i| &snapshot.procs[i]);
                         is_probable_orphan(proc, parent).then_some(Orphan::Probable)
                     }
                 };

@@ -13,6 +13,7 @@ pub mod tree;
 pub mod wchan;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 pub type Pid = i32;
@@ -160,11 +161,73 @@ impl Snapshot {
     }
 
     /// PID → index into `procs`. Threads share their process's PID space (TIDs), so this is total.
-    pub fn index_by_pid(&self) -> HashMap<Pid, usize> {
-        self.procs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.pid(), i))
-            .collect()
+    pub fn index_by_pid(&self) -> PidIndex {
+        PidIndex(
+            self.procs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.pid(), i as u32))
+                .collect(),
+        )
+    }
+}
+
+/// Where each PID is in a snapshot's `procs`: 8 bytes a slot, and rebuilt every refresh.
+#[derive(Debug, Default, Clone)]
+pub struct PidIndex(PidMap<u32>);
+
+impl PidIndex {
+    pub fn get(&self, pid: Pid) -> Option<usize> {
+        self.0.get(&pid).map(|&i| i as usize)
+    }
+
+    pub fn contains(&self, pid: Pid) -> bool {
+        self.0.contains_key(&pid)
+    }
+}
+
+/// Tasks by PID. PIDs are small integers chosen by the kernel, so one multiply spreads them well
+/// enough, and SipHash (std's default, built for untrusted keys) was a visible part of a scan.
+pub(crate) type PidMap<V> = HashMap<Pid, V, BuildHasherDefault<PidHasher>>;
+
+#[derive(Default)]
+pub(crate) struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(FIBONACCI);
+        }
+    }
+
+    fn write_i32(&mut self, pid: i32) {
+        self.0 = u64::from(pid as u32).wrapping_mul(FIBONACCI);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// 2^64 / φ: multiplying by it scatters consecutive integers over the whole range.
+const FIBONACCI: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[cfg(test)]
+mod tests {
+    use std::hash::Hasher;
+
+    use super::*;
+
+    #[test]
+    fn pid_hashes_spread_consecutive_pids() {
+        let hash = |pid: Pid| {
+            let mut h = PidHasher::default();
+            h.write_i32(pid);
+            h.finish()
+        };
+        let buckets: std::collections::HashSet<u64> = (1..=1024).map(|p| hash(p) & 1023).collect();
+        assert_eq!(buckets.len(), 1024, "low bits are a bijection");
+        let tags: std::collections::HashSet<u64> = (1..=1024).map(|p| hash(p) >> 57).collect();
+        assert!(tags.len() > 100, "high bits vary too: {}", tags.len());
     }
 }

@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
@@ -24,7 +23,7 @@ use std::time::Instant;
 
 use super::stat::{PF_KTHREAD, StatFields, parse_stat};
 use super::text::{MAX_CMDLINE_CHARS, cmdline_from_raw, sanitize};
-use super::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
+use super::{Identity, Pid, PidMap, ProcInfo, Snapshot, State, TaskKind};
 
 /// File descriptors kept free for everything else brood opens (terminal, lab sockets, pipes).
 const FD_RESERVE: u64 = 256;
@@ -47,32 +46,6 @@ pub enum ScanError {
     #[error("cannot list /proc: {0}")]
     ProcUnreadable(#[source] io::Error),
 }
-
-/// Tasks by PID. PIDs are small integers chosen by the kernel, so one multiply spreads them well
-/// enough, and SipHash (std's default, built for untrusted keys) was a visible part of a scan.
-type PidMap<V> = HashMap<Pid, V, BuildHasherDefault<PidHasher>>;
-
-#[derive(Default)]
-struct PidHasher(u64);
-
-impl Hasher for PidHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(FIBONACCI);
-        }
-    }
-
-    fn write_i32(&mut self, pid: i32) {
-        self.0 = u64::from(pid as u32).wrapping_mul(FIBONACCI);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// 2^64 / φ: multiplying by it scatters consecutive integers over the whole range.
-const FIBONACCI: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// A process whose CPU time stands still is still read in full this often (in scans, staggered by
 /// PID), bounding how stale its resident memory or nice value can get.
@@ -1130,18 +1103,5 @@ mod tests {
         result.unwrap();
         listed.sort_unstable();
         assert_eq!(listed, (1..=300).collect::<Vec<Pid>>());
-    }
-
-    #[test]
-    fn pid_hashes_spread_consecutive_pids() {
-        let hash = |pid: Pid| {
-            let mut h = PidHasher::default();
-            h.write_i32(pid);
-            h.finish()
-        };
-        let buckets: std::collections::HashSet<u64> = (1..=1024).map(|p| hash(p) & 1023).collect();
-        assert_eq!(buckets.len(), 1024, "low bits are a bijection");
-        let tags: std::collections::HashSet<u64> = (1..=1024).map(|p| hash(p) >> 57).collect();
-        assert!(tags.len() > 100, "high bits vary too: {}", tags.len());
     }
 }

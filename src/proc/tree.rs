@@ -75,8 +75,7 @@ pub fn build_rows(
         .iter()
         .map(|p| {
             by_pid
-                .get(&p.ppid)
-                .copied()
+                .get(p.ppid)
                 .filter(|&parent| p.ppid != p.pid() && shown[parent])
         })
         .collect();

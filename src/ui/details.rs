@@ -286,8 +286,8 @@ fn parent_chain(app: &App, proc: &ProcInfo) -> String {
     let mut parts = vec![format!("{} {}", proc.pid(), proc.name)];
     let mut current = proc;
     while let Some(parent) = by_pid
-        .get(&current.ppid)
-        .map(|&i| &app.snapshot.procs[i])
+        .get(current.ppid)
+        .map(|i| &app.snapshot.procs[i])
         .filter(|p| p.pid() != current.pid())
     {
         if parts.len() > 64 {
@@ -297,7 +297,7 @@ fn parent_chain(app: &App, proc: &ProcInfo) -> String {
         parts.push(format!("{} {}", parent.pid(), parent.name));
         current = parent;
     }
-    if current.ppid != 0 && !by_pid.contains_key(&current.ppid) {
+    if current.ppid != 0 && !by_pid.contains(current.ppid) {
         parts.push(current.ppid.to_string());
     }
     parts.join(" ← ")
