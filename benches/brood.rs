@@ -75,7 +75,7 @@ fn next_refresh(before: &Snapshot) -> Snapshot {
         b.add(parent, "new", TaskKind::Process);
     }
     Snapshot {
-        procs: b.procs,
+        procs: Arc::new(b.procs),
         uptime_secs: before.uptime_secs + 1.0,
         ticks_per_sec: before.ticks_per_sec,
     }

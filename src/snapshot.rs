@@ -259,7 +259,7 @@ mod tests {
         let mut daemon = task(40, 1, 'S', "daemon --fork");
         daemon.session = 30;
         Snapshot {
-            procs: vec![
+            procs: std::sync::Arc::new(vec![
                 task(1, 0, 'S', "init"),
                 kernel(2, 0, "kthreadd"),
                 kernel(3, 2, "kworker/0:1"),
@@ -270,7 +270,7 @@ mod tests {
                 },
                 task(12, 10, 'T', "sleep 60"),
                 daemon,
-            ],
+            ]),
             uptime_secs: 5000.0,
             ticks_per_sec: 100,
         }

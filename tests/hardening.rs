@@ -53,7 +53,7 @@ fn churn_of_short_lived_processes_and_threads_leaves_no_stale_rows_and_bounded_c
     let churned = churn.join().unwrap();
     scanner.set_threads(false);
     let after = scanner.scan().unwrap();
-    for proc in &after.procs {
+    for proc in after.procs.iter() {
         if churned.contains(&proc.pid()) {
             assert_eq!(
                 read_identity(proc.pid()),

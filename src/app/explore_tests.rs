@@ -308,7 +308,7 @@ fn tagged_processes_get_one_signal_with_one_confirmation_listing_them() {
 
     // A tag disappears with its process; U clears the rest.
     let mut gone = machine();
-    gone.procs.retain(|p| p.pid() != 21);
+    std::sync::Arc::make_mut(&mut gone.procs).retain(|p| p.pid() != 21);
     feed(&mut app, gone);
     assert_eq!(app.tagged.len(), 1);
     key(&mut app, KeyCode::Char('U'));

@@ -206,7 +206,7 @@ mod tests {
                 p.rss_bytes = 20;
             })
             .build();
-        let mut procs = snapshot.procs.clone();
+        let mut procs = snapshot.procs.to_vec();
         procs.sort_by(|a, b| sort.compare(a, b));
         procs.iter().map(ProcInfo::pid).collect()
     }

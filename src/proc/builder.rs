@@ -44,7 +44,7 @@ impl Default for SnapshotBuilder {
     fn default() -> Self {
         SnapshotBuilder {
             snapshot: Snapshot {
-                procs: Vec::new(),
+                procs: Arc::default(),
                 uptime_secs: 10_000.0,
                 ticks_per_sec: TICKS_PER_SEC,
             },
@@ -68,7 +68,7 @@ impl SnapshotBuilder {
     ) -> Self {
         let mut proc = process(pid, ppid, name);
         edit(&mut proc);
-        self.snapshot.procs.push(proc);
+        Arc::make_mut(&mut self.snapshot.procs).push(proc);
         self
     }
 
@@ -188,7 +188,7 @@ pub fn population(n: usize) -> Snapshot {
         }
     }
     Snapshot {
-        procs: b.procs,
+        procs: Arc::new(b.procs),
         uptime_secs: 100_000.0,
         ticks_per_sec: 100,
     }

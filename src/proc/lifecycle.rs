@@ -130,7 +130,7 @@ impl Lifecycle {
         let mut changes = Vec::new();
         let mut seen_now = SeenByIdentity::with_capacity(next.procs.len());
         let previous = self.previous.take();
-        for proc in &next.procs {
+        for proc in next.procs.iter() {
             // Threads come and go with the thread toggle and inside every busy program; the
             // log is about processes.
             if proc.kind == TaskKind::Thread {

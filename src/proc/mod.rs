@@ -147,7 +147,8 @@ impl ProcInfo {
 /// One pass over /proc, plus the clock it was read at.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    pub procs: Vec<ProcInfo>,
+    /// Shared with the scanner, which reads the next scan against it.
+    pub procs: Arc<Vec<ProcInfo>>,
     /// Seconds since boot when the scan ran (from /proc/uptime), for ages and zombie timers.
     pub uptime_secs: f64,
     pub ticks_per_sec: u64,

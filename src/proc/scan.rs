@@ -70,11 +70,14 @@ struct ReadAhead {
 /// New processes at least this many (a first scan) are read ahead on two threads.
 const READ_AHEAD_FROM: usize = 256;
 
-/// What the scanner remembers about one task between scans.
+/// What the scanner remembers about one task between scans. What it last read of the task is
+/// in the last snapshot, which the UI holds too: one copy of it, not two.
 struct Entry {
-    /// What the last full read found (identity, static fields and all), handed out again while
-    /// the process stays quiet.
-    info: ProcInfo,
+    id: Identity,
+    /// Where the task is in the last snapshot's `procs`.
+    index: u32,
+    /// Where it is in the snapshot being built (becomes `index` when the scan ends).
+    next_index: u32,
     stat_file: Option<File>,
     /// `/proc/PID/schedstat`, kept beside `stat_file` for single-threaded processes.
     sched_file: Option<File>,
@@ -107,6 +110,17 @@ pub struct Scanner {
     quiet: Vec<usize>,
     /// New processes' files and static fields, read ahead in parallel in this scan.
     read_ahead: PidMap<Opened>,
+    /// The processes of the last scan, shared with the snapshot handed out.
+    last: Arc<Vec<ProcInfo>>,
+}
+
+/// The fields of a task that do not change without an exec, and its CPU time at the last read.
+struct Known {
+    name: Arc<str>,
+    cmdline: Arc<str>,
+    uid: Option<u32>,
+    user: Arc<str>,
+    cpu_ticks: Option<u64>,
 }
 
 impl Scanner {
@@ -130,6 +144,7 @@ impl Scanner {
             tids: Vec::new(),
             quiet: Vec::new(),
             read_ahead: PidMap::default(),
+            last: Arc::default(),
         }
     }
 
@@ -170,7 +185,7 @@ impl Scanner {
             let runtime = self.read_runtime(pid);
             if let Some(info) = runtime.and_then(|ns| self.reuse_if_quiet(pid, ns)) {
                 quiet.push(procs.len());
-                procs.push(info);
+                self.push(&mut procs, info);
                 continue;
             }
             let Some(info) = self.read_process(pid, runtime, elapsed) else {
@@ -178,7 +193,7 @@ impl Scanner {
             };
             let wants_threads =
                 self.options.threads && info.threads > 1 && info.kind == TaskKind::Process;
-            procs.push(info);
+            self.push(&mut procs, info);
             if wants_threads {
                 self.read_threads(pid, elapsed, &mut procs);
             }
@@ -190,11 +205,25 @@ impl Scanner {
         self.quiet = quiet;
 
         self.forget_unseen();
+        for entry in self.entries.values_mut() {
+            entry.index = entry.next_index;
+        }
+        // Dropped before the next is made: a refresh holds two snapshots at most (the UI's and
+        // the one being read).
+        self.last = Arc::new(procs);
         Ok(Snapshot {
-            procs,
+            procs: Arc::clone(&self.last),
             uptime_secs,
             ticks_per_sec: self.ticks_per_sec,
         })
+    }
+
+    /// Adds a task's info to the snapshot being built, noting where it went.
+    fn push(&mut self, procs: &mut Vec<ProcInfo>, info: ProcInfo) {
+        if let Some(entry) = self.entries.get_mut(&info.pid()) {
+            entry.next_index = procs.len() as u32;
+        }
+        procs.push(info);
     }
 
     fn read_threads(&mut self, tgid: Pid, elapsed: Option<f64>, procs: &mut Vec<ProcInfo>) {
@@ -207,7 +236,7 @@ impl Scanner {
                 if let Some(mut thread) = self.read_task(tid, Some(tgid), elapsed) {
                     thread.kind = TaskKind::Thread;
                     thread.ppid = tgid;
-                    procs.push(thread);
+                    self.push(procs, thread);
                 }
             }
         }
@@ -300,16 +329,20 @@ impl Scanner {
     fn reuse_if_quiet(&mut self, pid: Pid, runtime: u64) -> Option<ProcInfo> {
         let scan_count = self.scan_count;
         let entry = self.entries.get_mut(&pid)?;
+        let last = self
+            .last
+            .get(entry.index as usize)
+            .filter(|p| p.id == entry.id)?;
         let due = (pid as u64)
             .wrapping_add(scan_count)
             .is_multiple_of(FULL_READ_EVERY);
-        if due || entry.runtime_at_read != Some(runtime) || entry.info.threads != 1 {
+        if due || entry.runtime_at_read != Some(runtime) || last.threads != 1 {
             return None;
         }
         entry.seen_in_scan = scan_count;
         Some(ProcInfo {
             cpu_percent: 0.0,
-            ..entry.info.clone()
+            ..last.clone()
         })
     }
 
@@ -323,7 +356,7 @@ impl Scanner {
                 || self.entries.get(&ppid).is_some_and(|parent| {
                     parent.seen_in_scan == scan_count
                         && parent.born_in_scan < scan_count
-                        && parent.info.state != State::Zombie
+                        && procs[parent.next_index as usize].state != State::Zombie
                 });
             if parent_lives {
                 continue;
@@ -351,9 +384,9 @@ impl Scanner {
         info
     }
 
-    /// Merges a fresh stat line with what is cached for the task, reading static fields if new.
-    /// `opened` is the stat file if it was just opened: kept for the next scan while the budget
-    /// allows.
+    /// Merges a fresh stat line with what the last scan knew of the task, reading its static fields
+    /// if it is new. `opened` is the stat file if it was just opened: kept for the next scan
+    /// while the budget allows.
     fn update_entry(
         &mut self,
         stat: &StatFields<'_>,
@@ -367,10 +400,45 @@ impl Scanner {
             start_ticks: stat.starttime,
         };
         let scan_count = self.scan_count;
+        let entry = self.entries.get(&tid).filter(|e| e.id == id);
+        let last = entry
+            .and_then(|e| self.last.get(e.index as usize))
+            .filter(|p| p.id == id);
+        let known = match last {
+            Some(last) if is_name_of(&last.name, stat.comm) => Known {
+                name: last.name.clone(),
+                cmdline: last.cmdline.clone(),
+                uid: last.uid,
+                user: last.user.clone(),
+                cpu_ticks: Some(last.cpu_ticks),
+            },
+            // A new comm means exec (or prctl PR_SET_NAME): the command line may have changed too.
+            Some(last) => Known {
+                name: sanitize(stat.comm).into(),
+                cmdline: read_cmdline(tgid.unwrap_or(tid), &mut self.cmdline_buf)
+                    .map_or_else(|| last.cmdline.clone(), Arc::from),
+                uid: last.uid,
+                user: last.user.clone(),
+                cpu_ticks: Some(last.cpu_ticks),
+            },
+            None => {
+                let kept = entry.and_then(|e| e.stat_file.as_ref());
+                let uid_from = kept.map(read_uid);
+                self.read_known(stat, tgid.unwrap_or(tid), opened.as_mut(), uid_from)
+            }
+        };
 
-        let known = self.entries.get(&tid).is_some_and(|e| e.info.id == id);
-        if !known {
-            let fresh = self.fresh_entry(id, stat, tgid.unwrap_or(tid), opened.as_mut());
+        if self.entries.get(&tid).is_none_or(|e| e.id != id) {
+            let fresh = Entry {
+                id,
+                index: u32::MAX,
+                next_index: u32::MAX,
+                stat_file: None,
+                sched_file: None,
+                runtime_at_read: None,
+                born_in_scan: scan_count,
+                seen_in_scan: scan_count,
+            };
             // The old entry's file (if any) belonged to a dead process that had this PID.
             if let Some(old) = self.entries.insert(tid, Box::new(fresh)) {
                 self.release(*old);
@@ -384,53 +452,51 @@ impl Scanner {
             entry.stat_file = Some(file);
             self.open_files += 1;
         }
-        if known && !is_name_of(&entry.info.name, stat.comm) {
-            // A new comm means exec (or prctl PR_SET_NAME): the command line may have changed too.
-            entry.info.name = sanitize(stat.comm).into();
-            if let Some(cmdline) = read_cmdline(tgid.unwrap_or(tid), &mut self.cmdline_buf) {
-                entry.info.cmdline = cmdline.into();
-            }
-        }
         entry.seen_in_scan = scan_count;
 
-        let info = &mut entry.info;
         let cpu_ticks = stat.utime + stat.stime;
-        info.cpu_percent = match elapsed {
-            Some(secs) if secs > 0.0 && known => {
-                let used = cpu_ticks.saturating_sub(info.cpu_ticks) as f64;
+        let cpu_percent = match (elapsed, known.cpu_ticks) {
+            (Some(secs), Some(before)) if secs > 0.0 => {
+                let used = cpu_ticks.saturating_sub(before) as f64;
                 (used / (secs * self.ticks_per_sec as f64) * 100.0) as f32
             }
             _ => 0.0,
         };
-        info.cpu_ticks = cpu_ticks;
-        info.ppid = stat.ppid;
-        info.pgrp = stat.pgrp;
-        info.session = stat.session;
-        info.kind = if stat.flags & PF_KTHREAD != 0 {
-            TaskKind::KernelThread
-        } else {
-            TaskKind::Process
-        };
-        info.state = State::from_letter(stat.state);
-        info.rss_bytes = u64::try_from(stat.rss_pages).unwrap_or(0) * self.page_size;
-        info.vsize_bytes = stat.vsize;
-        info.nice = stat.nice;
-        info.threads = stat.num_threads;
-        info.tracer = (info.state == State::Traced)
-            .then(|| read_tracer(tid))
-            .flatten();
-        Some(info.clone())
+        let state = State::from_letter(stat.state);
+        Some(ProcInfo {
+            id,
+            ppid: stat.ppid,
+            pgrp: stat.pgrp,
+            session: stat.session,
+            kind: if stat.flags & PF_KTHREAD != 0 {
+                TaskKind::KernelThread
+            } else {
+                TaskKind::Process
+            },
+            state,
+            name: known.name,
+            cmdline: known.cmdline,
+            uid: known.uid,
+            user: known.user,
+            cpu_ticks,
+            cpu_percent,
+            rss_bytes: u64::try_from(stat.rss_pages).unwrap_or(0) * self.page_size,
+            vsize_bytes: stat.vsize,
+            nice: stat.nice,
+            threads: stat.num_threads,
+            tracer: (state == State::Traced).then(|| read_tracer(tid)).flatten(),
+        })
     }
 
-    /// A new task's entry: its static fields read, the rest filled in by [`Self::update_entry`].
-    fn fresh_entry(
+    /// A new task's static fields: read ahead with its stat file, or read now. `kept_uid` is the
+    /// owner from a stat file kept open, when no file was opened.
+    fn read_known(
         &mut self,
-        id: Identity,
         stat: &StatFields<'_>,
         tgid: Pid,
         opened: Option<&mut Opened>,
-    ) -> Entry {
-        let kernel = stat.flags & PF_KTHREAD != 0;
+        kept_uid: Option<Option<u32>>,
+    ) -> Known {
         let (uid, cmdline) = match opened {
             Some(Opened {
                 read_ahead: Some(read_ahead),
@@ -439,8 +505,12 @@ impl Scanner {
             Some(Opened { file, .. }) => {
                 (read_uid(file), read_cmdline(tgid, &mut self.cmdline_buf))
             }
-            None => (None, read_cmdline(tgid, &mut self.cmdline_buf)),
+            None => (
+                kept_uid.flatten(),
+                read_cmdline(tgid, &mut self.cmdline_buf),
+            ),
         };
+        let kernel = stat.flags & PF_KTHREAD != 0;
         let cmdline = if kernel {
             String::new()
         } else {
@@ -450,31 +520,12 @@ impl Scanner {
             Some(uid) => self.user_name(uid),
             None => Arc::from("?"),
         };
-        Entry {
-            info: ProcInfo {
-                id,
-                ppid: 0,
-                pgrp: 0,
-                session: 0,
-                kind: TaskKind::Process,
-                state: State::Other(b'?'),
-                name: sanitize(stat.comm).into(),
-                cmdline: cmdline.into(),
-                uid,
-                user,
-                cpu_ticks: 0,
-                cpu_percent: 0.0,
-                rss_bytes: 0,
-                vsize_bytes: 0,
-                nice: 0,
-                threads: 0,
-                tracer: None,
-            },
-            stat_file: None,
-            sched_file: None,
-            runtime_at_read: None,
-            born_in_scan: self.scan_count,
-            seen_in_scan: 0,
+        Known {
+            name: sanitize(stat.comm).into(),
+            cmdline: cmdline.into(),
+            uid,
+            user,
+            cpu_ticks: None,
         }
     }
 
