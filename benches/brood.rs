@@ -161,16 +161,14 @@ fn scan_refresh(bencher: Bencher, n: usize) {
     bencher.bench_local(|| scanner.scan().expect("scan"));
 }
 
-/// A first scan, as `brood snapshot` does: every command line and owner read, nothing kept.
+/// A first scan, the one brood's first frame waits for: every command line and owner read
+/// (ahead, on two threads), every stat file kept open.
 #[divan::bench(args = REAL_SIZES, sample_count = 10)]
 fn scan_first(bencher: Bencher, n: usize) {
     let mut population = Children::default();
     population.sleepers(n);
-    let options = ScanOptions {
-        max_open_files: Some(0),
-        ..ScanOptions::default()
-    };
+    brood::proc::scan::reserve_descriptors();
     bencher
-        .with_inputs(|| Scanner::new(options.clone()))
+        .with_inputs(|| Scanner::new(ScanOptions::default()))
         .bench_local_refs(|scanner| scanner.scan().expect("scan"));
 }
