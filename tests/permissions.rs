@@ -1,6 +1,8 @@
 //! brood as an ordinary user: other users' processes show what is readable and say "permission
 //! denied" for the rest, signals to them fail with EPERM in plain words, and the lab works fully.
-//! Run as root, the test re-runs itself as `nobody`; run as anyone else, it says why it skipped.
+//! With /proc mounted `hidepid=2`, other users' processes simply do not appear.
+//! Run as root, the tests re-run themselves as `nobody`; run as anyone else, they say why they
+//! skipped.
 //!
 //! The "other user's process" is a sleeper the root half starts in a session of its own: not PID 1,
 //! which may share the test's session (and SIGCONT is allowed within a session, whoever owns it).
@@ -41,21 +43,91 @@ fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
         });
     }
     let roots = Reaped::from_command(&mut sleeper);
-    let output = Command::new(std::env::current_exe().unwrap())
+    let mut inner = inner_test("inner_checks_as_nobody", roots.pid());
+    check_inner(inner.uid(NOBODY).gid(NOBODY).output());
+}
+
+/// With /proc mounted `hidepid=2`, other users' processes are not listed at all: they are simply
+/// not in the tree, and nothing is reported as an error. The child mounts its own /proc in a
+/// mount namespace of its own, then becomes nobody.
+#[test]
+fn with_hidepid_other_users_processes_simply_do_not_appear() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only root can mount the /proc this test needs");
+        return;
+    }
+    let roots = Reaped::spawn("sleep", &["300"]);
+    let mut inner = inner_test("inner_hidepid_as_nobody", roots.pid());
+    // SAFETY: only syscalls between fork and exec.
+    unsafe {
+        inner.pre_exec(hide_other_users_then_become_nobody);
+    }
+    match inner.output() {
+        // From the mounts: a container may forbid them (EPERM), an old kernel the option.
+        Err(err)
+            if err
+                .raw_os_error()
+                .is_some_and(|e| [libc::EPERM, libc::EINVAL, libc::ENOSYS].contains(&e)) =>
+        {
+            eprintln!("skipped: no /proc of the test's own can be mounted here ({err})");
+        }
+        output => check_inner(output),
+    }
+}
+
+fn hide_other_users_then_become_nobody() -> std::io::Result<()> {
+    let check = |result: libc::c_int| {
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    let none = std::ptr::null();
+    // SAFETY: plain syscalls with NUL-terminated literals.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            none,
+            libc::MS_REC | libc::MS_PRIVATE,
+            none.cast(),
+        ))?;
+        check(libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            0,
+            c"hidepid=2".as_ptr().cast(),
+        ))?;
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setgid(NOBODY))?;
+        check(libc::setuid(NOBODY))
+    }
+}
+
+/// This test binary, to run the one ignored test `name`, with root's process `roots` to look for.
+fn inner_test(name: &str, roots: i32) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args([
             "--exact",
-            "inner_checks_as_nobody",
+            name,
             "--include-ignored",
             "--nocapture",
             "--test-threads=1",
         ])
         .env(INNER, "1")
-        .env(ROOTS_PROCESS, roots.pid().to_string())
+        .env(ROOTS_PROCESS, roots.to_string())
         .env("HOME", "/tmp")
-        .env_remove("XDG_RUNTIME_DIR")
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .output();
+        .env_remove("XDG_RUNTIME_DIR");
+    command
+}
+
+/// Asserts that an inner test run as nobody passed; skips (saying why) if nobody cannot reach
+/// the test binary here.
+fn check_inner(output: std::io::Result<std::process::Output>) {
     let output = match output {
         Ok(output) => output,
         Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -77,6 +149,41 @@ fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
     assert!(text.contains("1 passed"), "the inner test ran:\n{text}");
 }
 
+fn roots_process() -> i32 {
+    std::env::var(ROOTS_PROCESS)
+        .expect("the root half names root's process")
+        .parse()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "run by with_hidepid_other_users_processes_simply_do_not_appear, as nobody"]
+fn inner_hidepid_as_nobody() {
+    if std::env::var_os(INNER).is_none() {
+        return;
+    }
+    assert_ne!(nix::unistd::geteuid().as_raw(), 0, "must not run as root");
+    let roots = roots_process();
+    let snapshot = scanner().scan().expect("a scan with hidepid");
+    assert!(
+        find(&snapshot, own_pid()).is_some(),
+        "our own process is listed"
+    );
+    assert!(find(&snapshot, roots).is_none(), "root's process is hidden");
+    let theirs: Vec<_> = snapshot
+        .procs
+        .iter()
+        .filter(|p| p.uid != Some(NOBODY))
+        .map(|p| (p.pid(), p.name.to_string()))
+        .collect();
+    assert!(theirs.is_empty(), "only our own processes: {theirs:?}");
+
+    // The printed tree says the same, with no error.
+    let procs = snapshot_json(brood(&["snapshot", "--format", "json"]));
+    assert!(find_json(&procs, own_pid()).is_some());
+    assert!(find_json(&procs, roots).is_none());
+}
+
 #[test]
 #[ignore = "run by an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not, as nobody"]
 fn inner_checks_as_nobody() {
@@ -89,10 +196,7 @@ fn inner_checks_as_nobody() {
         "these checks must not run as root"
     );
 
-    let roots: i32 = std::env::var(ROOTS_PROCESS)
-        .expect("the root half names root's process")
-        .parse()
-        .unwrap();
+    let roots = roots_process();
 
     // The tree: root's processes are listed, with their owner.
     let snapshot = scanner().scan().unwrap();
