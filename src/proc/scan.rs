@@ -356,7 +356,9 @@ impl Scanner {
                 || self.entries.get(&ppid).is_some_and(|parent| {
                     parent.seen_in_scan == scan_count
                         && parent.born_in_scan < scan_count
-                        && procs[parent.next_index as usize].state != State::Zombie
+                        && procs
+                            .get(parent.next_index as usize)
+                            .is_some_and(|p| p.id == parent.id && p.state != State::Zombie)
                 });
             if parent_lives {
                 continue;
