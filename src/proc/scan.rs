@@ -245,7 +245,9 @@ impl Scanner {
 
     /// When many processes are new (the first scan), opens and reads their stat files and reads
     /// their owners and command lines on two threads, for the pass to take up: the first frame
-    /// is waiting for it. Only with room for all those files open at once.
+    /// is waiting for it. Only with room in the fd budget for the files held ahead *and* for
+    /// every file the pass itself may open (a stat and a schedstat file a process at most), as
+    /// the files held ahead are not counted in `open_files` until the pass keeps them.
     fn read_ahead_new(&mut self, pids: &[Pid]) {
         let new: Vec<Pid> = pids
             .iter()
@@ -253,17 +255,25 @@ impl Scanner {
             .filter(|pid| !self.entries.contains_key(pid))
             .collect();
         let room = self.open_budget.saturating_sub(self.open_files);
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        if new.len() < READ_AHEAD_FROM || new.len() > room || threads < 2 {
+        if new.len() < READ_AHEAD_FROM
+            || new.len() + 2 * pids.len() > room
+            || std::thread::available_parallelism().map_or(1, usize::from) < 2
+        {
             return;
         }
         let (mine, theirs) = new.split_at(new.len() / 2);
-        let (mut read, theirs) = std::thread::scope(|scope| {
-            let helper = scope.spawn(|| read_ahead(theirs));
-            (read_ahead(mine), helper.join())
+        let read = std::thread::scope(|scope| {
+            // No thread to be had (RLIMIT_NPROC, a cgroup's pids.max): the pass reads them all.
+            let Ok(helper) = std::thread::Builder::new()
+                .name("read-ahead".into())
+                .spawn_scoped(scope, || read_ahead(theirs))
+            else {
+                return Vec::new();
+            };
+            let mut read = read_ahead(mine);
+            read.extend(helper.join().unwrap_or_default());
+            read
         });
-        // A helper that failed to run leaves its half to the pass, read as usual.
-        read.extend(theirs.into_iter().flatten());
         self.read_ahead = read.into_iter().collect();
     }
 
@@ -499,20 +509,21 @@ impl Scanner {
         opened: Option<&mut Opened>,
         kept_uid: Option<Option<u32>>,
     ) -> Known {
+        let kernel = stat.flags & PF_KTHREAD != 0;
+        // A kernel thread has no command line to read.
+        let mut read_cmdline = || {
+            (!kernel)
+                .then(|| read_cmdline(tgid, &mut self.cmdline_buf))
+                .flatten()
+        };
         let (uid, cmdline) = match opened {
             Some(Opened {
                 read_ahead: Some(read_ahead),
                 ..
             }) => (read_ahead.uid, read_ahead.cmdline.take()),
-            Some(Opened { file, .. }) => {
-                (read_uid(file), read_cmdline(tgid, &mut self.cmdline_buf))
-            }
-            None => (
-                kept_uid.flatten(),
-                read_cmdline(tgid, &mut self.cmdline_buf),
-            ),
+            Some(Opened { file, .. }) => (read_uid(file), read_cmdline()),
+            None => (kept_uid.flatten(), read_cmdline()),
         };
-        let kernel = stat.flags & PF_KTHREAD != 0;
         let cmdline = if kernel {
             String::new()
         } else {
@@ -674,8 +685,11 @@ pub fn reserve_descriptors() {
         .and_then(|field| field.split(|&b| b == b'/').nth(1))
         .and_then(parse_decimal)
         .unwrap_or(0);
-    // A stat and a schedstat file each, and room for some more processes.
-    let wanted = (usize::try_from(tasks).unwrap_or(0) * 2 + 256).min(budget);
+    // A stat and a schedstat file each, and room for some more processes; capped, as the count
+    // includes threads (a table of 64 Ki slots is half a MiB of kernel memory).
+    let wanted = (usize::try_from(tasks).unwrap_or(0) * 2 + 256)
+        .min(budget)
+        .min(1 << 16);
     let Ok(wanted) = libc::c_int::try_from(wanted) else {
         return;
     };
