@@ -196,6 +196,7 @@ impl App {
         match outcome {
             Outcome::Spawned { pid, group } => {
                 self.lab_group = group.or(self.lab_group);
+                self.select_when_seen = Some(pid);
                 self.tell(
                     Severity::Info,
                     format!("brood started lab process {pid} (f forks it, x makes it exit)"),

@@ -268,6 +268,8 @@ pub struct App {
     /// Refresh paused: snapshots are kept aside, not shown.
     pub paused: bool,
     pending: Option<(Box<Snapshot>, SystemStats)>,
+    /// A lab process just started: selected once a scan shows it, so `f` forks it at once.
+    select_when_seen: Option<Pid>,
     /// Show only this process and its descendants (`--pid`).
     pub root: Option<Pid>,
     /// brood's effective user, for "only my processes".
@@ -324,6 +326,7 @@ impl App {
             follow: false,
             paused: false,
             pending: None,
+            select_when_seen: None,
             root: None,
             my_uid: nix::unistd::geteuid().as_raw(),
         }
@@ -423,6 +426,19 @@ impl App {
             self.tagged.retain(|id| alive.contains(id));
         }
         self.rebuild_rows(Some(&previous));
+        if let Some(pid) = self.select_when_seen
+            && self.pid_index.contains(pid)
+        {
+            // Once it is there, shown or filtered out: the selection never jumps to it later.
+            self.select_when_seen = None;
+            let row = self
+                .rows
+                .iter()
+                .position(|r| self.snapshot.procs[r.proc_index].pid() == pid);
+            if let Some(row) = row {
+                self.select_row(row);
+            }
+        }
         self.auto_reap_effects()
     }
 
@@ -1044,6 +1060,41 @@ mod tests {
 
     fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
         app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn a_lab_process_just_started_is_selected_once_a_scan_shows_it() {
+        let mut app = App::new(Keymap::default(), true, 100);
+        app.update(Event::Resize {
+            width: 100,
+            height: 30,
+        });
+        feed(
+            &mut app,
+            SnapshotBuilder::default()
+                .proc(1, 0, "init")
+                .proc(100, 1, "brood")
+                .build(),
+        );
+        assert_eq!(selected_pid(&app), Some(100));
+        app.update(Event::Done(crate::effects::Outcome::Spawned {
+            pid: 200,
+            group: Some(200),
+        }));
+        assert_eq!(selected_pid(&app), Some(100), "not before a scan shows it");
+        feed(&mut app, lab_tree().build());
+        assert_eq!(selected_pid(&app), Some(200));
+        assert_eq!(
+            press(&mut app, 'f'),
+            vec![Effect::Lab {
+                target: 200,
+                request: Request::Fork
+            }]
+        );
+        // Later scans leave the selection where the user puts it.
+        app.select_pid(100);
+        feed(&mut app, lab_tree().build());
+        assert_eq!(selected_pid(&app), Some(100));
     }
 
     #[test]
