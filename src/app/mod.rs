@@ -866,12 +866,18 @@ mod tests {
     use nix::sys::signal::Signal;
 
     fn app_with(snapshot: Snapshot) -> App {
-        let mut app = App::new(Keymap::default(), true, 1);
+        let mut app = sized_app(1);
+        feed(&mut app, snapshot);
+        app
+    }
+
+    /// An app whose own PID is `self_pid`, on a 100x30 screen, before any scan.
+    fn sized_app(self_pid: Pid) -> App {
+        let mut app = App::new(Keymap::default(), true, self_pid);
         app.update(Event::Resize {
             width: 100,
             height: 30,
         });
-        feed(&mut app, snapshot);
         app
     }
 
@@ -1045,11 +1051,7 @@ mod tests {
     /// The lab tree, with 300, a stranger.
     fn lab_machine() -> App {
         let snapshot = lab_tree().proc(300, 1, "stranger").build();
-        let mut app = App::new(Keymap::default(), true, 100);
-        app.update(Event::Resize {
-            width: 100,
-            height: 30,
-        });
+        let mut app = sized_app(100);
         app.update(Event::Done(crate::effects::Outcome::Spawned {
             pid: 200,
             group: Some(200),
@@ -1064,11 +1066,7 @@ mod tests {
 
     #[test]
     fn a_lab_process_just_started_is_selected_once_a_scan_shows_it() {
-        let mut app = App::new(Keymap::default(), true, 100);
-        app.update(Event::Resize {
-            width: 100,
-            height: 30,
-        });
+        let mut app = sized_app(100);
         feed(
             &mut app,
             SnapshotBuilder::default()
