@@ -24,9 +24,9 @@ use crate::event::Event;
 use crate::lab::protocol::Request;
 use crate::proc::details::Details;
 use crate::proc::ipc::{Deadlock, IpcState, find_deadlocks};
-use crate::proc::lifecycle::{Lifecycle, Marks};
+use crate::proc::lifecycle::{Change, Lifecycle, Marks};
 use crate::proc::tree::{Row, TreeOptions, build_rows};
-use crate::proc::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
+use crate::proc::{Identity, Pid, PidIndex, ProcInfo, Snapshot, State, TaskKind};
 use crate::signals::Dispositions;
 pub use dialogs::SignalMenu;
 pub use explore::{PickKind, Picker};
@@ -231,7 +231,7 @@ pub struct App {
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
     /// PID → index into `snapshot.procs`, rebuilt with each snapshot (look-ups by PID are many).
-    pub pid_index: crate::proc::PidIndex,
+    pub pid_index: PidIndex,
     /// The latest IPC sweep: wait channels, locks, descriptors.
     pub ipc: IpcState,
     /// Deadlocks found in it.
@@ -268,6 +268,8 @@ pub struct App {
     /// Refresh paused: snapshots are kept aside, not shown.
     pub paused: bool,
     pending: Option<(Box<Snapshot>, SystemStats)>,
+    /// What changed in the scans that came while paused, for the log when it resumes.
+    held_log: Vec<LogEntry>,
     /// A lab process just started: selected once a scan shows it, so `f` forks it at once.
     select_when_seen: Option<Pid>,
     /// Show only this process and its descendants (`--pid`).
@@ -303,7 +305,7 @@ impl App {
             log: VecDeque::new(),
             scan_count: 0,
             self_pid,
-            pid_index: crate::proc::PidIndex::default(),
+            pid_index: PidIndex::default(),
             ipc: IpcState::default(),
             deadlocks: Vec::new(),
             lab_group: None,
@@ -326,6 +328,7 @@ impl App {
             follow: false,
             paused: false,
             pending: None,
+            held_log: Vec::new(),
             select_when_seen: None,
             root: None,
             my_uid: nix::unistd::geteuid().as_raw(),
@@ -353,6 +356,27 @@ impl App {
                 self.keep_selection_visible();
             }
             Event::Snapshot(snapshot, system) if self.paused => {
+                // The screen stays as it is, but nothing that happens meanwhile is lost: every
+                // scan is still compared with the one before, and the log gets it on resume.
+                let changes = self.lifecycle.observe(&snapshot);
+                if !changes.is_empty() {
+                    let before = self.pending.as_ref().map_or(&self.snapshot, |(s, _)| s);
+                    let indexes = [snapshot.index_by_pid(), before.index_by_pid()];
+                    let lines = self.describe_changes(
+                        &changes,
+                        (&snapshot, &indexes[0]),
+                        (before, &indexes[1]),
+                    );
+                    let at = (self.clock)();
+                    self.held_log
+                        .extend(lines.into_iter().map(|(text, about_lab)| LogEntry {
+                            at,
+                            text,
+                            about_lab,
+                        }));
+                    let over = self.held_log.len().saturating_sub(LOG_CAPACITY);
+                    self.held_log.drain(..over);
+                }
                 self.pending = Some((snapshot, system));
             }
             Event::Snapshot(snapshot, system) => {
@@ -391,28 +415,16 @@ impl App {
         self.marks = self.lifecycle.marks(&snapshot, &now_index);
         let previous = std::mem::replace(&mut self.snapshot, snapshot);
         let indexes = [now_index, std::mem::take(&mut self.pid_index)];
-        for change in &changes {
-            let seen: Vec<&ProcInfo> = [&self.snapshot, &previous]
-                .iter()
-                .zip(&indexes)
-                .filter_map(|(snapshot, index)| {
-                    index.get(change.id().pid).map(|i| &snapshot.procs[i])
-                })
-                .filter(|p| p.id == change.id())
-                .collect();
-            // Kernel threads come, go and rename themselves all the time: log them only when shown.
-            let kernel = seen.iter().any(|p| p.kind == TaskKind::KernelThread);
-            let about_lab = seen
-                .iter()
-                .any(|p| self.is_lab(p) || p.pid() == self.self_pid || p.ppid == self.self_pid);
-            if !kernel || self.show_kernel_threads {
-                let names = lab::Names {
-                    now: (&self.snapshot, &indexes[0]),
-                    before: (&previous, &indexes[1]),
-                };
-                let text = lab::describe_change(change, &names);
-                self.push_log(text, about_lab);
-            }
+        for entry in std::mem::take(&mut self.held_log) {
+            self.push_entry(entry);
+        }
+        let lines = self.describe_changes(
+            &changes,
+            (&self.snapshot, &indexes[0]),
+            (&previous, &indexes[1]),
+        );
+        for (text, about_lab) in lines {
+            self.push_log(text, about_lab);
         }
         // Deadlocks come from a slower sweep: drop those whose members are gone since, so no
         // badge stays on a process that ended (or lands on one that reused the PID).
@@ -440,6 +452,39 @@ impl App {
             }
         }
         self.auto_reap_effects()
+    }
+
+    /// Log lines for `changes` (text, and whether it is about the lab), naming processes from the
+    /// scan `now` and the one `before` it.
+    fn describe_changes(
+        &self,
+        changes: &[Change],
+        now: (&Snapshot, &PidIndex),
+        before: (&Snapshot, &PidIndex),
+    ) -> Vec<(String, bool)> {
+        changes
+            .iter()
+            .filter_map(|change| {
+                let seen: Vec<&ProcInfo> = [now, before]
+                    .iter()
+                    .filter_map(|(snapshot, index)| {
+                        index.get(change.id().pid).map(|i| &snapshot.procs[i])
+                    })
+                    .filter(|p| p.id == change.id())
+                    .collect();
+                // Kernel threads come, go and rename themselves all the time: logged only when
+                // shown.
+                let kernel = seen.iter().any(|p| p.kind == TaskKind::KernelThread);
+                if kernel && !self.show_kernel_threads {
+                    return None;
+                }
+                let about_lab = seen
+                    .iter()
+                    .any(|p| self.is_lab(p) || p.pid() == self.self_pid || p.ppid == self.self_pid);
+                let text = lab::describe_change(change, &lab::Names { now, before });
+                Some((text, about_lab))
+            })
+            .collect()
     }
 
     /// Whether `proc` belongs to brood's lab.
@@ -777,14 +822,18 @@ impl App {
     }
 
     fn push_log(&mut self, text: String, about_lab: bool) {
-        if self.log.len() == LOG_CAPACITY {
-            self.log.pop_front();
-        }
-        self.log.push_back(LogEntry {
+        self.push_entry(LogEntry {
             at: (self.clock)(),
             text,
             about_lab,
         });
+    }
+
+    fn push_entry(&mut self, entry: LogEntry) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(entry);
     }
 
     /// Sets the status line and writes the same sentence to the log.
@@ -1062,6 +1111,30 @@ mod tests {
 
     fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
         app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn what_happens_while_paused_reaches_the_log_on_resume() {
+        let mut app = app_with(tree().build());
+        let logged = |app: &App, pid: &str| {
+            app.log
+                .iter()
+                .filter(|e| e.text.starts_with(pid))
+                .map(|e| e.text.clone())
+                .collect::<Vec<_>>()
+        };
+        press(&mut app, 'p');
+        // Born and gone while paused, both between two scans the screen did not show.
+        feed(&mut app, tree().proc(50, 10, "quick").build());
+        feed(&mut app, tree().build());
+        assert!(logged(&app, "50").is_empty(), "the log waits while paused");
+        press(&mut app, 'p');
+        let lines = logged(&app, "50");
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("appeared, child of 10 (a)"), "{lines:?}");
+        // Resumed, the next scan logs as before, and nothing twice.
+        feed(&mut app, tree().build());
+        assert_eq!(logged(&app, "50").len(), 2);
     }
 
     #[test]
