@@ -1,4 +1,5 @@
-//! The only reader of /proc: turns the process table into a [`Snapshot`].
+//! The process table's reader: turns /proc into a [`Snapshot`] (details and IPC links are read
+//! elsewhere, in `details` and `ipc`).
 //!
 //! Built for a refresh every second at 10 000 processes: each process's `stat` file stays open and
 //! is re-read with one `pread` (instead of open/read/close), static fields (command line, user) are
@@ -12,6 +13,10 @@
 //! process, reparenting when its parent exits, is caught by re-reading the children of parents
 //! that died, and every process is read in full at least every [`FULL_READ_EVERY`] scans anyway
 //! (memory can be reclaimed and nice changed from outside).
+//!
+//! What the scanner knew of each process is the last snapshot itself, shared with the UI, so a
+//! process is held once, not twice. A first scan (what the first frame waits for) reads its many
+//! new processes ahead on two threads.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -524,11 +529,8 @@ impl Scanner {
             Some(Opened { file, .. }) => (read_uid(file), read_cmdline()),
             None => (kept_uid.flatten(), read_cmdline()),
         };
-        let cmdline = if kernel {
-            String::new()
-        } else {
-            cmdline.unwrap_or_default()
-        };
+        // Read ahead, a kernel thread's is empty too.
+        let cmdline = cmdline.unwrap_or_default();
         let user = match uid {
             Some(uid) => self.user_name(uid),
             None => Arc::from("?"),
