@@ -6,10 +6,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use brood::app::App;
-use brood::app::keymap::Keymap;
-use brood::collector::SystemStats;
-use brood::event::Event;
+use brood::app::{App, Settings};
+use brood::message::{Event, SystemStats};
 use brood::proc::builder::{Rng, ServerBuilder, population};
 use brood::proc::lifecycle::Lifecycle;
 use brood::proc::scan::{ScanOptions, Scanner};
@@ -107,7 +105,7 @@ fn lifecycle_diff(bencher: Bencher, n: usize) {
 const SCREEN: (u16, u16) = (160, 48);
 
 fn app_with(snapshot: &Snapshot) -> App {
-    let mut app = App::new(Keymap::default(), true, 0);
+    let mut app = App::new(Settings::new(0));
     app.update(Event::Resize {
         width: SCREEN.0,
         height: SCREEN.1,

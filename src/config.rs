@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::app::ThemeName;
 use crate::app::keymap::{Action, DEFAULT_CONFIG, Key, Keymap};
 use crate::app::sort::Column;
-use crate::ui::theme::ThemeName;
 
 /// The configuration brood runs with.
 #[derive(Debug, Clone)]

@@ -1,14 +1,17 @@
 //! brood: a live process tree and multiprocessing lab for Linux.
+//!
+//! Layers, lowest first; each may use the ones before it, never one after (a test keeps it so):
+//! `proc` and `signals` (the process model), `lab` (processes brood owns), `message` (what
+//! crosses a boundary), `app` (every decision), `ui` (drawing), `runtime` (threads, terminal,
+//! side effects); `cli`, `config` and `snapshot` are the edges `main` calls.
 
 pub mod app;
 pub mod cli;
-pub mod collector;
 pub mod config;
-pub mod effects;
-pub mod event;
 pub mod lab;
+pub mod message;
 pub mod proc;
+pub mod runtime;
 pub mod signals;
 pub mod snapshot;
-pub mod tui;
 pub mod ui;

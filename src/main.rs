@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    match brood::tui::run(&cli) {
+    match brood::runtime::run(&cli) {
         Ok(code) => code,
         Err(err) => {
             // Not eprintln!: the error may be that the terminal is gone, stderr with it, and
@@ -144,7 +144,7 @@ fn print_and_exit(cli: &Cli) -> Option<ExitCode> {
             let _ = writeln!(std::io::stderr(), "brood: {error}; using the defaults");
             text.push_str(&format!("# {error}; these are the defaults\n"));
         }
-        text.push_str(&brood::tui::effective(cli, config).to_toml());
+        text.push_str(&brood::runtime::effective(cli, config).to_toml());
         text.into_bytes()
     } else {
         return None;

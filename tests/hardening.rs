@@ -10,10 +10,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use brood::app::App;
-use brood::app::keymap::Keymap;
-use brood::collector::SystemStats;
-use brood::event::Event;
+use brood::app::{App, Settings};
+use brood::message::{Event, SystemStats};
 use brood::proc::builder::SnapshotBuilder;
 use brood::proc::scan::read_identity;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -127,7 +125,7 @@ fn hostile_names_are_escaped_and_the_tree_stays_aligned() {
     assert!(proc.cmdline.contains("\\u{202e}gnp.exe"));
     assert!(proc.cmdline.chars().count() <= brood::proc::text::MAX_CMDLINE_CHARS + 1);
 
-    let mut app = App::new(Keymap::default(), true, own_pid());
+    let mut app = App::new(Settings::new(own_pid()));
     app.update(Event::Resize {
         width: 120,
         height: 40,
@@ -175,7 +173,7 @@ fn a_ten_thousand_wide_fan_out_folds_renders_and_unfolds() {
     for pid in 10..10_010 {
         builder = builder.proc(pid, 2, "child");
     }
-    let mut app = App::new(Keymap::default(), true, 1);
+    let mut app = App::new(Settings::new(1));
     app.update(Event::Resize {
         width: 100,
         height: 30,

@@ -7,16 +7,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 
-use brood::app::keymap::Keymap;
-use brood::app::{App, Effect, Target};
-use brood::collector::{Command, SystemStats};
-use brood::effects::{Effects, Outcome, SignalError, send_signal, send_signal_checked};
-use brood::event::Event;
+use brood::app::{App, Settings};
 use brood::lab::protocol::{Reply, Request, WaitOutcome};
 use brood::lab::{Lab, LabError, socket_path};
+use brood::message::{CollectorCommand, Effect, Event, Outcome, SystemStats, Target};
 use brood::proc::lifecycle::{Change, Lifecycle};
 use brood::proc::scan::read_identity;
+use brood::proc::signal::{SignalError, send_signal, send_signal_checked};
 use brood::proc::{Identity, Pid, State};
+use brood::runtime::executor::Executor;
 use nix::sys::signal::Signal;
 use support::*;
 
@@ -84,9 +83,9 @@ fn fork_exit_wait_makes_a_zombie_then_reaps_it_with_its_exit_code() {
 
     // Through the effects layer and the app, as the TUI does it: the reap lands in the log.
     let (events, inbox) = mpsc::channel();
-    let (scans, _scan_requests) = mpsc::channel::<Command>();
-    let effects = Effects::new(Lab::new(env!("CARGO_BIN_EXE_brood").into()), events, scans);
-    let mut app = App::new(Keymap::default(), false, own_pid());
+    let (scans, _scan_requests) = mpsc::channel::<CollectorCommand>();
+    let effects = Executor::new(Lab::new(env!("CARGO_BIN_EXE_brood").into()), events, scans);
+    let mut app = App::new(Settings::new(own_pid()));
     let outcome = match lab.0.request(worker, Request::Wait, None) {
         Ok(Reply::Waited(outcome)) => outcome,
         other => panic!("wait failed: {other:?}"),
@@ -181,7 +180,7 @@ fn sigkill_to_a_zombie_changes_nothing_and_the_app_says_why() {
         "still a zombie after SIGKILL"
     );
 
-    let mut app = App::new(Keymap::default(), false, own_pid());
+    let mut app = App::new(Settings::new(own_pid()));
     app.update(Event::Snapshot(
         Box::new(scanner().scan().unwrap()),
         SystemStats::default(),
@@ -193,7 +192,7 @@ fn sigkill_to_a_zombie_changes_nothing_and_the_app_says_why() {
     };
     app.update(Event::Done(Outcome::Signalled {
         signal: Signal::SIGKILL,
-        scope: brood::app::SignalScope::Process,
+        scope: brood::message::SignalScope::Process,
         results: vec![(target, Ok(()))],
     }));
     let status = app.status.unwrap().text;
@@ -247,12 +246,12 @@ fn a_signal_to_a_pid_now_held_by_another_process_is_refused() {
 /// Sends `signal` to `scope` around `root` through the effects layer; returns the outcome.
 fn signal_scope(
     root: Pid,
-    scope: brood::app::SignalScope,
+    scope: brood::message::SignalScope,
     signal: Signal,
 ) -> Vec<(Target, Result<(), SignalError>)> {
     let (events, inbox) = mpsc::channel();
-    let (scans, _requests) = mpsc::channel::<Command>();
-    let effects = Effects::new(Err(LabError::NoWorker(0)), events, scans);
+    let (scans, _requests) = mpsc::channel::<CollectorCommand>();
+    let effects = Executor::new(Err(LabError::NoWorker(0)), events, scans);
     let snapshot = scanner().scan().unwrap();
     let targets = vec![Target::of(
         find(&snapshot, root).expect("the root is alive"),
@@ -280,7 +279,7 @@ fn a_subtree_signal_reaches_every_descendant_and_spares_the_rest() {
     let grandchildren: Vec<Pid> = (0..3).map(|_| lab.fork(child)).collect();
 
     // A stop signal reaches all four and leaves them stopped; SIGCONT brings them all back.
-    let stopped = signal_scope(child, brood::app::SignalScope::Subtree, Signal::SIGSTOP);
+    let stopped = signal_scope(child, brood::message::SignalScope::Subtree, Signal::SIGSTOP);
     assert_eq!(stopped.len(), 4, "{stopped:?}");
     for &pid in grandchildren.iter().chain([&child]) {
         wait_until("each member to stop", || {
@@ -291,14 +290,14 @@ fn a_subtree_signal_reaches_every_descendant_and_spares_the_rest() {
         state_of(worker).is_some_and(|s| s.0 == State::Sleeping),
         "the worker above is not touched"
     );
-    signal_scope(child, brood::app::SignalScope::Subtree, Signal::SIGCONT);
+    signal_scope(child, brood::message::SignalScope::Subtree, Signal::SIGCONT);
     for &pid in grandchildren.iter().chain([&child]) {
         wait_until("each member to continue", || {
             state_of(pid).filter(|s| s.0 == State::Sleeping)
         });
     }
 
-    let killed = signal_scope(child, brood::app::SignalScope::Subtree, Signal::SIGKILL);
+    let killed = signal_scope(child, brood::message::SignalScope::Subtree, Signal::SIGKILL);
     assert_eq!(killed.len(), 4, "{killed:?}");
     assert!(killed.iter().all(|(_, r)| r.is_ok()), "{killed:?}");
     for &pid in grandchildren.iter().chain([&child]) {
@@ -317,7 +316,7 @@ fn a_group_signal_from_a_member_that_is_not_the_leader_reaches_the_whole_group()
     let child = lab.fork(worker);
     let grandchild = lab.fork(child);
     // The child is not the group leader (the worker is): the group is the lab's, not its PID.
-    let results = signal_scope(child, brood::app::SignalScope::Group, Signal::SIGKILL);
+    let results = signal_scope(child, brood::message::SignalScope::Group, Signal::SIGKILL);
     let mut hit: Vec<Pid> = results.iter().map(|(t, _)| t.id.pid).collect();
     hit.sort_unstable();
     let mut expected = vec![worker, child, grandchild];
@@ -336,10 +335,10 @@ fn a_subtree_signal_never_includes_brood_or_its_ancestors() {
     let parent = find(&snapshot, ppid_from_proc(own_pid()).unwrap())
         .unwrap()
         .clone();
-    let members = brood::effects::members_of(
+    let members = brood::runtime::executor::members_of(
         &snapshot,
         &[Target::of(&parent)],
-        brood::app::SignalScope::Subtree,
+        brood::message::SignalScope::Subtree,
         own_pid(),
     );
     assert!(

@@ -12,14 +12,12 @@ mod support;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use brood::app::keymap::Keymap;
-use brood::app::{App, SignalScope, Target};
-use brood::collector::SystemStats;
-use brood::effects::{Outcome, SignalError, send_signal};
-use brood::event::Event;
+use brood::app::{App, Settings};
 use brood::lab::protocol::{Reply, Request, WaitOutcome};
+use brood::message::{Event, Outcome, SignalScope, SystemStats, Target};
 use brood::proc::ipc::read_ends;
 use brood::proc::scan::read_identity;
+use brood::proc::signal::{SignalError, send_signal};
 use nix::sys::signal::Signal;
 use support::*;
 
@@ -215,7 +213,7 @@ fn inner_checks_as_nobody() {
         send_signal(id, Signal::SIGCONT),
         Err(SignalError::PermissionDenied)
     );
-    let mut app = App::new(Keymap::default(), false, own_pid());
+    let mut app = App::new(Settings::new(own_pid()));
     app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
     let target = Target::of(&sleeper);
     app.update(Event::Done(Outcome::Signalled {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use brood::lab::Lab;
 use brood::lab::protocol::{Reply, Request, WaitOutcome};
-use brood::lab::scenarios::{self, Control, Figures, ScenarioId, Step};
+use brood::lab::scenarios::{Control, Figures, ScenarioId, Step};
 use brood::proc::Pid;
 use nix::sys::signal::Signal;
 use support::*;
@@ -29,7 +29,7 @@ impl Run {
         let (sender, inbox) = mpsc::channel();
         let sender = Mutex::new(sender);
         let control = Arc::new(Control::default());
-        scenarios::start(
+        brood::runtime::scenario::start(
             lab.clone(),
             id,
             Arc::new(move |step| {

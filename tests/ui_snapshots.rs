@@ -1,10 +1,8 @@
 //! Rendered screens on hand-built snapshots: whole-screen insta snapshots, plus explicit checks
 //! that colour lands on the right cells and disappears without colour.
 
-use brood::app::App;
-use brood::app::keymap::Keymap;
-use brood::collector::SystemStats;
-use brood::event::Event;
+use brood::app::{App, Settings};
+use brood::message::{Event, SystemStats};
 use brood::proc::builder::SnapshotBuilder;
 use brood::proc::details::Details;
 use brood::proc::{Snapshot, State};
@@ -25,6 +23,7 @@ fn stats() -> SystemStats {
         swap_total: 0,
         load: [0.52, 0.4, 0.31],
         uptime_secs: 93_784,
+        utc_offset_secs: 0,
     }
 }
 
@@ -65,7 +64,10 @@ fn machine(with_parent: bool, uptime: f64) -> Snapshot {
 }
 
 fn app(color: bool) -> App {
-    let mut app = App::new(Keymap::default(), color, BROOD_PID);
+    let mut app = App::new(Settings {
+        color,
+        ..Settings::new(BROOD_PID)
+    });
     app.update(Event::Resize {
         width: 110,
         height: 16,
@@ -329,8 +331,8 @@ fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
 /// brood with a zombie scenario under way: the parent idles in poll, its child is a zombie.
 #[test]
 fn scenario_panel_explains_the_zombie_beside_the_tree() {
-    use brood::effects::Outcome;
     use brood::lab::scenarios::{Figures, ProcFigure, ScenarioId, Step};
+    use brood::message::Outcome;
 
     let snapshot = SnapshotBuilder::default()
         .uptime(5000.0)
@@ -342,7 +344,10 @@ fn scenario_panel_explains_the_zombie_beside_the_tree() {
             p.state = State::Zombie;
         })
         .build();
-    let mut app = App::new(Keymap::default(), false, BROOD_PID);
+    let mut app = App::new(Settings {
+        color: false,
+        ..Settings::new(BROOD_PID)
+    });
     app.update(Event::Resize {
         width: 140,
         height: 30,

@@ -5,8 +5,9 @@ use crossterm::event::{KeyCode, KeyEvent};
 use nix::sys::signal::Signal;
 
 use super::keymap::Action;
-use super::{App, Effect, Exit, Overlay, SignalScope, Target};
+use super::{App, Exit, Overlay};
 use crate::lab::protocol::Request;
+use crate::message::{Effect, SignalScope, Target};
 use crate::signals::{self, Dispositions, SignalInfo};
 
 /// The signal menu's state: which signal is highlighted, for whom, and what /proc says the target

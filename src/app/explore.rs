@@ -5,7 +5,8 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::keymap::Action;
 use super::sort::Column;
-use super::{App, Effect, Overlay, Severity, Target};
+use super::{App, Overlay, Severity};
+use crate::message::{Effect, Target};
 use crate::proc::{TaskKind, tree};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,11 +136,15 @@ impl App {
                 if !self.paused
                     && let Some((snapshot, system)) = self.pending.take()
                 {
-                    self.system = Some(system);
+                    self.take_system(system);
                     return self.take_snapshot(*snapshot);
                 }
             }
-            Action::Suspend => return vec![Effect::Suspend],
+            Action::Suspend if self.job_control => return vec![Effect::Suspend],
+            Action::Suspend => self.set_status(
+                Severity::Error,
+                "Ctrl-Z: brood was not started by a job-control shell, so nothing could bring it back; not suspended",
+            ),
             _ => {}
         }
         Vec::new()

@@ -33,7 +33,7 @@ fn machine() -> Snapshot {
 }
 
 fn app() -> App {
-    let mut app = App::new(Keymap::default(), true, 1);
+    let mut app = App::new(Settings::new(1));
     app.my_uid = 1000;
     app.update(Event::Resize {
         width: 100,
@@ -324,10 +324,16 @@ fn the_details_pane_asks_the_collector_and_shows_only_the_selected_process() {
     assert_eq!(selected_pid(&app), Some(1));
     let effects = key(&mut app, KeyCode::Char('d'));
     let init = app.selected.unwrap();
-    assert_eq!(effects, vec![Effect::Inspect(Some(init))]);
+    assert_eq!(
+        effects,
+        vec![Effect::Collector(CollectorCommand::Inspect(Some(init)))]
+    );
     let effects = key(&mut app, KeyCode::Down);
     let sshd = app.selected.unwrap();
-    assert_eq!(effects, vec![Effect::Inspect(Some(sshd))]);
+    assert_eq!(
+        effects,
+        vec![Effect::Collector(CollectorCommand::Inspect(Some(sshd)))]
+    );
     // Details of the process selected before arrive late: not shown for this one.
     app.update(Event::Details(Box::new(Details::unreadable(
         init,
@@ -349,7 +355,10 @@ fn the_details_pane_asks_the_collector_and_shows_only_the_selected_process() {
         Unreadable::PermissionDenied,
     ))));
     assert_eq!(app.details.as_ref().map(|d| d.id), Some(sshd));
-    assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::Inspect(None)]);
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Collector(CollectorCommand::Inspect(None))]
+    );
     assert!(!app.show_details);
 }
 
@@ -374,7 +383,7 @@ fn pause_holds_snapshots_back_until_resumed() {
 
 #[test]
 fn follow_keeps_the_selection_in_the_middle() {
-    let mut app = App::new(Keymap::default(), true, 1);
+    let mut app = App::new(Settings::new(1));
     app.update(Event::Resize {
         width: 100,
         height: 30,
@@ -412,7 +421,7 @@ fn mouse_clicks_select_fold_and_sort_and_the_wheel_scrolls() {
     click(&mut app, 2, first + 2);
     assert_eq!(selected_pid(&app), Some(11));
     // bash's guide "│ ├─" starts at the command column: a click there folds it.
-    let command_x = crate::ui::layout::columns(&app.columns, areas.table.width)
+    let command_x = super::layout::columns(&app.columns, areas.table.width)
         .last()
         .unwrap()
         .1;
@@ -422,7 +431,7 @@ fn mouse_clicks_select_fold_and_sort_and_the_wheel_scrolls() {
     assert_eq!(app.rows.len(), 7);
 
     // The CPU% header sorts by CPU.
-    let (_, cpu_x, _) = crate::ui::layout::columns(&app.columns, areas.table.width)
+    let (_, cpu_x, _) = super::layout::columns(&app.columns, areas.table.width)
         .into_iter()
         .find(|(c, _, _)| *c == Column::Cpu)
         .unwrap();

@@ -4,10 +4,11 @@
 use nix::sys::signal::Signal;
 
 use super::keymap::Action;
-use super::{App, Effect, Overlay, Severity, SignalMenu, SignalScope, Target};
-use crate::effects::{Outcome, SignalError};
+use super::{App, Overlay, Severity, SignalMenu};
 use crate::lab::protocol::{Request, WaitOutcome};
+use crate::message::{Effect, Outcome, SignalScope, Target};
 use crate::proc::lifecycle::Change;
+use crate::proc::signal::SignalError;
 use crate::proc::{Pid, Snapshot, State};
 use crate::signals;
 

@@ -8,20 +8,19 @@ mod explore_tests;
 pub mod filter;
 pub mod keymap;
 mod lab;
+pub mod layout;
 mod mouse;
 mod scenario;
 mod search;
+pub mod settings;
 pub mod sort;
 
 use std::collections::{HashSet, VecDeque};
 use std::time::SystemTime;
 
 use crossterm::event::KeyEvent;
-use nix::sys::signal::Signal;
 
-use crate::collector::SystemStats;
-use crate::event::Event;
-use crate::lab::protocol::Request;
+use crate::message::{CollectorCommand, Effect, Event, SystemStats, Target};
 use crate::proc::details::Details;
 use crate::proc::ipc::{Deadlock, IpcState, find_deadlocks};
 use crate::proc::lifecycle::{Change, Lifecycle, Marks};
@@ -34,95 +33,8 @@ use filter::{Filter, StateFilter};
 use keymap::{Action, Keymap};
 pub use scenario::{ScenarioMenu, ScenarioView, Scenarios};
 pub use search::{Prompt, PromptKind};
+pub use settings::{Settings, ThemeName};
 use sort::{Column, Sort};
-
-/// A process an effect is aimed at: its identity (so a reused PID is refused) and its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub id: Identity,
-    pub name: String,
-    /// Its process group, for signals to the whole group.
-    pub group: Pid,
-}
-
-impl Target {
-    pub fn of(proc: &ProcInfo) -> Target {
-        Target {
-            id: proc.id,
-            name: proc.name.to_string(),
-            group: proc.pgrp,
-        }
-    }
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.id.pid, self.name)
-    }
-}
-
-/// Which processes a signal reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalScope {
-    Process,
-    /// The process and all its descendants.
-    Subtree,
-    /// Every member of the process's process group.
-    Group,
-}
-
-impl SignalScope {
-    pub fn describe(self) -> &'static str {
-        match self {
-            SignalScope::Process => "the process",
-            SignalScope::Subtree => "its whole subtree",
-            SignalScope::Group => "its process group",
-        }
-    }
-
-    fn next(self) -> SignalScope {
-        match self {
-            SignalScope::Process => SignalScope::Subtree,
-            SignalScope::Subtree => SignalScope::Group,
-            SignalScope::Group => SignalScope::Process,
-        }
-    }
-}
-
-/// A side effect `update` asks the main loop to carry out.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Change what the collector reads and scan again at once.
-    ScanThreads(bool),
-    /// Start a new lab worker as brood's child.
-    Spawn,
-    /// Send a request to the lab worker `target`.
-    Lab {
-        target: Pid,
-        request: Request,
-    },
-    /// brood collects its own exited child (any, with `None`) without blocking.
-    ReapOwn(Option<Pid>),
-    Signal {
-        targets: Vec<Target>,
-        signal: Signal,
-        scope: SignalScope,
-    },
-    /// Read IPC links on every scan (on) or only on the slow cadence (off).
-    IpcLinks(bool),
-    /// Read how the target treats each signal, for the signal menu.
-    ReadDispositions(Identity),
-    SetSubreaper(bool),
-    /// Start a scenario; `run` tells its reports apart from an earlier run's.
-    Scenario {
-        id: crate::lab::scenarios::ScenarioId,
-        run: u64,
-    },
-    /// Tell the collector which process the details pane shows (`None`: the pane is closed).
-    Inspect(Option<Identity>),
-    /// Give the terminal back to the shell and stop brood (Ctrl-Z); the main loop does this.
-    Suspend,
-}
 
 /// A popup drawn over the tree; while one is open it gets the keys first.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,7 +135,7 @@ pub struct App {
     pub show_ipc: bool,
     pub lab_view: bool,
     pub color: bool,
-    pub theme: crate::ui::theme::ThemeName,
+    pub theme: ThemeName,
     pub overlay: Option<Overlay>,
     pub status: Option<StatusMessage>,
     pub log: VecDeque<LogEntry>,
@@ -276,12 +188,23 @@ pub struct App {
     pub root: Option<Pid>,
     /// brood's effective user, for "only my processes".
     pub my_uid: u32,
+    /// Whether Ctrl-Z may suspend brood: only a job-control shell could resume it.
+    job_control: bool,
+    /// Local time minus UTC, for the clocks drawn (from the latest system figures).
+    pub utc_offset_secs: i32,
+    /// What to do once the app runs: problems to show, a subreaper to become, a scenario.
+    start: Option<Settings>,
 }
 
 impl App {
-    pub fn new(keymap: Keymap, color: bool, self_pid: Pid) -> App {
+    pub fn new(settings: Settings) -> App {
+        let mut filter = Filter {
+            user: settings.user.clone(),
+            ..Filter::default()
+        };
+        filter.text = settings.filter.clone().unwrap_or_default();
         App {
-            keymap,
+            keymap: settings.keymap.clone(),
             snapshot: Snapshot::default(),
             marks: Vec::new(),
             system: None,
@@ -298,26 +221,26 @@ impl App {
             show_log: false,
             show_ipc: false,
             lab_view: false,
-            color,
-            theme: Default::default(),
+            color: settings.color,
+            theme: settings.theme,
             overlay: None,
             status: None,
             log: VecDeque::new(),
             scan_count: 0,
-            self_pid,
+            self_pid: settings.self_pid,
             pid_index: PidIndex::default(),
             ipc: IpcState::default(),
             deadlocks: Vec::new(),
             lab_group: None,
-            auto_reap: false,
+            auto_reap: settings.auto_reap,
             subreaper: false,
             scenarios: Scenarios::default(),
             clock: SystemTime::now,
             exit: None,
-            columns: sort::DEFAULT_COLUMNS.to_vec(),
+            columns: settings.columns.clone(),
             sort: Sort::default(),
             list_mode: false,
-            filter: Filter::default(),
+            filter,
             prompt: None,
             last_search: String::new(),
             tagged: HashSet::new(),
@@ -330,9 +253,31 @@ impl App {
             pending: None,
             held_log: Vec::new(),
             select_when_seen: None,
-            root: None,
-            my_uid: nix::unistd::geteuid().as_raw(),
+            root: settings.root,
+            my_uid: settings.my_uid,
+            job_control: settings.job_control,
+            utc_offset_secs: settings.utc_offset_secs,
+            start: Some(settings),
         }
+    }
+
+    /// What the app asks for once it runs: the configuration's problems are shown, the
+    /// subreaper flag set and the scenario of `--scenario` started.
+    pub fn start(&mut self) -> Vec<Effect> {
+        let Some(settings) = self.start.take() else {
+            return Vec::new();
+        };
+        for warning in settings.warnings {
+            self.warn(warning);
+        }
+        let mut effects = Vec::new();
+        if settings.subreaper {
+            effects.push(Effect::SetSubreaper(true));
+        }
+        if let Some(id) = settings.scenario {
+            effects.extend(self.start_scenario(id));
+        }
+        effects
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
@@ -342,7 +287,7 @@ impl App {
         if wanted != self.inspecting && self.exit.is_none() {
             self.inspecting = wanted;
             self.details_scroll = 0;
-            effects.push(Effect::Inspect(wanted));
+            effects.push(Effect::Collector(CollectorCommand::Inspect(wanted)));
         }
         effects
     }
@@ -380,7 +325,7 @@ impl App {
                 self.pending = Some((snapshot, system));
             }
             Event::Snapshot(snapshot, system) => {
-                self.system = Some(system);
+                self.take_system(system);
                 return self.take_snapshot(*snapshot);
             }
             Event::Details(details) => {
@@ -393,7 +338,15 @@ impl App {
             }
             Event::ScanFailed(reason) => self.set_status(Severity::Error, reason),
             Event::Terminate(signal) => self.exit = Some(Exit::Signal(signal)),
-            Event::Done(outcome) => self.on_outcome(outcome),
+            Event::Done(outcome) => {
+                // What a lab process or a signal did shows in /proc at once: scan now rather
+                // than at the next tick, unless the outcome changes nothing there.
+                let rescan = changes_the_tree(&outcome);
+                self.on_outcome(outcome);
+                if rescan {
+                    return vec![Effect::Collector(CollectorCommand::ScanNow)];
+                }
+            }
             Event::Ipc(state) => self.take_ipc(*state),
         }
         Vec::new()
@@ -619,7 +572,9 @@ impl App {
             Action::Threads => {
                 self.show_threads = !self.show_threads;
                 self.say_toggle("userland threads", self.show_threads, "shown", "hidden");
-                return vec![Effect::ScanThreads(self.show_threads)];
+                return vec![Effect::Collector(CollectorCommand::ScanThreads(
+                    self.show_threads,
+                ))];
             }
             Action::EventLog => {
                 self.show_log = !self.show_log;
@@ -628,7 +583,7 @@ impl App {
             Action::IpcView => {
                 self.show_ipc = !self.show_ipc;
                 self.keep_selection_visible();
-                return vec![Effect::IpcLinks(self.show_ipc)];
+                return vec![Effect::Collector(CollectorCommand::IpcLinks(self.show_ipc))];
             }
             Action::LabView => {
                 self.lab_view = !self.lab_view;
@@ -763,20 +718,26 @@ impl App {
         self.areas().table.height
     }
 
-    /// Where each part of the screen is now (the same function `draw` uses).
-    pub fn areas(&self) -> crate::ui::layout::Areas {
+    /// Where each part of the screen is now (`draw` paints into these same areas).
+    pub fn areas(&self) -> layout::Areas {
         let screen = ratatui::layout::Rect::new(0, 0, self.screen.0, self.screen.1);
-        crate::ui::layout::areas(screen, self.panels())
+        layout::areas(screen, self.panels())
     }
 
     /// The panels open beside or below the tree.
-    pub fn panels(&self) -> crate::ui::layout::Panels {
-        crate::ui::layout::Panels {
+    pub fn panels(&self) -> layout::Panels {
+        layout::Panels {
             log: self.show_log,
             ipc: self.show_ipc,
             details: self.show_details,
             scenario: self.scenarios.panel,
         }
+    }
+
+    /// Takes the system figures read with a scan.
+    fn take_system(&mut self, system: SystemStats) {
+        self.utc_offset_secs = system.utc_offset_secs;
+        self.system = Some(system);
     }
 
     /// Takes a new IPC sweep; a deadlock seen for the first time goes to the log.
@@ -852,6 +813,20 @@ impl App {
     }
 }
 
+/// Whether `outcome` may have changed what /proc shows (so a scan should follow at once).
+fn changes_the_tree(outcome: &crate::message::Outcome) -> bool {
+    use crate::lab::scenarios::Step;
+    use crate::message::Outcome;
+    !matches!(
+        outcome,
+        Outcome::Dispositions { .. }
+            | Outcome::Scenario {
+                step: Step::Figures(_) | Step::Note(_) | Step::Role { .. },
+                ..
+            }
+    )
+}
+
 /// The ancestors of `id` as `snapshot` records them, nearest first.
 fn ancestors_in(snapshot: &Snapshot, id: Identity) -> impl Iterator<Item = Identity> + '_ {
     let by_pid = snapshot.index_by_pid();
@@ -910,6 +885,8 @@ fn count_states(snapshot: &Snapshot, marks: &[Marks], lab_group: Option<Pid>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::protocol::Request;
+    use crate::message::SignalScope;
     use crate::proc::builder::SnapshotBuilder;
     use crossterm::event::{KeyCode, KeyModifiers};
     use nix::sys::signal::Signal;
@@ -922,7 +899,7 @@ mod tests {
 
     /// An app whose own PID is `self_pid`, on a 100x30 screen, before any scan.
     fn sized_app(self_pid: Pid) -> App {
-        let mut app = App::new(Keymap::default(), true, self_pid);
+        let mut app = App::new(Settings::new(self_pid));
         app.update(Event::Resize {
             width: 100,
             height: 30,
@@ -1059,7 +1036,10 @@ mod tests {
     #[test]
     fn thread_toggle_asks_the_collector_and_says_so() {
         let mut app = app_with(tree().build());
-        assert_eq!(press(&mut app, 'H'), vec![Effect::ScanThreads(true)]);
+        assert_eq!(
+            press(&mut app, 'H'),
+            vec![Effect::Collector(CollectorCommand::ScanThreads(true))]
+        );
         assert_eq!(
             app.status.as_ref().map(|s| s.text.as_str()),
             Some("userland threads shown")
@@ -1101,7 +1081,7 @@ mod tests {
     fn lab_machine() -> App {
         let snapshot = lab_tree().proc(300, 1, "stranger").build();
         let mut app = sized_app(100);
-        app.update(Event::Done(crate::effects::Outcome::Spawned {
+        app.update(Event::Done(crate::message::Outcome::Spawned {
             pid: 200,
             group: Some(200),
         }));
@@ -1148,7 +1128,7 @@ mod tests {
                 .build(),
         );
         assert_eq!(selected_pid(&app), Some(100));
-        app.update(Event::Done(crate::effects::Outcome::Spawned {
+        app.update(Event::Done(crate::message::Outcome::Spawned {
             pid: 200,
             group: Some(200),
         }));

@@ -6,8 +6,8 @@ use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
 use super::sort::Column;
-use super::{App, Effect};
-use crate::ui::layout;
+use super::{App, layout};
+use crate::message::Effect;
 
 /// Rows one wheel notch moves.
 const WHEEL_ROWS: usize = 3;

@@ -4,9 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::keymap::Action;
-use super::{App, Effect, Overlay, Severity};
-use crate::effects::Outcome;
+use super::{App, Overlay, Severity};
 use crate::lab::scenarios::{Figures, ScenarioId, Step};
+use crate::message::{Effect, Outcome};
 use crate::proc::Pid;
 
 /// The scenario menu's state: which entry is highlighted.
@@ -151,8 +151,8 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::keymap::Keymap;
-    use crate::event::Event;
+    use crate::app::Settings;
+    use crate::message::Event;
     use crossterm::event::KeyModifiers;
 
     fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn the_menu_starts_the_highlighted_scenario_and_shows_the_panel() {
-        let mut app = App::new(Keymap::default(), true, 100);
+        let mut app = App::new(Settings::new(100));
         assert!(press(&mut app, KeyCode::Char('S')).is_empty());
         assert!(matches!(app.overlay, Some(Overlay::ScenarioMenu(_))));
         press(&mut app, KeyCode::Down);
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn the_menu_closes_with_the_quit_key_and_starts_nothing() {
-        let mut app = App::new(Keymap::default(), true, 100);
+        let mut app = App::new(Settings::new(100));
         press(&mut app, KeyCode::Char('S'));
         assert!(press(&mut app, KeyCode::Esc).is_empty());
         assert_eq!((app.overlay.clone(), app.exit), (None, None));
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn reports_of_an_earlier_run_do_not_replace_the_current_figures() {
-        let mut app = App::new(Keymap::default(), true, 100);
+        let mut app = App::new(Settings::new(100));
         app.start_scenario(ScenarioId::Pipe);
         app.start_scenario(ScenarioId::Queue);
         let figures = |line: &str| Figures {

@@ -4,9 +4,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::App;
 use super::filter::text_matches;
 use super::keymap::Action;
-use super::{App, Effect};
+use crate::message::Effect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromptKind {

@@ -7,6 +7,7 @@ pub mod ipc;
 pub mod lifecycle;
 pub mod locks;
 pub mod scan;
+pub mod signal;
 pub mod stat;
 pub mod text;
 pub mod tree;

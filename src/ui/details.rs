@@ -166,9 +166,10 @@ fn detail_lines(app: &App, proc: &ProcInfo, d: &Details, theme: Theme) -> Vec<Li
 
     s.heading("Time");
     s.field("started", &d.stat, |st| {
-        let at = st
-            .started_unix
-            .map_or_else(|| "?".into(), format::date_time);
+        let at = st.started_unix.map_or_else(
+            || "?".into(),
+            |unix| format::date_time(unix, app.utc_offset_secs),
+        );
         format!(
             "{at} ({} ago)",
             format::duration(app.snapshot.age_secs(proc))

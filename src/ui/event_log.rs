@@ -31,7 +31,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
         .skip(entries.len().saturating_sub(shown))
         .map(|entry| {
             Line::from(vec![
-                Span::styled(format::clock(entry.at), theme.dim()),
+                Span::styled(format::clock(entry.at, app.utc_offset_secs), theme.dim()),
                 Span::raw(format!(" {}", entry.text)),
             ])
         })

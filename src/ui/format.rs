@@ -47,36 +47,25 @@ pub fn age(secs: f64) -> String {
     }
 }
 
-/// Wall-clock time of day in the local time zone, `HH:MM:SS`.
-pub fn clock(at: std::time::SystemTime) -> String {
+/// A moment in local time (`utc_offset_secs` east of UTC, as the collector last read it).
+fn local(unix_secs: i64, utc_offset_secs: i32) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let offset = chrono::FixedOffset::east_opt(utc_offset_secs)?;
+    Some(chrono::DateTime::from_timestamp(unix_secs, 0)?.with_timezone(&offset))
+}
+
+/// Wall-clock time of day in local time, `HH:MM:SS`.
+pub fn clock(at: std::time::SystemTime, utc_offset_secs: i32) -> String {
     let secs = at
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as libc::time_t;
-    // SAFETY: localtime_r writes only into the `tm` we pass; a zeroed tm is a valid start value.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
-        return "--:--:--".into();
-    }
-    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+        .map_or(0, |d| d.as_secs());
+    local(secs as i64, utc_offset_secs)
+        .map_or_else(|| "--:--:--".into(), |t| t.format("%H:%M:%S").to_string())
 }
 
 /// A moment as local date and time, `YYYY-MM-DD HH:MM:SS`, from seconds since the epoch.
-pub fn date_time(unix_secs: u64) -> String {
-    let secs = unix_secs as libc::time_t;
-    // SAFETY: as in `clock`.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
-        return "?".into();
-    }
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
+pub fn date_time(unix_secs: u64, utc_offset_secs: i32) -> String {
+    local(unix_secs as i64, utc_offset_secs)
+        .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 #[cfg(test)]
@@ -98,5 +87,13 @@ mod tests {
         assert_eq!(duration(2.0 * 86_400.0 + 5.0 * 3600.0), "2d 05h");
         assert_eq!(age(59.0), "59s");
         assert_eq!(age(7200.0), "2h");
+    }
+
+    #[test]
+    fn clocks_read_in_the_offset_given() {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(86_400 + 3_661);
+        assert_eq!(clock(at, 0), "01:01:01");
+        assert_eq!(clock(at, 2 * 3600), "03:01:01");
+        assert_eq!(date_time(86_400 + 3_661, -3600), "1970-01-02 00:01:01");
     }
 }

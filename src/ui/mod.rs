@@ -8,7 +8,6 @@ pub mod format;
 mod header;
 mod help;
 mod ipc_view;
-pub mod layout;
 pub mod scenario_panel;
 pub mod theme;
 mod tree_view;
@@ -18,7 +17,7 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{App, Overlay};
+use crate::app::{App, Overlay, layout};
 use theme::Theme;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) {

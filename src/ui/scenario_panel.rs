@@ -1,6 +1,6 @@
 //! The explanation panel: what the running scenario shows, live (each process's state, where it
 //! sleeps, what its task says, the scenario's numbers), then its texts: what it is, which system
-//! calls made it, what to try. Also where the panel goes: beside the tree, or under it when narrow.
+//! calls made it, what to try.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,41 +9,6 @@ use ratatui::text::{Line, Span};
 use super::theme::Theme;
 use crate::app::{App, ScenarioView};
 use crate::lab::scenarios;
-
-/// Below this width the panel goes under the tree instead of beside it.
-const SIDE_BY_SIDE_WIDTH: u16 = 110;
-
-/// Splits the tree's area into the tree and the panel (none when the area is too small): beside
-/// the tree when it is wide and `beside` allows, else below it.
-pub fn split(table: Rect, beside: bool) -> (Rect, Option<Rect>) {
-    if table.height < 4 {
-        return (table, None);
-    }
-    if beside && table.width >= SIDE_BY_SIDE_WIDTH {
-        let width = (table.width * 2 / 5).clamp(40, 70);
-        let tree = Rect {
-            width: table.width - width,
-            ..table
-        };
-        let panel = Rect {
-            x: table.x + tree.width,
-            width,
-            ..table
-        };
-        return (tree, Some(panel));
-    }
-    let height = (table.height / 2).max(3);
-    let tree = Rect {
-        height: table.height - height,
-        ..table
-    };
-    let panel = Rect {
-        y: table.y + tree.height,
-        height,
-        ..table
-    };
-    (tree, Some(panel))
-}
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     let (title, lines) = match &app.scenarios.current {

@@ -4,32 +4,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::app::ThemeName;
 use crate::proc::State;
-
-/// The palettes a config can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ThemeName {
-    #[default]
-    Dark,
-    Light,
-    Monochrome,
-}
-
-impl ThemeName {
-    pub const ALL: [ThemeName; 3] = [ThemeName::Dark, ThemeName::Light, ThemeName::Monochrome];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ThemeName::Dark => "dark",
-            ThemeName::Light => "light",
-            ThemeName::Monochrome => "monochrome",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<ThemeName> {
-        ThemeName::ALL.into_iter().find(|t| t.name() == name)
-    }
-}
 
 /// The colours of one palette.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::format;
 use super::theme::Theme;
-use super::{format, layout};
 use crate::app::App;
+use crate::app::layout;
 use crate::app::sort::{Column, Sort};
 use crate::proc::lifecycle::{Marks, Orphan};
 use crate::proc::tree::Row;

@@ -1,20 +1,24 @@
 //! Scenarios: ready-made sets of lab processes, one per multiprocessing lesson. This file holds
-//! the list and what a running scenario reports; `driver` runs them, `watch` reads their live
-//! figures, and the texts live in `assets/scenarios.toml`. Nothing here draws or decides for the UI.
+//! the list and what a running scenario reports; `figures` sums up its live numbers, and the
+//! texts live in `assets/scenarios.toml`. The runtime runs them (`runtime::scenario`). Nothing
+//! here draws or decides for the UI.
 
-mod driver;
+pub mod figures;
 mod texts;
-mod watch;
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use driver::{Reporter, start};
 pub use texts::{Text, text};
 
 use super::protocol::WaitOutcome;
 use crate::proc::Pid;
+
+/// How many times each shared-memory child adds 1.
+pub const ADDS_PER_CHILD: u32 = 200_000;
+/// Children per group in the shared-memory scenario.
+pub const ADDERS: u32 = 4;
 
 /// Every scenario brood can start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,7 +143,8 @@ impl Control {
         self.stop.load(Ordering::SeqCst)
     }
 
-    fn ends(&self) -> bool {
+    /// Whether the scenario's processes are to be killed (another scenario replaces it).
+    pub fn ends(&self) -> bool {
         self.end.load(Ordering::SeqCst)
     }
 }

@@ -1,6 +1,7 @@
 //! The collector thread: scans /proc and reads system figures every interval, and sends each
 //! result to the main loop as an [`Event`]. Its sleep is a channel wait, so a command (scan now,
 //! change options, stop) wakes it at once and an idle brood wakes only for its tick.
+//! The only /proc reader of the interactive session besides the executor's identity checks.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -8,36 +9,11 @@ use std::time::{Duration, Instant};
 
 use sysinfo::System;
 
-use crate::event::Event;
+use crate::message::{CollectorCommand as Command, Event, SystemStats};
 use crate::proc::Identity;
 use crate::proc::details;
 use crate::proc::ipc::read_ipc;
 use crate::proc::scan::{ScanOptions, Scanner};
-
-/// The header's system figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SystemStats {
-    pub cpu_percent: f32,
-    pub cpus: usize,
-    pub mem_used: u64,
-    pub mem_total: u64,
-    pub swap_used: u64,
-    pub swap_total: u64,
-    pub load: [f64; 3],
-    pub uptime_secs: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    ScanNow,
-    ScanThreads(bool),
-    /// Read the details of this process now and after every scan (for the details pane), or
-    /// stop reading them.
-    Inspect(Option<Identity>),
-    /// Read IPC links every scan (a view shows them) instead of only on the slow cadence.
-    IpcLinks(bool),
-    Stop,
-}
 
 /// Scans between two IPC sweeps (deadlock detection) when no view needs links.
 const IPC_EVERY: u64 = 5;
@@ -139,7 +115,10 @@ fn run(
 
 fn read_system(system: Option<&mut System>) -> SystemStats {
     let Some(system) = system else {
-        return SystemStats::default();
+        return SystemStats {
+            utc_offset_secs: chrono::Local::now().offset().local_minus_utc(),
+            ..SystemStats::default()
+        };
     };
     system.refresh_cpu_usage();
     system.refresh_memory();
@@ -155,5 +134,6 @@ fn read_system(system: Option<&mut System>) -> SystemStats {
         swap_total: system.total_swap(),
         load,
         uptime_secs: System::uptime().unwrap_or_default(),
+        utc_offset_secs: chrono::Local::now().offset().local_minus_utc(),
     }
 }

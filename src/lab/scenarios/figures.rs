@@ -1,130 +1,21 @@
-//! The live figures of a running scenario: for each of its processes where it sleeps in the
-//! kernel (`wchan`) and what its task published, plus the scenario's own numbers (queue depth,
-//! counters, tasks per worker, locks). It only reads; it reports a few times a second.
+//! A running scenario's figures from one sample of its processes: queue depth, counters, tasks
+//! per worker, locks held. Pure: the runtime's watcher reads the sample, this sums it up, so
+//! every line of a panel comes from the same moment.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::HashMap;
 
-use super::driver::{ADDERS, ADDS_PER_CHILD, Reporter};
-use super::{Control, Figures, ProcFigure, ScenarioId, Step};
-use crate::lab::Lab;
-use crate::lab::tasks::{self, MESSAGE_BYTES};
-use crate::proc::scan::read_identity;
-use crate::proc::{Identity, Pid};
+use super::{ADDERS, ADDS_PER_CHILD, Figures, ProcFigure, ScenarioId};
+use crate::lab::tasks::{MESSAGE_BYTES, SharedFigures};
 
-const EVERY: Duration = Duration::from_millis(250);
-
-/// A process's part in a scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Role {
-    pub pid: Pid,
-    /// Read when the role was given, so ending the scenario never signals a reused PID.
-    pub identity: Option<Identity>,
-    pub key: String,
-    pub label: String,
-}
-
-impl Role {
-    /// The scenario's parents stay as idle lab workers when the lesson is over.
-    fn lasting(&self) -> bool {
-        self.key.starts_with("parent")
-    }
-}
-
-pub(super) fn start(
-    id: ScenarioId,
-    lab: Arc<Lab>,
-    roles: Arc<Mutex<Vec<Role>>>,
-    report: Reporter,
-    control: Arc<Control>,
-    script_done: Arc<AtomicBool>,
-) {
-    std::thread::spawn(move || {
-        loop {
-            let done = script_done.load(Ordering::SeqCst);
-            if control.stopped() || !lab.dir().exists() {
-                if control.ends() {
-                    let roles = roles.lock().map(|r| r.clone()).unwrap_or_default();
-                    end_processes(id, &roles, &report);
-                }
-                break;
-            }
-            let roles = roles.lock().map(|r| r.clone()).unwrap_or_default();
-            let figures = read_figures(id, lab.dir(), &roles);
-            let over = figures
-                .procs
-                .iter()
-                .zip(&roles)
-                .all(|(p, role)| !p.alive || role.lasting());
-            report(Step::Figures(figures));
-            if done && over {
-                break;
-            }
-            std::thread::sleep(EVERY);
-        }
-        report(Step::Finished);
-    });
-}
-
-/// Kills the scenario's processes that are still there (children first) and reaps those that
-/// are brood's own, so a new scenario starts on a clean tree.
-fn end_processes(id: ScenarioId, roles: &[Role], report: &Reporter) {
-    let mut killed = 0;
-    for role in roles.iter().rev() {
-        let Some(identity) = role
-            .identity
-            .filter(|&i| read_identity(role.pid) == Some(i))
-        else {
-            continue;
-        };
-        if crate::effects::send_signal(identity, nix::sys::signal::Signal::SIGKILL).is_ok() {
-            killed += 1;
-        }
-    }
-    crate::lab::reap_all_own(
-        roles.iter().map(|r| r.pid).collect(),
-        Duration::from_secs(2),
-    );
-    if killed > 0 {
-        report(Step::Note(format!(
-            "scenario {id} ended: its {killed} remaining process(es) were killed"
-        )));
-    }
-}
-
-/// Reads the figures of every role once.
-pub(super) fn read_figures(id: ScenarioId, dir: &Path, roles: &[Role]) -> Figures {
-    let procs: Vec<ProcFigure> = roles
-        .iter()
-        .map(|role| {
-            let alive = Path::new(&format!("/proc/{}", role.pid)).exists();
-            let status = tasks::read_status(dir, role.pid)
-                .into_iter()
-                .map(|(k, v)| if v.is_empty() { k } else { format!("{k}={v}") })
-                .collect::<Vec<_>>()
-                .join(" ");
-            ProcFigure {
-                pid: role.pid,
-                key: role.key.clone(),
-                label: role.label.clone(),
-                wchan: if alive {
-                    crate::proc::wchan::read_symbol(role.pid).unwrap_or_default()
-                } else {
-                    String::new()
-                },
-                status,
-                alive,
-            }
-        })
-        .collect();
-    let mut figures = Figures {
-        procs,
-        ..Figures::default()
-    };
-    summarize(id, dir, roles, &mut figures);
-    figures
+/// What the watcher read about a scenario's processes at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    /// Each process in the order its role was given.
+    pub procs: Vec<ProcFigure>,
+    /// The shared region each role owns, by role key (`parent`, `parent-a`, …).
+    pub shared: HashMap<String, SharedFigures>,
+    /// Locks held by and waiting among the scenario's processes, from /proc/locks.
+    pub locks: (i64, i64),
 }
 
 fn number(status: &str, key: &str) -> Option<i64> {
@@ -134,16 +25,20 @@ fn number(status: &str, key: &str) -> Option<i64> {
     })
 }
 
-fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) {
+/// The figures of scenario `id` from one sample of its processes.
+pub fn summarize(id: ScenarioId, sample: &Sample) -> Figures {
+    let mut figures = Figures {
+        procs: sample.procs.clone(),
+        ..Figures::default()
+    };
     let sum = |key: &str, field: &str| -> i64 {
-        figures
+        sample
             .procs
             .iter()
             .filter(|p| p.key == key)
             .filter_map(|p| number(&p.status, field))
             .sum()
     };
-    let owner = |key: &str| roles.iter().find(|r| r.key == key).map(|r| r.pid);
     let mut lines = Vec::new();
     let mut values: Vec<(&'static str, i64)> = Vec::new();
     match id {
@@ -163,7 +58,7 @@ fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) 
                 _ => format!("messages sent {sent} of 5, received {received}"),
             });
             let said = |key: &str, word: &str| {
-                figures
+                sample
                     .procs
                     .iter()
                     .any(|p| p.key == key && p.status.contains(word))
@@ -186,7 +81,7 @@ fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) 
                 ("parent-a", "unlocked", "A, no lock"),
                 ("parent-b", "locked", "B, mutex "),
             ] {
-                let Some(shared) = owner(key).and_then(|pid| tasks::read_shared(dir, pid)) else {
+                let Some(shared) = sample.shared.get(key) else {
                     continue;
                 };
                 let value = shared.counter as i64;
@@ -213,7 +108,7 @@ fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) 
         ScenarioId::Pool => {
             let done = sum("worker", "done");
             values.push(("done", done));
-            let each: Vec<String> = figures
+            let each: Vec<String> = sample
                 .procs
                 .iter()
                 .filter(|p| p.key == "worker")
@@ -225,8 +120,8 @@ fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) 
             ));
         }
         ScenarioId::ForkPerTask => {
-            let forked = roles.iter().filter(|r| r.key == "task").count() as i64;
-            let now: Vec<String> = figures
+            let forked = sample.procs.iter().filter(|p| p.key == "task").count() as i64;
+            let now: Vec<String> = sample
                 .procs
                 .iter()
                 .filter(|p| p.key == "task" && p.alive)
@@ -243,7 +138,7 @@ fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) 
             ));
         }
         ScenarioId::Semaphore => {
-            if let Some(shared) = owner("parent").and_then(|pid| tasks::read_shared(dir, pid)) {
+            if let Some(shared) = sample.shared.get("parent") {
                 values.extend([
                     ("inside", i64::from(shared.inside)),
                     ("max_inside", i64::from(shared.max_inside)),
@@ -256,8 +151,7 @@ fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) 
             }
         }
         ScenarioId::DeadlockFlock => {
-            let pids: Vec<Pid> = roles.iter().map(|r| r.pid).collect();
-            let (held, waiting) = proc_locks(&pids);
+            let (held, waiting) = sample.locks;
             values.extend([("locks_held", held), ("locks_waiting", waiting)]);
             lines.push(format!(
                 "/proc/locks: {held} lock(s) held and {waiting} waiter(s) among these processes"
@@ -272,21 +166,7 @@ fn summarize(id: ScenarioId, dir: &Path, roles: &[Role], figures: &mut Figures) 
     }
     figures.lines = lines;
     figures.values = values;
-}
-
-/// Locks held by and waiters among `pids`, from /proc/locks.
-fn proc_locks(pids: &[Pid]) -> (i64, i64) {
-    let (mut held, mut waiting) = (0, 0);
-    for lock in crate::proc::ipc::read_locks() {
-        if lock.pid.is_some_and(|pid| pids.contains(&pid)) {
-            if lock.blocked {
-                waiting += 1;
-            } else {
-                held += 1;
-            }
-        }
-    }
-    (held, waiting)
+    figures
 }
 
 #[cfg(test)]

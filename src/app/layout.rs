@@ -1,4 +1,5 @@
-//! Where each part of the screen goes; shared by `draw` and by `App` (paging needs the table height).
+//! Where each part of the screen goes. The app owns it (paging, scrolling and the mouse need it);
+//! `draw` paints into the same areas.
 
 use ratatui::layout::Rect;
 
@@ -70,7 +71,7 @@ pub fn areas(screen: Rect, panels: Panels) -> Areas {
     }
     if panels.scenario {
         // The right-hand side is the details pane's when it is there: the panel goes below.
-        let (table, panel) = super::scenario_panel::split(areas.table, !details_beside);
+        let (table, panel) = scenario_split(areas.table, !details_beside);
         areas.table = table;
         areas.table_header.width = table.width;
         areas.scenario = panel.unwrap_or(areas.scenario);
@@ -119,10 +120,10 @@ fn base_areas(screen: Rect, panels: Panels) -> Areas {
 /// Where each column sits in the table: (column, first cell, width). Columns are one cell apart,
 /// the command two (the second cell holds a tagged row's mark); the command takes the rest.
 pub fn columns(
-    columns: &[crate::app::sort::Column],
+    columns: &[super::sort::Column],
     width: u16,
-) -> Vec<(crate::app::sort::Column, u16, u16)> {
-    use crate::app::sort::Column;
+) -> Vec<(super::sort::Column, u16, u16)> {
+    use super::sort::Column;
     let mut x = 0;
     let mut placed = Vec::with_capacity(columns.len());
     for &column in columns.iter().filter(|&&c| c != Column::Command) {
@@ -147,6 +148,41 @@ pub fn guide_cells(depth: u32, budget: usize) -> u16 {
     let levels = (depth as usize).min(budget);
     let elided = usize::from(depth as usize > levels);
     (levels * 2 + elided + 1) as u16
+}
+
+/// Below this width the panel goes under the tree instead of beside it.
+const SIDE_BY_SIDE_WIDTH: u16 = 110;
+
+/// Splits the tree's area into the tree and the panel (none when the area is too small): beside
+/// the tree when it is wide and `beside` allows, else below it.
+fn scenario_split(table: Rect, beside: bool) -> (Rect, Option<Rect>) {
+    if table.height < 4 {
+        return (table, None);
+    }
+    if beside && table.width >= SIDE_BY_SIDE_WIDTH {
+        let width = (table.width * 2 / 5).clamp(40, 70);
+        let tree = Rect {
+            width: table.width - width,
+            ..table
+        };
+        let panel = Rect {
+            x: table.x + tree.width,
+            width,
+            ..table
+        };
+        return (tree, Some(panel));
+    }
+    let height = (table.height / 2).max(3);
+    let tree = Rect {
+        height: table.height - height,
+        ..table
+    };
+    let panel = Rect {
+        y: table.y + tree.height,
+        height,
+        ..table
+    };
+    (tree, Some(panel))
 }
 
 #[cfg(test)]

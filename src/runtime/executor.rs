@@ -1,156 +1,42 @@
-//! Every side effect brood has on the world: signals (through a pidfd, after an identity check),
-//! lab requests, reaping, the subreaper flag. Blocking work runs on short-lived threads and its
-//! result comes back to the main loop as an [`Event::Done`]; errors are outcomes, never panics.
+//! Carries out the app's effects: signals (through a pidfd, after an identity check), lab
+//! requests, reaping, the subreaper flag, scenarios. Blocking work runs off the main loop and its
+//! result comes back as an [`Event::Done`]; errors are outcomes, never panics. It decides nothing:
+//! whom to signal, when to rescan and what to tell the user are the app's.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
-use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
-use crate::app::{Effect, SignalScope, Target};
-use crate::collector::Command;
-use crate::event::Event;
-use crate::lab::protocol::{Reply, Request, WaitOutcome};
+use crate::lab::protocol::{Reply, Request};
 use crate::lab::{Lab, LabError, REPLY_TIMEOUT};
+use crate::message::{CollectorCommand, Effect, Event, Outcome, SignalScope, Target};
 use crate::proc::scan::{ScanOptions, Scanner, read_identity};
+use crate::proc::signal::{SignalError, send_signal};
 use crate::proc::{Identity, Pid, Snapshot};
 use crate::signals::Dispositions;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignalError {
-    #[error("it has already exited")]
-    Gone,
-    #[error("its PID now belongs to another process, so nothing was sent")]
-    Reused,
-    #[error("permission denied")]
-    PermissionDenied,
-    #[error("{0}")]
-    Os(&'static str),
-}
-
-/// The result of an effect, reported back to `App::update`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Spawned {
-        pid: Pid,
-        group: Option<Pid>,
-    },
-    Forked {
-        parent: Pid,
-        child: Pid,
-    },
-    ExitRequested {
-        pid: Pid,
-        code: u8,
-    },
-    /// `waiter` collected (or saw stop/continue of) a child; `waiter` is brood for its own.
-    Waited {
-        waiter: Pid,
-        outcome: WaitOutcome,
-    },
-    NothingToReap {
-        waiter: Pid,
-        child: Option<Pid>,
-    },
-    Signalled {
-        signal: Signal,
-        scope: SignalScope,
-        results: Vec<(Target, Result<(), SignalError>)>,
-    },
-    Dispositions {
-        target: Identity,
-        dispositions: Option<Dispositions>,
-    },
-    Subreaper(bool),
-    /// What a running scenario reported; `run` is the number its start was given.
-    Scenario {
-        run: u64,
-        step: crate::lab::scenarios::Step,
-    },
-    Failed {
-        what: String,
-        why: String,
-    },
-}
-
-/// Sends `signal` to `target` only if the process holding its PID is still that process.
-///
-/// The pidfd is opened first and the identity checked after: if the check passes, the pidfd
-/// refers to the checked process, so a PID reused at any moment is never signalled.
-pub fn send_signal(target: Identity, signal: Signal) -> Result<(), SignalError> {
-    send_signal_checked(target, signal, read_identity)
-}
-
-/// [`send_signal`] with the identity lookup as a parameter, so tests can fake a PID reuse.
-pub fn send_signal_checked(
-    target: Identity,
-    signal: Signal,
-    current: impl Fn(Pid) -> Option<Identity>,
-) -> Result<(), SignalError> {
-    let pidfd = pidfd_open(target.pid)?;
-    match current(target.pid) {
-        None => return Err(SignalError::Gone),
-        Some(now) if now != target => return Err(SignalError::Reused),
-        Some(_) => {}
-    }
-    // SAFETY: a plain syscall on a pidfd we own; a null siginfo means "as kill() would".
-    let sent = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            signal as libc::c_int,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if sent == 0 {
-        Ok(())
-    } else {
-        Err(signal_error(Errno::last()))
-    }
-}
-
-fn pidfd_open(pid: Pid) -> Result<OwnedFd, SignalError> {
-    // SAFETY: pidfd_open takes a PID and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(signal_error(Errno::last()));
-    }
-    // SAFETY: the kernel just returned this fd to us, and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-fn signal_error(errno: Errno) -> SignalError {
-    match errno {
-        Errno::ESRCH => SignalError::Gone,
-        Errno::EPERM => SignalError::PermissionDenied,
-        other => SignalError::Os(other.desc()),
-    }
-}
-
 /// Runs effects for the main loop.
-pub struct Effects {
+pub struct Executor {
     lab: Option<Arc<Lab>>,
     lab_error: Option<String>,
     events: Sender<Event>,
-    collector: Sender<Command>,
+    collector: Sender<CollectorCommand>,
     /// Tells the running scenario's driver to stop when another starts or brood ends.
     scenario_stop: Mutex<Option<Arc<crate::lab::scenarios::Control>>>,
 }
 
-impl Effects {
+impl Executor {
     pub fn new(
         lab: Result<Lab, LabError>,
         events: Sender<Event>,
-        collector: Sender<Command>,
-    ) -> Effects {
+        collector: Sender<CollectorCommand>,
+    ) -> Executor {
         let (lab, lab_error) = match lab {
             Ok(lab) => (Some(Arc::new(lab)), None),
             Err(err) => (None, Some(err.to_string())),
         };
-        Effects {
+        Executor {
             lab,
             lab_error,
             events,
@@ -165,11 +51,8 @@ impl Effects {
 
     pub fn run(&self, effect: Effect) {
         match effect {
-            Effect::ScanThreads(on) => {
-                let _ = self.collector.send(Command::ScanThreads(on));
-            }
-            Effect::IpcLinks(on) => {
-                let _ = self.collector.send(Command::IpcLinks(on));
+            Effect::Collector(command) => {
+                let _ = self.collector.send(command);
             }
             Effect::Spawn => self.with_lab("start a lab process", |lab| match lab.spawn() {
                 Ok(pid) => Outcome::Spawned {
@@ -206,7 +89,7 @@ impl Effects {
                 signal,
                 scope,
             } => {
-                let (events, collector) = (self.events.clone(), self.collector.clone());
+                let events = self.events.clone();
                 std::thread::spawn(move || {
                     let results = match scope {
                         SignalScope::Process => targets
@@ -222,11 +105,7 @@ impl Effects {
                         scope,
                         results,
                     }));
-                    let _ = collector.send(Command::ScanNow);
                 });
-            }
-            Effect::Inspect(id) => {
-                let _ = self.collector.send(Command::Inspect(id));
             }
             // The main loop suspends; it owns the terminal.
             Effect::Suspend => {}
@@ -242,23 +121,9 @@ impl Effects {
                 });
             }
             Effect::SetSubreaper(on) => {
-                // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag.
-                let result = unsafe {
-                    libc::prctl(
-                        libc::PR_SET_CHILD_SUBREAPER,
-                        libc::c_ulong::from(on),
-                        0,
-                        0,
-                        0,
-                    )
-                };
-                self.report(if result == 0 {
-                    Outcome::Subreaper(on)
-                } else {
-                    Outcome::Failed {
-                        what: "change the subreaper flag".into(),
-                        why: Errno::last().desc().into(),
-                    }
+                self.report(match nix::sys::prctl::set_child_subreaper(on) {
+                    Ok(()) => Outcome::Subreaper(on),
+                    Err(errno) => failed("change the subreaper flag", errno.desc()),
                 });
             }
             Effect::Scenario { id, run } => self.start_scenario(id, run),
@@ -278,18 +143,11 @@ impl Effects {
         {
             previous.end();
         }
-        let (events, collector) = (self.events.clone(), self.collector.clone());
+        let events = self.events.clone();
         let report = move |step: crate::lab::scenarios::Step| {
-            let changes_the_tree = !matches!(
-                step,
-                crate::lab::scenarios::Step::Figures(_) | crate::lab::scenarios::Step::Note(_)
-            );
             let _ = events.send(Event::Done(Outcome::Scenario { run, step }));
-            if changes_the_tree {
-                let _ = collector.send(Command::ScanNow);
-            }
         };
-        crate::lab::scenarios::start(lab, id, Arc::new(report), control);
+        super::scenario::start(lab, id, Arc::new(report), control);
     }
 
     /// Ends the lab (unless `leave_running`) before brood exits.
@@ -304,7 +162,6 @@ impl Effects {
 
     fn report(&self, outcome: Outcome) {
         let _ = self.events.send(Event::Done(outcome));
-        let _ = self.collector.send(Command::ScanNow);
     }
 
     /// Runs `work` with the lab on its own thread (lab calls block), then reports its outcome.
@@ -317,10 +174,9 @@ impl Effects {
             });
             return;
         };
-        let (events, collector) = (self.events.clone(), self.collector.clone());
+        let events = self.events.clone();
         std::thread::spawn(move || {
             let _ = events.send(Event::Done(work(&lab)));
-            let _ = collector.send(Command::ScanNow);
         });
     }
 }

@@ -1,73 +1,32 @@
-//! Runs a scenario: the sequence of lab requests (spawn, fork, task, wait) that sets it up, on
-//! its own thread, reporting each step. Blocking waits get helper threads of their own, so the
-//! script and the live figures go on meanwhile. It never draws and never touches the app's state.
+//! A scenario's script: the sequence of lab requests (spawn, fork, task, wait) that sets it up,
+//! run on its own thread, reporting each step. Blocking waits get helper threads of their own, so
+//! the script and the live figures go on meanwhile. It never draws and never touches the app.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use super::watch::{self, Role};
-use super::{Control, ScenarioId, Step};
+use super::{Reporter, Role};
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
+use crate::lab::scenarios::{ADDERS, ADDS_PER_CHILD, Control, ScenarioId, Step};
 use crate::lab::tasks::{self, Task};
 use crate::lab::{Lab, LabError, REPLY_TIMEOUT};
 use crate::proc::Pid;
 use crate::proc::scan::read_identity;
 
-/// Where a scenario's steps go (the effects layer turns them into events; tests collect them).
-pub type Reporter = Arc<dyn Fn(Step) + Send + Sync>;
-
-/// How many times each shared-memory child adds 1.
-pub const ADDS_PER_CHILD: u32 = 200_000;
-/// Children per group in the shared-memory scenario.
-pub const ADDERS: u32 = 4;
-
-/// Starts `id` on its own thread; `control` stops it early (and may end its processes). The thread ends after the script; the figures
-/// go on until the scenario's processes are gone, then [`Step::Finished`] is reported.
-pub fn start(
-    lab: Arc<Lab>,
-    id: ScenarioId,
-    report: Reporter,
-    control: Arc<Control>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let script_done = Arc::new(AtomicBool::new(false));
-        let roles = Arc::new(Mutex::new(Vec::new()));
-        watch::start(
-            id,
-            lab.clone(),
-            roles.clone(),
-            report.clone(),
-            control.clone(),
-            script_done.clone(),
-        );
-        let driver = Driver {
-            lab,
-            report,
-            roles,
-            control,
-        };
-        if let Err(why) = driver.script(id) {
-            (driver.report)(Step::Failed(format!("scenario {id}: {why}")));
-        }
-        script_done.store(true, Ordering::SeqCst);
-    })
-}
-
-struct Driver {
-    lab: Arc<Lab>,
-    report: Reporter,
-    roles: Arc<Mutex<Vec<Role>>>,
-    control: Arc<Control>,
+pub(super) struct Driver {
+    pub lab: Arc<Lab>,
+    pub report: Reporter,
+    pub roles: Arc<Mutex<Vec<Role>>>,
+    pub control: Arc<Control>,
 }
 
 type Result<T> = std::result::Result<T, String>;
 
 impl Driver {
-    fn script(&self, id: ScenarioId) -> Result<()> {
+    pub fn script(&self, id: ScenarioId) -> Result<()> {
         match id {
             ScenarioId::SingleChild => {
                 let parent = self.spawn("parent", "parent: blocked in waitpid()")?;
@@ -416,7 +375,9 @@ impl Driver {
         {
             let sent = id
                 .ok_or_else(|| "it has already exited".to_string())
-                .and_then(|id| crate::effects::send_signal(id, signal).map_err(|e| e.to_string()));
+                .and_then(|id| {
+                    crate::proc::signal::send_signal(id, signal).map_err(|e| e.to_string())
+                });
             match sent {
                 Ok(()) => self.note(format!("brood sent {} to {child}", signal.as_str())),
                 Err(why) => self.note(format!("{} to {child} not sent: {why}", signal.as_str())),

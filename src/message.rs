@@ -1,0 +1,195 @@
+//! What crosses a boundary: the [`Event`]s every source sends to the main loop, the [`Effect`]s
+//! `App::update` asks the runtime to carry out, and the [`Outcome`]s that come back. Plain data
+//! and the names of things; no decisions and no I/O.
+
+use crossterm::event::{KeyEvent, MouseEvent};
+use nix::sys::signal::Signal;
+
+use crate::lab::protocol::{Request, WaitOutcome};
+use crate::lab::scenarios::{ScenarioId, Step};
+use crate::proc::details::Details;
+use crate::proc::ipc::IpcState;
+use crate::proc::signal::SignalError;
+use crate::proc::{Identity, Pid, ProcInfo, Snapshot};
+use crate::signals::Dispositions;
+
+/// Everything the main loop reacts to, from every thread, on one channel.
+#[derive(Debug)]
+pub enum Event {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// A fresh scan of /proc and the system figures read with it.
+    Snapshot(Box<Snapshot>, SystemStats),
+    /// Wait channels, locks and IPC ends, read on a slower cadence than snapshots.
+    Ipc(Box<IpcState>),
+    /// /proc could not be read at all (it is normal for single processes to fail; this is not that).
+    ScanFailed(String),
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.
+    Terminate(i32),
+    /// What /proc says about the process the details pane shows (read by the collector).
+    Details(Box<Details>),
+    /// An effect finished (a lab request answered, a signal sent, …).
+    Done(Outcome),
+}
+
+/// The header's system figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SystemStats {
+    pub cpu_percent: f32,
+    pub cpus: usize,
+    pub mem_used: u64,
+    pub mem_total: u64,
+    pub swap_used: u64,
+    pub swap_total: u64,
+    pub load: [f64; 3],
+    pub uptime_secs: u64,
+    /// Local time minus UTC, read with the figures so that drawing a clock needs no I/O and
+    /// follows a daylight-saving change.
+    pub utc_offset_secs: i32,
+}
+
+/// What the collector thread is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectorCommand {
+    ScanNow,
+    ScanThreads(bool),
+    /// Read the details of this process now and after every scan (for the details pane), or
+    /// stop reading them.
+    Inspect(Option<Identity>),
+    /// Read IPC links every scan (a view shows them) instead of only on the slow cadence.
+    IpcLinks(bool),
+    Stop,
+}
+
+/// A process an effect is aimed at: its identity (so a reused PID is refused) and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: Identity,
+    pub name: String,
+    /// Its process group, for signals to the whole group.
+    pub group: Pid,
+}
+
+impl Target {
+    pub fn of(proc: &ProcInfo) -> Target {
+        Target {
+            id: proc.id,
+            name: proc.name.to_string(),
+            group: proc.pgrp,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.id.pid, self.name)
+    }
+}
+
+/// Which processes a signal reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalScope {
+    Process,
+    /// The process and all its descendants.
+    Subtree,
+    /// Every member of the process's process group.
+    Group,
+}
+
+impl SignalScope {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SignalScope::Process => "the process",
+            SignalScope::Subtree => "its whole subtree",
+            SignalScope::Group => "its process group",
+        }
+    }
+
+    pub fn next(self) -> SignalScope {
+        match self {
+            SignalScope::Process => SignalScope::Subtree,
+            SignalScope::Subtree => SignalScope::Group,
+            SignalScope::Group => SignalScope::Process,
+        }
+    }
+}
+
+/// A side effect `update` asks the runtime to carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Tell the collector something (scan now, read threads, links or details).
+    Collector(CollectorCommand),
+    /// Start a new lab worker as brood's child.
+    Spawn,
+    /// Send a request to the lab worker `target`.
+    Lab {
+        target: Pid,
+        request: Request,
+    },
+    /// brood collects its own exited child (any, with `None`) without blocking.
+    ReapOwn(Option<Pid>),
+    Signal {
+        targets: Vec<Target>,
+        signal: Signal,
+        scope: SignalScope,
+    },
+    /// Read how the target treats each signal, for the signal menu.
+    ReadDispositions(Identity),
+    SetSubreaper(bool),
+    /// Start a scenario; `run` tells its reports apart from an earlier run's.
+    Scenario {
+        id: ScenarioId,
+        run: u64,
+    },
+    /// Give the terminal back to the shell and stop brood (Ctrl-Z).
+    Suspend,
+}
+
+/// The result of an effect, reported back to `App::update`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Spawned {
+        pid: Pid,
+        group: Option<Pid>,
+    },
+    Forked {
+        parent: Pid,
+        child: Pid,
+    },
+    ExitRequested {
+        pid: Pid,
+        code: u8,
+    },
+    /// `waiter` collected (or saw stop/continue of) a child; `waiter` is brood for its own.
+    Waited {
+        waiter: Pid,
+        outcome: WaitOutcome,
+    },
+    NothingToReap {
+        waiter: Pid,
+        child: Option<Pid>,
+    },
+    Signalled {
+        signal: Signal,
+        scope: SignalScope,
+        results: Vec<(Target, Result<(), SignalError>)>,
+    },
+    Dispositions {
+        target: Identity,
+        dispositions: Option<Dispositions>,
+    },
+    Subreaper(bool),
+    /// What a running scenario reported; `run` is the number its start was given.
+    Scenario {
+        run: u64,
+        step: Step,
+    },
+    Failed {
+        what: String,
+        why: String,
+    },
+}
