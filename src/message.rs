@@ -5,7 +5,7 @@
 use crossterm::event::{KeyEvent, MouseEvent};
 use nix::sys::signal::Signal;
 
-use crate::lab::protocol::{Request, WaitOutcome};
+use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::lab::scenarios::{ScenarioId, Step};
 use crate::proc::details::Details;
 use crate::proc::ipc::IpcState;
@@ -125,12 +125,13 @@ pub enum Effect {
     Collector(CollectorCommand),
     /// Start a new lab worker as brood's child.
     Spawn,
-    /// Send a request to the lab worker `target`.
+    /// Send a request to the lab worker `target` (refused if its PID now holds another process).
     Lab {
-        target: Pid,
+        target: Identity,
         request: Request,
     },
-    /// brood collects its own exited child (any, with `None`) without blocking.
+    /// brood collects its own exited child (any, with `None`) without blocking. A bare PID is
+    /// safe here: a child's PID is not reused before its parent, brood, has reaped it.
     ReapOwn(Option<Pid>),
     Signal {
         targets: Vec<Target>,
@@ -152,19 +153,18 @@ pub enum Effect {
 /// The result of an effect, reported back to `App::update`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// brood started the lab worker `id`, in process group `group`.
     Spawned {
-        pid: Pid,
+        id: Identity,
         group: Option<Pid>,
     },
-    Forked {
-        parent: Pid,
-        child: Pid,
+    /// The lab worker `target` answered `request` (or could not be reached: the reason).
+    LabReply {
+        target: Identity,
+        request: Request,
+        reply: Result<Reply, String>,
     },
-    ExitRequested {
-        pid: Pid,
-        code: u8,
-    },
-    /// `waiter` collected (or saw stop/continue of) a child; `waiter` is brood for its own.
+    /// brood collected (or saw stop/continue of) its own child.
     Waited {
         waiter: Pid,
         outcome: WaitOutcome,

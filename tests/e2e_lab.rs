@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use brood::proc::State;
-use brood::proc::scan::read_identity;
+use brood::proc::lookup::read_identity;
 use pty::{Brood, Key};
 use support::{find, scanner, wait_until};
 

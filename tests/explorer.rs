@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use brood::proc::details::{self, Unreadable};
-use brood::proc::scan::read_identity;
+use brood::proc::lookup::read_identity;
 use pty::{Brood, Key};
 use support::{Reaped, wait_until};
 

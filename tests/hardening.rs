@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use brood::app::{App, Settings};
 use brood::message::{Event, SystemStats};
 use brood::proc::builder::SnapshotBuilder;
-use brood::proc::scan::read_identity;
+use brood::proc::lookup::read_identity;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -12,7 +12,7 @@ use brood::lab::protocol::{Reply, Request, WaitOutcome};
 use brood::lab::{Lab, LabError, socket_path};
 use brood::message::{CollectorCommand, Effect, Event, Outcome, SystemStats, Target};
 use brood::proc::lifecycle::{Change, Lifecycle};
-use brood::proc::scan::read_identity;
+use brood::proc::lookup::read_identity;
 use brood::proc::signal::{SignalError, send_signal, send_signal_checked};
 use brood::proc::{Identity, Pid, State};
 use brood::runtime::executor::Executor;
@@ -27,21 +27,25 @@ impl TestLab {
         TestLab(Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab"))
     }
 
-    fn fork(&self, parent: Pid) -> Pid {
+    fn spawn(&self) -> Identity {
+        self.0.spawn().expect("a worker")
+    }
+
+    fn fork(&self, parent: Identity) -> Identity {
         match self
             .0
             .request(parent, Request::Fork, Some(brood::lab::REPLY_TIMEOUT))
         {
-            Ok(Reply::Ok(child)) => child,
+            Ok(Reply::Forked(child)) => child,
             other => panic!("fork of {parent} failed: {other:?}"),
         }
     }
 
-    fn exit(&self, pid: Pid, code: u8) {
+    fn exit(&self, id: Identity, code: u8) {
         let reply = self
             .0
-            .request(pid, Request::Exit(code), Some(brood::lab::REPLY_TIMEOUT));
-        assert_eq!(reply.unwrap(), Reply::Ok(pid));
+            .request(id, Request::Exit(code), Some(brood::lab::REPLY_TIMEOUT));
+        assert_eq!(reply.unwrap(), Reply::Ok(id.pid));
     }
 }
 
@@ -51,19 +55,22 @@ impl Drop for TestLab {
     }
 }
 
-fn state_of(pid: Pid) -> Option<(State, Pid)> {
+/// The state and parent of `id`, while that process (not a PID reuser) is there.
+fn state_of(id: Identity) -> Option<(State, Pid)> {
     let snapshot = scanner().scan().ok()?;
-    find(&snapshot, pid).map(|p| (p.state, p.ppid))
+    find(&snapshot, id.pid)
+        .filter(|p| p.id == id)
+        .map(|p| (p.state, p.ppid))
 }
 
-fn gone(pid: Pid) -> bool {
-    read_identity(pid).is_none()
+fn gone(id: Identity) -> bool {
+    read_identity(id.pid) != Some(id)
 }
 
 #[test]
 fn fork_exit_wait_makes_a_zombie_then_reaps_it_with_its_exit_code() {
     let lab = TestLab::new();
-    let worker = lab.0.spawn().unwrap();
+    let worker = lab.spawn();
     assert_eq!(
         state_of(worker).map(|s| s.1),
         Some(own_pid()),
@@ -72,13 +79,13 @@ fn fork_exit_wait_makes_a_zombie_then_reaps_it_with_its_exit_code() {
     let child = lab.fork(worker);
     assert_eq!(
         state_of(child).map(|s| s.1),
-        Some(worker),
+        Some(worker.pid),
         "the fork appears under its parent"
     );
 
     lab.exit(child, 3);
     wait_until("the exited child to be a zombie under its parent", || {
-        state_of(child).filter(|s| *s == (State::Zombie, worker))
+        state_of(child).filter(|s| *s == (State::Zombie, worker.pid))
     });
 
     // Through the effects layer and the app, as the TUI does it: the reap lands in the log.
@@ -93,13 +100,14 @@ fn fork_exit_wait_makes_a_zombie_then_reaps_it_with_its_exit_code() {
     assert_eq!(
         outcome,
         WaitOutcome::Exited {
-            pid: child,
+            pid: child.pid,
             code: 3
         }
     );
-    app.update(Event::Done(Outcome::Waited {
-        waiter: worker,
-        outcome,
+    app.update(Event::Done(Outcome::LabReply {
+        target: worker,
+        request: Request::Wait,
+        reply: Ok(Reply::Waited(outcome)),
     }));
     assert!(
         app.log
@@ -115,7 +123,7 @@ fn fork_exit_wait_makes_a_zombie_then_reaps_it_with_its_exit_code() {
 #[test]
 fn exiting_a_middle_process_reparents_its_child_to_the_adopter_proc_names() {
     let lab = TestLab::new();
-    let worker = lab.0.spawn().unwrap();
+    let worker = lab.spawn();
     let middle = lab.fork(worker);
     let grandchild = lab.fork(middle);
     let mut scanner = scanner();
@@ -127,29 +135,28 @@ fn exiting_a_middle_process_reparents_its_child_to_the_adopter_proc_names() {
     wait_until("the grandchild to be adopted", || {
         let snapshot = scanner.scan().ok()?;
         changes.extend(lifecycle.observe(&snapshot));
-        find(&snapshot, grandchild)
-            .filter(|p| p.ppid != middle)
+        find(&snapshot, grandchild.pid)
+            .filter(|p| p.ppid != middle.pid)
             .map(|_| ())
     });
-    let adopter = ppid_from_proc(grandchild).unwrap();
+    let adopter = ppid_from_proc(grandchild.pid).unwrap();
     assert!(
-        changes.iter().any(|c| matches!(c, Change::Reparented { id, from, to, .. } if id.pid == grandchild && *from == middle && *to == adopter)),
+        changes.iter().any(|c| matches!(c, Change::Reparented { id, from, to, .. } if *id == grandchild && *from == middle.pid && *to == adopter)),
         "{changes:?}"
     );
     // The middle process is a zombie under the worker at the same time: both visible at once.
-    assert_eq!(state_of(middle), Some((State::Zombie, worker)));
+    assert_eq!(state_of(middle), Some((State::Zombie, worker.pid)));
 }
 
 #[test]
 fn stop_and_continue_reach_a_lab_process_through_its_pidfd() {
     let lab = TestLab::new();
-    let worker = lab.0.spawn().unwrap();
-    let id = read_identity(worker).unwrap();
-    send_signal(id, Signal::SIGSTOP).unwrap();
+    let worker = lab.spawn();
+    send_signal(worker, Signal::SIGSTOP).unwrap();
     wait_until("the worker to stop", || {
         state_of(worker).filter(|s| s.0 == State::Stopped)
     });
-    send_signal(id, Signal::SIGCONT).unwrap();
+    send_signal(worker, Signal::SIGCONT).unwrap();
     wait_until("the worker to run again", || {
         state_of(worker).filter(|s| s.0 == State::Sleeping)
     });
@@ -158,20 +165,20 @@ fn stop_and_continue_reach_a_lab_process_through_its_pidfd() {
         lab.0
             .request(worker, Request::Ping, Some(brood::lab::REPLY_TIMEOUT))
             .unwrap(),
-        Reply::Ok(worker)
+        Reply::Ok(worker.pid)
     );
 }
 
 #[test]
 fn sigkill_to_a_zombie_changes_nothing_and_the_app_says_why() {
     let lab = TestLab::new();
-    let worker = lab.0.spawn().unwrap();
+    let worker = lab.spawn();
     let child = lab.fork(worker);
     lab.exit(child, 0);
     wait_until("a zombie", || {
         state_of(child).filter(|s| s.0 == State::Zombie)
     });
-    let zombie = read_identity(child).unwrap();
+    let zombie = child;
     assert_eq!(send_signal(zombie, Signal::SIGKILL), Ok(()));
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(
@@ -188,7 +195,7 @@ fn sigkill_to_a_zombie_changes_nothing_and_the_app_says_why() {
     let target = Target {
         id: zombie,
         name: "brood-lab".into(),
-        group: worker,
+        group: worker.pid,
     };
     app.update(Event::Done(Outcome::Signalled {
         signal: Signal::SIGKILL,
@@ -245,7 +252,7 @@ fn a_signal_to_a_pid_now_held_by_another_process_is_refused() {
 
 /// Sends `signal` to `scope` around `root` through the effects layer; returns the outcome.
 fn signal_scope(
-    root: Pid,
+    root: Identity,
     scope: brood::message::SignalScope,
     signal: Signal,
 ) -> Vec<(Target, Result<(), SignalError>)> {
@@ -254,7 +261,7 @@ fn signal_scope(
     let effects = Executor::new(Err(LabError::NoWorker(0)), events, scans);
     let snapshot = scanner().scan().unwrap();
     let targets = vec![Target::of(
-        find(&snapshot, root).expect("the root is alive"),
+        find(&snapshot, root.pid).expect("the root is alive"),
     )];
     effects.run(Effect::Signal {
         targets,
@@ -267,16 +274,16 @@ fn signal_scope(
     }
 }
 
-fn dead(pid: Pid) -> bool {
+fn dead(pid: Identity) -> bool {
     gone(pid) || state_of(pid).is_some_and(|s| s.0 == State::Zombie)
 }
 
 #[test]
 fn a_subtree_signal_reaches_every_descendant_and_spares_the_rest() {
     let lab = TestLab::new();
-    let worker = lab.0.spawn().unwrap();
+    let worker = lab.spawn();
     let child = lab.fork(worker);
-    let grandchildren: Vec<Pid> = (0..3).map(|_| lab.fork(child)).collect();
+    let grandchildren: Vec<Identity> = (0..3).map(|_| lab.fork(child)).collect();
 
     // A stop signal reaches all four and leaves them stopped; SIGCONT brings them all back.
     let stopped = signal_scope(child, brood::message::SignalScope::Subtree, Signal::SIGSTOP);
@@ -312,17 +319,17 @@ fn a_subtree_signal_reaches_every_descendant_and_spares_the_rest() {
 #[test]
 fn a_group_signal_from_a_member_that_is_not_the_leader_reaches_the_whole_group() {
     let lab = TestLab::new();
-    let worker = lab.0.spawn().unwrap();
+    let worker = lab.spawn();
     let child = lab.fork(worker);
     let grandchild = lab.fork(child);
     // The child is not the group leader (the worker is): the group is the lab's, not its PID.
     let results = signal_scope(child, brood::message::SignalScope::Group, Signal::SIGKILL);
     let mut hit: Vec<Pid> = results.iter().map(|(t, _)| t.id.pid).collect();
     hit.sort_unstable();
-    let mut expected = vec![worker, child, grandchild];
+    let mut expected = vec![worker.pid, child.pid, grandchild.pid];
     expected.sort_unstable();
     assert_eq!(hit, expected);
-    for pid in expected {
+    for pid in [worker, child, grandchild] {
         wait_until("every member to die", || dead(pid).then_some(()));
     }
 }
@@ -352,9 +359,9 @@ fn a_subtree_signal_never_includes_brood_or_its_ancestors() {
 #[test]
 fn a_worker_answers_garbage_with_an_error_and_stays_healthy() {
     let lab = TestLab::new();
-    let worker = lab.0.spawn().unwrap();
+    let worker = lab.spawn();
     let ask = |bytes: &[u8]| {
-        let mut stream = UnixStream::connect(socket_path(lab.0.dir(), worker)).unwrap();
+        let mut stream = UnixStream::connect(socket_path(lab.0.dir(), worker.pid)).unwrap();
         let _ = stream.write_all(bytes);
         let mut line = String::new();
         BufReader::new(&stream).read_line(&mut line).unwrap();
@@ -387,8 +394,8 @@ fn the_control_directory_is_private_and_lab_processes_end_with_the_lab() {
         "a symlink is refused"
     );
 
-    let worker = lab.0.spawn().unwrap();
-    let second = lab.0.spawn().unwrap();
+    let worker = lab.spawn();
+    let second = lab.spawn();
     let child = lab.fork(worker);
     let grandchild = lab.fork(child);
     lab.exit(child, 0); // the grandchild is now an orphan outside brood's subtree
@@ -412,14 +419,14 @@ fn tempdir_with_mode(mode: u32) -> std::path::PathBuf {
 #[test]
 fn a_request_given_up_on_while_the_worker_was_busy_is_not_carried_out_later() {
     let lab = std::sync::Arc::new(TestLab::new());
-    let worker = lab.0.spawn().unwrap();
+    let worker = lab.spawn();
     let child = lab.fork(worker);
     let waiting = {
         let lab = lab.clone();
         std::thread::spawn(move || lab.0.request(worker, Request::Wait, None))
     };
     wait_until("the worker to block in wait", || {
-        (brood::proc::ipc::read_wchan(worker) == Some(brood::proc::wchan::WaitKind::Child))
+        (brood::proc::ipc::read_wchan(worker.pid) == Some(brood::proc::wchan::WaitKind::Child))
             .then_some(())
     });
     let late = lab.0.request(
@@ -433,7 +440,7 @@ fn a_request_given_up_on_while_the_worker_was_busy_is_not_carried_out_later() {
     assert_eq!(
         reaped,
         Reply::Waited(WaitOutcome::Exited {
-            pid: child,
+            pid: child.pid,
             code: 0
         })
     );
@@ -442,14 +449,14 @@ fn a_request_given_up_on_while_the_worker_was_busy_is_not_carried_out_later() {
         lab.0
             .request(worker, Request::Ping, Some(brood::lab::REPLY_TIMEOUT))
             .unwrap(),
-        Reply::Ok(worker)
+        Reply::Ok(worker.pid)
     );
     let children: Vec<Pid> = scanner()
         .scan()
         .unwrap()
         .procs
         .iter()
-        .filter(|p| p.ppid == worker)
+        .filter(|p| p.ppid == worker.pid)
         .map(|p| p.pid())
         .collect();
     assert!(

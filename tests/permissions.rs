@@ -16,7 +16,7 @@ use brood::app::{App, Settings};
 use brood::lab::protocol::{Reply, Request, WaitOutcome};
 use brood::message::{Event, Outcome, SignalScope, SystemStats, Target};
 use brood::proc::ipc::read_ends;
-use brood::proc::scan::read_identity;
+use brood::proc::lookup::read_identity;
 use brood::proc::signal::{SignalError, send_signal};
 use nix::sys::signal::Signal;
 use support::*;
@@ -28,7 +28,10 @@ const ROOTS_PROCESS: &str = "BROOD_TEST_ROOTS_PROCESS";
 #[test]
 fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: only root can start the unprivileged child this test needs");
+        skip(
+            "an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not",
+            "only root can start the unprivileged child this test needs",
+        );
         return;
     }
     let mut sleeper = Command::new("sleep");
@@ -42,7 +45,10 @@ fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
     }
     let roots = Reaped::from_command(&mut sleeper);
     let mut inner = inner_test("inner_checks_as_nobody", roots.pid());
-    check_inner(inner.uid(NOBODY).gid(NOBODY).output());
+    check_inner(
+        "an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not",
+        inner.uid(NOBODY).gid(NOBODY).output(),
+    );
 }
 
 /// With /proc mounted `hidepid=2`, other users' processes are not listed at all: they are simply
@@ -51,7 +57,10 @@ fn an_unprivileged_user_sees_what_it_may_and_is_told_what_it_may_not() {
 #[test]
 fn with_hidepid_other_users_processes_simply_do_not_appear() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: only root can mount the /proc this test needs");
+        skip(
+            "with_hidepid_other_users_processes_simply_do_not_appear",
+            "only root can mount the /proc this test needs",
+        );
         return;
     }
     let roots = Reaped::spawn("sleep", &["300"]);
@@ -67,9 +76,15 @@ fn with_hidepid_other_users_processes_simply_do_not_appear() {
                 .raw_os_error()
                 .is_some_and(|e| [libc::EPERM, libc::EINVAL, libc::ENOSYS].contains(&e)) =>
         {
-            eprintln!("skipped: no /proc of the test's own can be mounted here ({err})");
+            skip(
+                "with_hidepid_other_users_processes_simply_do_not_appear",
+                &format!("no /proc of the test's own can be mounted here ({err})"),
+            );
         }
-        output => check_inner(output),
+        output => check_inner(
+            "with_hidepid_other_users_processes_simply_do_not_appear",
+            output,
+        ),
     }
 }
 
@@ -125,11 +140,14 @@ fn inner_test(name: &str, roots: i32) -> Command {
 
 /// Asserts that an inner test run as nobody passed; skips (saying why) if nobody cannot reach
 /// the test binary here.
-fn check_inner(output: std::io::Result<std::process::Output>) {
+fn check_inner(test: &str, output: std::io::Result<std::process::Output>) {
     let output = match output {
         Ok(output) => output,
         Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-            eprintln!("skipped: user nobody cannot run the test binary here ({err})");
+            skip(
+                test,
+                &format!("user nobody cannot run the test binary here ({err})"),
+            );
             return;
         }
         Err(err) => panic!("cannot start the test as nobody: {err}"),
@@ -137,7 +155,7 @@ fn check_inner(output: std::io::Result<std::process::Output>) {
     let text = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
     if text.contains("Permission denied") && !text.contains("running 1 test") {
-        eprintln!("skipped: user nobody cannot reach the test binary here");
+        skip(test, "user nobody cannot reach the test binary here");
         return;
     }
     assert!(
@@ -232,11 +250,12 @@ fn inner_checks_as_nobody() {
     let worker = lab.spawn().expect("a worker as nobody");
     let own = scanner().scan().unwrap();
     assert_eq!(
-        find(&own, worker).map(|p| (p.uid, p.user.to_string())),
+        find(&own, worker.pid).map(|p| (p.uid, p.user.to_string())),
         Some((Some(NOBODY), "nobody".to_string())),
         "a process is shown with its own user"
     );
-    let Ok(Reply::Ok(child)) = lab.request(worker, Request::Fork, Some(brood::lab::REPLY_TIMEOUT))
+    let Ok(Reply::Forked(child)) =
+        lab.request(worker, Request::Fork, Some(brood::lab::REPLY_TIMEOUT))
     else {
         panic!("fork as nobody failed");
     };
@@ -246,12 +265,12 @@ fn inner_checks_as_nobody() {
     assert_eq!(
         reaped,
         Reply::Waited(WaitOutcome::Exited {
-            pid: child,
+            pid: child.pid,
             code: 5
         })
     );
     lab.shutdown(false);
     wait_until("the worker to be gone", || {
-        read_identity(worker).is_none().then_some(())
+        (read_identity(worker.pid) != Some(worker)).then_some(())
     });
 }

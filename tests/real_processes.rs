@@ -74,7 +74,10 @@ fn traced_child_is_told_apart_from_stopped_and_names_its_tracer() {
     let child = Reaped::spawn("sleep", &["60"]);
     let target = nix::unistd::Pid::from_raw(child.pid());
     if let Err(err) = ptrace::attach(target) {
-        eprintln!("skipped: ptrace is not allowed here ({err})");
+        skip(
+            "traced_child_is_told_apart_from_stopped_and_names_its_tracer",
+            &format!("ptrace is not allowed here ({err})"),
+        );
         return;
     }
     let _ = nix::sys::wait::waitpid(target, None);

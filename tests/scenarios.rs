@@ -288,8 +288,9 @@ fn zombie_stays_z_under_its_parent_survives_sigkill_and_is_reaped_by_a_wait() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(state_of(child), Some('Z'), "SIGKILL changes nothing");
     // Cure 1: the parent is still a worker that serves requests, so it can be made to wait.
+    let parent_id = brood::proc::lookup::read_identity(parent).expect("the parent lives");
     let reply = run.lab.request(
-        parent,
+        parent_id,
         Request::Reap(child),
         Some(brood::lab::REPLY_TIMEOUT),
     );

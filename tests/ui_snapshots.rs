@@ -357,8 +357,12 @@ fn scenario_panel_explains_the_zombie_beside_the_tree() {
     app.show_log = false;
     let step = |step| Event::Done(Outcome::Scenario { run: 1, step });
     app.update(step(Step::Spawned {
-        pid: 4100,
+        id: brood::proc::builder::id(4100),
         group: Some(4100),
+    }));
+    app.update(step(Step::Forked {
+        parent: brood::proc::builder::id(4100),
+        child: brood::proc::builder::id(4101),
     }));
     for (pid, key, label) in [
         (4100, "parent", "parent: never calls waitpid()"),

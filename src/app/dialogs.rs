@@ -70,12 +70,7 @@ impl App {
                         input.parse::<u8>().ok()
                     };
                     match code {
-                        Some(code) => {
-                            return vec![Effect::Lab {
-                                target: target.id.pid,
-                                request: Request::Exit(code),
-                            }];
-                        }
+                        Some(code) => return self.lab_request(target.id, Request::Exit(code)),
                         None => {
                             self.set_status(
                                 super::Severity::Error,

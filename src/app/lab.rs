@@ -1,18 +1,84 @@
-//! The lab's side of `update`: what the lab keys ask for, and how their outcomes and the
-//! changes seen in /proc are told to the user (status line and event log).
+//! The lab's side of `update`: which processes are the lab's (by identity, never by a bare PID
+//! or group number), what the lab keys ask for, and how their outcomes and the changes seen in
+//! /proc are told to the user (status line and event log).
+
+use std::collections::HashMap;
 
 use nix::sys::signal::Signal;
 
 use super::keymap::Action;
 use super::{App, Overlay, Severity, SignalMenu};
-use crate::lab::protocol::{Request, WaitOutcome};
+use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::message::{Effect, Outcome, SignalScope, Target};
 use crate::proc::lifecycle::Change;
 use crate::proc::signal::SignalError;
-use crate::proc::{Pid, Snapshot, State};
+use crate::proc::{Identity, Pid, PidIndex, Snapshot, State};
 use crate::signals;
 
+/// The processes of brood's lab: those brood started, those a lab process forked on request,
+/// and those seen born to a lab process. Each by identity, so a process that reuses the PID (or
+/// the process group number) of a lab process that is gone is never taken for it.
+#[derive(Debug, Clone, Default)]
+pub struct LabMembers {
+    /// Each member, and whether a scan has shown it yet (one not shown yet is not forgotten).
+    known: HashMap<Identity, bool>,
+    /// Members with a request on its way, and which: a worker answers one at a time.
+    busy: HashMap<Identity, Request>,
+}
+
+impl LabMembers {
+    pub fn contains(&self, id: Identity) -> bool {
+        self.known.contains_key(&id)
+    }
+
+    pub fn add(&mut self, id: Identity) {
+        self.known.entry(id).or_insert(false);
+    }
+
+    /// Takes in a scan: children born to members join, members seen before and gone now are
+    /// forgotten (their PIDs may be anyone's from now on).
+    pub(super) fn observe(&mut self, changes: &[Change], now: (&Snapshot, &PidIndex)) {
+        let (snapshot, index) = now;
+        let identity = |pid: Pid| index.get(pid).map(|i| snapshot.procs[i].id);
+        for change in changes {
+            if let Change::Spawned { id, parent, .. } = change
+                && identity(*parent).is_some_and(|parent| self.contains(parent))
+            {
+                self.add(*id);
+            }
+        }
+        self.known
+            .retain(|id, seen| match identity(id.pid).filter(|now| now == id) {
+                Some(_) => {
+                    *seen = true;
+                    true
+                }
+                None => !*seen,
+            });
+        self.busy.retain(|id, _| self.known.contains_key(id));
+    }
+}
+
 impl App {
+    /// Asks lab process `target` for `request`, unless it is still busy with the last one.
+    pub(super) fn lab_request(&mut self, target: Identity, request: Request) -> Vec<Effect> {
+        if let Some(pending) = self.lab.busy.get(&target) {
+            let why = match pending {
+                Request::Wait | Request::WaitPid(_) => {
+                    "is blocked in waitpid() until a child changes state"
+                }
+                _ => "has not answered its last request yet",
+            };
+            self.set_status(
+                Severity::Error,
+                format!("{target} {why}; a lab process takes one request at a time"),
+            );
+            return Vec::new();
+        }
+        self.lab.busy.insert(target, request);
+        vec![Effect::Lab { target, request }]
+    }
+
     pub(super) fn perform_lab(&mut self, action: Action) -> Vec<Effect> {
         if let Action::Spawn = action {
             self.set_status(Severity::Info, "starting a lab process…");
@@ -49,10 +115,7 @@ impl App {
                 );
                 Vec::new()
             }
-            Action::Fork => vec![Effect::Lab {
-                target: proc.pid(),
-                request: Request::Fork,
-            }],
+            Action::Fork => self.lab_request(proc.id, Request::Fork),
             Action::Exit => {
                 self.overlay = Some(Overlay::ExitCode {
                     target,
@@ -95,10 +158,7 @@ impl App {
                 return vec![Effect::ReapOwn(Some(proc.pid()))];
             }
             if let Some(parent) = parent.as_ref().filter(|p| self.is_lab(p)) {
-                return vec![Effect::Lab {
-                    target: parent.pid(),
-                    request: Request::Reap(proc.pid()),
-                }];
+                return self.lab_request(parent.id, Request::Reap(proc.pid()));
             }
             let parent =
                 parent.map_or_else(|| proc.ppid.to_string(), |p| Target::of(&p).to_string());
@@ -122,10 +182,7 @@ impl App {
                     proc.pid()
                 ),
             );
-            return vec![Effect::Lab {
-                target: proc.pid(),
-                request: Request::Wait,
-            }];
+            return self.lab_request(proc.id, Request::Wait);
         }
         self.set_status(
             Severity::Error,
@@ -195,30 +252,22 @@ impl App {
 
     pub(super) fn on_outcome(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::Spawned { pid, group } => {
-                self.lab_group = group.or(self.lab_group);
-                self.select_when_seen = Some(pid);
+            Outcome::Spawned { id, .. } => {
+                self.lab.add(id);
+                self.select_when_seen = Some(id.pid);
                 self.tell(
                     Severity::Info,
-                    format!("brood started lab process {pid} (f forks it, x makes it exit)"),
-                );
-            }
-            Outcome::Forked { parent, child } => {
-                self.tell(
-                    Severity::Info,
-                    format!("{parent} called fork(): child {child}"),
-                );
-            }
-            Outcome::ExitRequested { pid, code } => {
-                let parent = self.proc_by_pid(pid).map(|p| p.ppid);
-                let text = match parent {
-                    Some(parent) => format!(
-                        "{pid} exits with code {code}; it is a zombie until its parent {parent} waits for it"
+                    format!(
+                        "brood started lab process {} (f forks it, x makes it exit)",
+                        id.pid
                     ),
-                    None => format!("{pid} exits with code {code}"),
-                };
-                self.tell(Severity::Info, text);
+                );
             }
+            Outcome::LabReply {
+                target,
+                request,
+                reply,
+            } => self.on_lab_reply(target, request, reply),
             Outcome::Waited { waiter, outcome } => {
                 let text = describe_wait(waiter, outcome, self.self_pid);
                 self.tell(Severity::Info, text);
@@ -258,6 +307,53 @@ impl App {
                 self.tell(Severity::Error, format!("could not {what}: {why}"))
             }
         }
+    }
+
+    /// What a lab process answered, told as what happened to it.
+    fn on_lab_reply(&mut self, target: Identity, request: Request, reply: Result<Reply, String>) {
+        self.lab.busy.remove(&target);
+        let pid = target.pid;
+        match (request, reply) {
+            (Request::Fork, Ok(Reply::Forked(child))) => self.forked(pid, child),
+            (Request::Exit(code), Ok(_)) => {
+                let parent = self.proc_by_pid(pid).map(|p| p.ppid);
+                let text = match parent {
+                    Some(parent) => format!(
+                        "{pid} exits with code {code}; it is a zombie until its parent {parent} waits for it"
+                    ),
+                    None => format!("{pid} exits with code {code}"),
+                };
+                self.tell(Severity::Info, text);
+            }
+            (
+                Request::Wait | Request::WaitPid(_) | Request::Reap(_),
+                Ok(Reply::Waited(outcome)),
+            ) => {
+                let text = describe_wait(pid, outcome, self.self_pid);
+                self.tell(Severity::Info, text);
+            }
+            (Request::Reap(child), Ok(Reply::NotYet)) => self.set_status(
+                Severity::Info,
+                format!("{child} has not exited yet: {pid} has nothing to reap"),
+            ),
+            (_, Ok(reply)) => self.tell(
+                Severity::Error,
+                format!("could not {request} on {pid}: unexpected reply {reply}"),
+            ),
+            (_, Err(why)) => self.tell(
+                Severity::Error,
+                format!("could not {request} on {pid}: {why}"),
+            ),
+        }
+    }
+
+    /// `parent` forked `child`, a lab process from now on.
+    pub(super) fn forked(&mut self, parent: Pid, child: Identity) {
+        self.lab.add(child);
+        self.tell(
+            Severity::Info,
+            format!("{parent} called fork(): child {}", child.pid),
+        );
     }
 
     fn report_signals(

@@ -31,6 +31,7 @@ pub use dialogs::SignalMenu;
 pub use explore::{PickKind, Picker};
 use filter::{Filter, StateFilter};
 use keymap::{Action, Keymap};
+pub use lab::LabMembers;
 pub use scenario::{ScenarioMenu, ScenarioView, Scenarios};
 pub use search::{Prompt, PromptKind};
 pub use settings::{Settings, ThemeName};
@@ -148,8 +149,8 @@ pub struct App {
     pub ipc: IpcState,
     /// Deadlocks found in it.
     pub deadlocks: Vec<Deadlock>,
-    /// The process group every lab process shares, once one was started.
-    pub lab_group: Option<Pid>,
+    /// The processes of brood's lab, by identity.
+    pub lab: LabMembers,
     pub auto_reap: bool,
     pub subreaper: bool,
     /// The running scenario and whether its explanation panel is shown.
@@ -231,7 +232,7 @@ impl App {
             pid_index: PidIndex::default(),
             ipc: IpcState::default(),
             deadlocks: Vec::new(),
-            lab_group: None,
+            lab: LabMembers::default(),
             auto_reap: settings.auto_reap,
             subreaper: false,
             scenarios: Scenarios::default(),
@@ -304,9 +305,11 @@ impl App {
                 // The screen stays as it is, but nothing that happens meanwhile is lost: every
                 // scan is still compared with the one before, and the log gets it on resume.
                 let changes = self.lifecycle.observe(&snapshot);
+                let now_index = snapshot.index_by_pid();
+                self.lab.observe(&changes, (&snapshot, &now_index));
                 if !changes.is_empty() {
                     let before = self.pending.as_ref().map_or(&self.snapshot, |(s, _)| s);
-                    let indexes = [snapshot.index_by_pid(), before.index_by_pid()];
+                    let indexes = [now_index, before.index_by_pid()];
                     let lines = self.describe_changes(
                         &changes,
                         (&snapshot, &indexes[0]),
@@ -366,6 +369,7 @@ impl App {
         self.marks = Vec::new();
         let now_index = snapshot.index_by_pid();
         self.marks = self.lifecycle.marks(&snapshot, &now_index);
+        self.lab.observe(&changes, (&snapshot, &now_index));
         let previous = std::mem::replace(&mut self.snapshot, snapshot);
         let indexes = [now_index, std::mem::take(&mut self.pid_index)];
         for entry in std::mem::take(&mut self.held_log) {
@@ -385,7 +389,7 @@ impl App {
         self.deadlocks
             .retain(|d| d.members().all(|pid| now_index.contains(pid)));
         self.pid_index = now_index;
-        self.counts = count_states(&self.snapshot, &self.marks, self.lab_group);
+        self.counts = count_states(&self.snapshot, &self.marks, &self.lab);
         if !self.tagged.is_empty() {
             let alive: HashSet<Identity> = self.snapshot.procs.iter().map(|p| p.id).collect();
             self.tagged.retain(|id| alive.contains(id));
@@ -442,7 +446,7 @@ impl App {
 
     /// Whether `proc` belongs to brood's lab.
     pub fn is_lab(&self, proc: &ProcInfo) -> bool {
-        self.lab_group.is_some_and(|group| proc.pgrp == group) && proc.pid() != self.self_pid
+        self.lab.contains(proc.id) && proc.pid() != self.self_pid
     }
 
     /// Rebuilds the visible rows and finds the selected process again; if it is gone (dead, or
@@ -847,7 +851,7 @@ fn ancestors_in(snapshot: &Snapshot, id: Identity) -> impl Iterator<Item = Ident
     })
 }
 
-fn count_states(snapshot: &Snapshot, marks: &[Marks], lab_group: Option<Pid>) -> StateCounts {
+fn count_states(snapshot: &Snapshot, marks: &[Marks], lab: &LabMembers) -> StateCounts {
     let mut counts = StateCounts::default();
     for (proc, mark) in snapshot.procs.iter().zip(marks) {
         match proc.kind {
@@ -875,7 +879,7 @@ fn count_states(snapshot: &Snapshot, marks: &[Marks], lab_group: Option<Pid>) ->
         if mark.orphan.is_some() {
             counts.orphan += 1;
         }
-        if lab_group.is_some_and(|g| g == proc.pgrp) {
+        if lab.contains(proc.id) {
             counts.lab += 1;
         }
     }
@@ -887,7 +891,7 @@ mod tests {
     use super::*;
     use crate::lab::protocol::Request;
     use crate::message::SignalScope;
-    use crate::proc::builder::SnapshotBuilder;
+    use crate::proc::builder::{SnapshotBuilder, id};
     use crossterm::event::{KeyCode, KeyModifiers};
     use nix::sys::signal::Signal;
 
@@ -1082,8 +1086,13 @@ mod tests {
         let snapshot = lab_tree().proc(300, 1, "stranger").build();
         let mut app = sized_app(100);
         app.update(Event::Done(crate::message::Outcome::Spawned {
-            pid: 200,
+            id: id(200),
             group: Some(200),
+        }));
+        app.update(Event::Done(crate::message::Outcome::LabReply {
+            target: id(200),
+            request: Request::Fork,
+            reply: Ok(crate::lab::protocol::Reply::Forked(id(201))),
         }));
         feed(&mut app, snapshot);
         app
@@ -1129,7 +1138,7 @@ mod tests {
         );
         assert_eq!(selected_pid(&app), Some(100));
         app.update(Event::Done(crate::message::Outcome::Spawned {
-            pid: 200,
+            id: id(200),
             group: Some(200),
         }));
         assert_eq!(selected_pid(&app), Some(100), "not before a scan shows it");
@@ -1138,7 +1147,7 @@ mod tests {
         assert_eq!(
             press(&mut app, 'f'),
             vec![Effect::Lab {
-                target: 200,
+                target: id(200),
                 request: Request::Fork
             }]
         );
@@ -1156,14 +1165,27 @@ mod tests {
         assert_eq!(
             press(&mut app, 'f'),
             vec![Effect::Lab {
-                target: 200,
+                target: id(200),
                 request: Request::Fork
             }]
         );
+        assert!(press(&mut app, 'w').is_empty(), "one request at a time");
+        assert!(
+            app.status
+                .as_ref()
+                .is_some_and(|s| s.text.contains("has not answered its last request yet")),
+            "{:?}",
+            app.status
+        );
+        app.update(Event::Done(crate::message::Outcome::LabReply {
+            target: id(200),
+            request: Request::Fork,
+            reply: Ok(crate::lab::protocol::Reply::Forked(id(202))),
+        }));
         assert_eq!(
             press(&mut app, 'w'),
             vec![Effect::Lab {
-                target: 200,
+                target: id(200),
                 request: Request::Wait
             }]
         );
@@ -1185,7 +1207,7 @@ mod tests {
         assert_eq!(
             press(&mut app, 'w'),
             vec![Effect::Lab {
-                target: 200,
+                target: id(200),
                 request: Request::Reap(201)
             }]
         );
@@ -1204,7 +1226,7 @@ mod tests {
         assert_eq!(
             key(&mut app, KeyCode::Enter),
             vec![Effect::Lab {
-                target: 200,
+                target: id(200),
                 request: Request::Exit(42)
             }]
         );

@@ -8,8 +8,8 @@ pub mod scenarios;
 pub mod tasks;
 pub mod worker;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -18,11 +18,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid as NixPid;
 
-use crate::proc::scan::read_identity;
-use crate::proc::{Identity, Pid};
+use crate::proc::{Identity, Pid, lookup, signal};
 use protocol::{Reply, Request, WaitOutcome};
 use rundir::RunDir;
 
@@ -41,6 +41,8 @@ pub enum LabError {
     Spawn(#[source] std::io::Error),
     #[error("process {0} is not a lab process that answers (it may have exited or exec'd)")]
     NoWorker(Pid),
+    #[error("the lab process {0} is gone and its PID belongs to another process now")]
+    Replaced(Pid),
     #[error("lab process {0} did not answer in time (busy in a wait?)")]
     Timeout(Pid),
     #[error("lab process {pid} refused: {reason}")]
@@ -61,10 +63,20 @@ pub struct Lab {
     /// so when brood dies (even by SIGKILL) every worker sees the pipe close.
     lifeline_read: OwnedFd,
     _lifeline_write: OwnedFd,
-    /// The process group every lab process shares, named by its first leader's identity.
-    group: Mutex<Option<Identity>>,
-    /// brood's own children (the workers it spawned), to reap exactly those at the end.
-    children: Mutex<Vec<Pid>>,
+    /// The process group new workers join, once one was started. A number only: whether it is
+    /// still the lab's is checked against `members` before every use.
+    group: Mutex<Option<Pid>>,
+    /// Every process brood knows to be of its lab, by identity: the workers it started and the
+    /// children they forked on request.
+    members: Mutex<Vec<Identity>>,
+}
+
+/// A request sent to a worker whose reply has not been read yet.
+pub struct PendingReply {
+    stream: UnixStream,
+    pub target: Identity,
+    pub request: Request,
+    received: Vec<u8>,
 }
 
 impl Lab {
@@ -79,7 +91,7 @@ impl Lab {
             lifeline_read,
             _lifeline_write: lifeline_write,
             group: Mutex::new(None),
-            children: Mutex::new(Vec::new()),
+            members: Mutex::new(Vec::new()),
         })
     }
 
@@ -87,41 +99,59 @@ impl Lab {
         self.dir.path()
     }
 
-    /// The lab's process group ID.
+    /// The lab's process group, while a known lab process is still in it.
     pub fn group(&self) -> Option<Pid> {
-        self.group
-            .lock()
-            .ok()
-            .and_then(|g| *g)
-            .map(|leader| leader.pid)
+        let group = self.group.lock().ok().and_then(|g| *g)?;
+        self.holds_a_member(group).then_some(group)
     }
 
-    /// Starts a new worker as brood's child and returns its PID once it answers.
-    pub fn spawn(&self) -> Result<Pid, LabError> {
+    /// The lab processes brood knows of (some may have exited since).
+    pub fn members(&self) -> Vec<Identity> {
+        self.members.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Whether process group `group` holds a live process of the lab. While it does, the kernel
+    /// cannot have given the number to another group; once it does not, the number is forgotten.
+    fn holds_a_member(&self, group: Pid) -> bool {
+        let Ok(mut members) = self.members.lock() else {
+            return false;
+        };
+        // The dead are dropped on the way: their PIDs may be anyone's now.
+        members.retain(|m| lookup::read_identity(m.pid) == Some(*m));
+        members
+            .iter()
+            .any(|m| lookup::read_membership(m.pid) == Some((*m, group)))
+    }
+
+    fn remember(&self, member: Identity) {
+        if let Ok(mut members) = self.members.lock() {
+            members.push(member);
+        }
+    }
+
+    /// Starts a new worker as brood's child and returns its identity once it answers. It joins
+    /// the lab's group only while that group provably still is the lab's; else it leads a new one.
+    pub fn spawn(&self) -> Result<Identity, LabError> {
         let mut group = self
             .group
             .lock()
             .map_err(|_| LabError::Spawn(std::io::Error::other("lab lock poisoned")))?;
-        let child = match self.spawn_in(group.map(|leader| leader.pid)) {
-            // The old group is gone (every member exited): start a new one.
-            Err(_) if group.is_some() => self.spawn_in(None),
-            other => other,
-        }
-        .map_err(LabError::Spawn)?;
+        let join = group.filter(|&g| self.holds_a_member(g));
+        let child = self.spawn_in(join).map_err(LabError::Spawn)?;
         let pid = child.id() as Pid;
         // brood reaps its children itself, explicitly: dropping `Child` does not wait for it.
         drop(child);
-        if let Ok(mut children) = self.children.lock() {
-            children.push(pid);
-        }
-        if group.is_none_or(|leader| !group_is_ours(leader)) {
-            *group = read_identity(pid);
-        }
+        // Its own unreaped child: the PID cannot be anyone else's yet.
+        let id = lookup::read_identity(pid).ok_or_else(|| {
+            LabError::Spawn(std::io::Error::other("the new worker vanished at once"))
+        })?;
+        self.remember(id);
+        *group = Some(join.unwrap_or(pid));
         drop(group);
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
-            match self.request(pid, Request::Ping, Some(REPLY_TIMEOUT)) {
-                Ok(_) => return Ok(pid),
+            match self.request(id, Request::Ping, Some(REPLY_TIMEOUT)) {
+                Ok(_) => return Ok(id),
                 Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
                 Err(err) => return Err(err),
             }
@@ -153,37 +183,42 @@ impl Lab {
         command.spawn()
     }
 
-    /// Sends one request to the worker `pid` and returns its reply (`None` timeout: wait forever).
+    /// Sends one request to the worker `target` and returns it pending. The worker at the other
+    /// end of the socket must be `target` itself: a process that reused its PID is refused.
+    pub fn send(&self, target: Identity, request: Request) -> Result<PendingReply, LabError> {
+        let pid = target.pid;
+        let stream = UnixStream::connect(socket_path(self.dir.path(), pid))
+            .map_err(|_| LabError::NoWorker(pid))?;
+        let peer = getsockopt(&stream, PeerCredentials).map_err(|_| LabError::NoWorker(pid))?;
+        if peer.pid() != pid || lookup::read_identity(pid) != Some(target) {
+            return Err(LabError::Replaced(pid));
+        }
+        writeln!(&stream, "{request}").map_err(|_| LabError::NoWorker(pid))?;
+        Ok(PendingReply {
+            stream,
+            target,
+            request,
+            received: Vec::new(),
+        })
+    }
+
+    /// Sends one request to the worker `target` and waits for its reply (`None`: for ever).
     pub fn request(
         &self,
-        pid: Pid,
+        target: Identity,
         request: Request,
         timeout: Option<Duration>,
     ) -> Result<Reply, LabError> {
-        let stream = UnixStream::connect(socket_path(self.dir.path(), pid))
-            .map_err(|_| LabError::NoWorker(pid))?;
-        stream
-            .set_read_timeout(timeout)
-            .map_err(|_| LabError::NoWorker(pid))?;
-        writeln!(&stream, "{request}").map_err(|_| LabError::NoWorker(pid))?;
-        let mut line = String::new();
-        match BufReader::new(&stream).read_line(&mut line) {
-            Ok(0) => return Err(LabError::NoWorker(pid)),
-            Ok(_) => {}
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(LabError::Timeout(pid));
-            }
-            Err(_) => return Err(LabError::NoWorker(pid)),
-        }
-        match Reply::parse(&line) {
-            Ok(Reply::Error(reason)) => Err(LabError::Refused { pid, reason }),
-            Ok(reply) => Ok(reply),
-            Err(reason) => Err(LabError::Protocol { pid, reason }),
+        let pending = self.send(target, request)?;
+        let reply = pending.wait(timeout);
+        self.note(&reply);
+        reply
+    }
+
+    /// Takes note of what a reply says about the lab (a forked child is a member).
+    pub fn note(&self, reply: &Result<Reply, LabError>) {
+        if let Ok(Reply::Forked(child)) = reply {
+            self.remember(*child);
         }
     }
 
@@ -194,15 +229,97 @@ impl Lab {
             self.dir.keep();
             return;
         }
-        if let Some(leader) = self.group.lock().ok().and_then(|g| *g) {
-            kill_group(leader);
+        // The group first (it also holds programs exec'd or forked inside tasks, which brood
+        // never heard of), then every known member by identity, wherever it went.
+        if let Some(group) = self.group() {
+            let _ = killpg(NixPid::from_raw(group), Signal::SIGKILL);
         }
-        // Collect brood's own children so none is left a zombie while brood finishes. Only
-        // those: another part of the program (a test, say) may have children of its own.
-        let children = self.children.lock().map(|c| c.clone()).unwrap_or_default();
-        reap_all_own(children, Duration::from_secs(2));
+        kill_members(&self.members());
         self.dir.remove();
     }
+}
+
+impl PendingReply {
+    /// Blocks until the reply arrives (`None`: for ever).
+    pub fn wait(mut self, timeout: Option<Duration>) -> Result<Reply, LabError> {
+        let pid = self.target.pid;
+        self.stream
+            .set_read_timeout(timeout)
+            .map_err(|_| LabError::NoWorker(pid))?;
+        loop {
+            match self.read_some() {
+                Some(reply) => return reply,
+                None => continue,
+            }
+        }
+    }
+
+    /// Reads what has arrived; the reply once it is complete. The stream may be non-blocking
+    /// (a poller calls this when it is readable) or blocking with a timeout.
+    pub fn read_some(&mut self) -> Option<Result<Reply, LabError>> {
+        let pid = self.target.pid;
+        let mut buffer = [0u8; 256];
+        match (&self.stream).read(&mut buffer) {
+            Ok(0) => return Some(Err(LabError::NoWorker(pid))),
+            Ok(n) => self.received.extend_from_slice(&buffer[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => return None,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) && self.stream.read_timeout().ok().flatten().is_some() =>
+            {
+                return Some(Err(LabError::Timeout(pid)));
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return None,
+            Err(_) => return Some(Err(LabError::NoWorker(pid))),
+        }
+        if self.received.len() > protocol::MAX_LINE {
+            return Some(Err(LabError::Protocol {
+                pid,
+                reason: "reply too long".into(),
+            }));
+        }
+        let end = self.received.iter().position(|&b| b == b'\n')?;
+        let line = String::from_utf8_lossy(&self.received[..end]);
+        Some(match Reply::parse(&line) {
+            Ok(Reply::Error(reason)) => Err(LabError::Refused { pid, reason }),
+            Ok(reply) => Ok(reply),
+            Err(reason) => Err(LabError::Protocol { pid, reason }),
+        })
+    }
+
+    /// Puts the stream in non-blocking mode, for a poller.
+    pub fn set_nonblocking(&self) -> std::io::Result<()> {
+        self.stream.set_nonblocking(true)
+    }
+}
+
+impl AsFd for PendingReply {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+}
+
+/// SIGKILLs each of `members` that is still alive (by identity, so never a process that reused
+/// a PID) and collects those that are brood's own children, so none is left a zombie. Returns
+/// how many were killed.
+pub fn kill_members(members: &[Identity]) -> usize {
+    // Only brood's own children are reaped: another part of the program (a test, say) may have
+    // children of its own. Until brood reaps them, their PIDs stay theirs.
+    let own = std::process::id() as Pid;
+    let children = members
+        .iter()
+        .filter(|m| lookup::read_identity(m.pid) == Some(**m))
+        .filter(|m| lookup::read_parent(m.pid).is_some_and(|(parent, _)| parent == own))
+        .map(|m| m.pid)
+        .collect();
+    let killed = members
+        .iter()
+        .filter(|m| signal::send_signal(**m, Signal::SIGKILL).is_ok())
+        .count();
+    reap_all_own(children, Duration::from_secs(2));
+    killed
 }
 
 /// Collects each of brood's own children in `children` as it exits (they were just killed),
@@ -221,21 +338,4 @@ pub fn reap_all_own(mut children: Vec<Pid>, within: Duration) {
 pub fn reap_own(child: Option<Pid>) -> nix::Result<Option<WaitOutcome>> {
     let status = waitpid(child.map(NixPid::from_raw), Some(WaitPidFlag::WNOHANG))?;
     Ok(WaitOutcome::from_status(status))
-}
-
-/// Whether the group that `leader` started still exists and is still the lab's.
-///
-/// The kernel does not reuse a number while a process group holds it, so a group whose leader
-/// has exited but which still has members is ours; a live process under the leader's PID with
-/// another start time means the old group vanished and the number was reused.
-fn group_is_ours(leader: Identity) -> bool {
-    let has_members = killpg(NixPid::from_raw(leader.pid), None).is_ok();
-    has_members && read_identity(leader.pid).is_none_or(|now| now == leader)
-}
-
-/// SIGKILLs the whole lab group, unless it is gone or its number now belongs to someone else.
-pub fn kill_group(leader: Identity) {
-    if leader.pid > 1 && group_is_ours(leader) {
-        let _ = killpg(NixPid::from_raw(leader.pid), Signal::SIGKILL);
-    }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::tasks::Task;
-use crate::proc::Pid;
+use crate::proc::{Identity, Pid};
 
 /// The longest request a worker reads; longer input is refused.
 pub const MAX_LINE: usize = 256;
@@ -91,8 +91,10 @@ impl WaitOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// Done; the PID is the worker's own (ping, exit) or the new child's (fork).
+    /// Done; the PID is the worker's own (ping, exit, task).
     Ok(Pid),
+    /// `fork` made this child (read by its parent, before the child could be reaped).
+    Forked(Identity),
     Waited(WaitOutcome),
     /// `Reap` found the child still running.
     NotYet,
@@ -163,6 +165,7 @@ impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reply::Ok(pid) => write!(f, "ok {pid}"),
+            Reply::Forked(child) => write!(f, "forked {} {}", child.pid, child.start_ticks),
             Reply::Waited(WaitOutcome::Exited { pid, code }) => write!(f, "exited {pid} {code}"),
             Reply::Waited(WaitOutcome::Killed {
                 pid,
@@ -201,6 +204,13 @@ impl Reply {
         };
         let reply = match words[0] {
             "ok" => Reply::Ok(int(1)?),
+            "forked" => Reply::Forked(Identity {
+                pid: int(1)?,
+                start_ticks: words
+                    .get(2)
+                    .and_then(|w| w.parse().ok())
+                    .ok_or_else(|| format!("malformed reply {line:?}"))?,
+            }),
             "exited" => Reply::Waited(WaitOutcome::Exited {
                 pid: int(1)?,
                 code: int(2)?,
@@ -249,6 +259,10 @@ mod tests {
     fn replies_round_trip() {
         let replies = [
             Reply::Ok(7),
+            Reply::Forked(Identity {
+                pid: 8,
+                start_ticks: 12_345,
+            }),
             Reply::Waited(WaitOutcome::Exited { pid: 5, code: 3 }),
             Reply::Waited(WaitOutcome::Killed {
                 pid: 5,

@@ -205,7 +205,12 @@ impl Worker {
                 drop(ready_write);
                 let mut byte = [0u8; 1];
                 let _ = std::fs::File::from(ready_read).read(&mut byte);
-                let _ = reply(&stream, &Reply::Ok(child.as_raw()));
+                // Read now, while the child is certainly this one: it is ours and not reaped.
+                let answer = match crate::proc::lookup::read_identity(child.as_raw()) {
+                    Some(id) => Reply::Forked(id),
+                    None => Reply::Error("the child vanished at once".into()),
+                };
+                let _ = reply(&stream, &answer);
                 Next::Continue
             }
             Err(errno) => {

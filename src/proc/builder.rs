@@ -9,13 +9,18 @@ use super::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
 /// Clock ticks per second in built snapshots (the usual USER_HZ).
 pub const TICKS_PER_SEC: u64 = 100;
 
+/// The identity [`process`] gives `pid`.
+pub fn id(pid: Pid) -> Identity {
+    Identity {
+        pid,
+        start_ticks: pid as u64,
+    }
+}
+
 /// A sleeping userland process in session 1, started `pid` ticks after boot.
 pub fn process(pid: Pid, ppid: Pid, name: &str) -> ProcInfo {
     ProcInfo {
-        id: Identity {
-            pid,
-            start_ticks: pid as u64,
-        },
+        id: id(pid),
         ppid,
         pgrp: pid,
         session: 1,

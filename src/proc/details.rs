@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn a_wrong_start_time_reads_as_gone_not_as_another_process() {
         let own = std::process::id() as Pid;
-        let start = crate::proc::scan::read_identity(own).unwrap().start_ticks;
+        let start = crate::proc::lookup::read_identity(own).unwrap().start_ticks;
         let details = read(Identity {
             pid: own,
             start_ticks: start + 1,

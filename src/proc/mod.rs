@@ -6,6 +6,7 @@ pub mod details;
 pub mod ipc;
 pub mod lifecycle;
 pub mod locks;
+pub mod lookup;
 pub mod scan;
 pub mod signal;
 pub mod stat;
@@ -25,6 +26,13 @@ pub struct Identity {
     pub pid: Pid,
     /// Field 22 of /proc/PID/stat: clock ticks after boot.
     pub start_ticks: u64,
+}
+
+/// Shown as the PID: what a person reads; the start time only tells processes apart.
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.pid)
+    }
 }
 
 /// The kernel's scheduling state letter (proc(5)), as a closed set plus whatever a future kernel adds.

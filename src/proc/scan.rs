@@ -864,30 +864,6 @@ fn read_uptime() -> io::Result<f64> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/uptime"))
 }
 
-/// The parent of `pid` and the parent's name, read fresh from /proc (for one-off look-ups).
-pub fn read_parent(pid: Pid) -> Option<(Pid, String)> {
-    let line = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let ppid = parse_stat(&line)?.ppid;
-    let parent = std::fs::read(format!("/proc/{ppid}/stat")).ok();
-    let name = parent
-        .as_deref()
-        .and_then(parse_stat)
-        .map(|s| sanitize(s.comm))
-        .unwrap_or_default();
-    Some((ppid, name))
-}
-
-/// The identity of the process now holding `pid`, read fresh from /proc (no cache): what a signal
-/// is checked against just before it is sent.
-pub fn read_identity(pid: Pid) -> Option<Identity> {
-    let line = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let stat = parse_stat(&line)?;
-    Some(Identity {
-        pid,
-        start_ticks: stat.starttime,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::BufRead;

@@ -6,7 +6,7 @@ use nix::sys::signal::Signal;
 use rustix::io::Errno;
 use rustix::process::{PidfdFlags, pidfd_open, pidfd_send_signal};
 
-use super::scan::read_identity;
+use super::lookup::read_identity;
 use super::{Identity, Pid};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,29 +1,40 @@
 //! Carries out the app's effects: signals (through a pidfd, after an identity check), lab
-//! requests, reaping, the subreaper flag, scenarios. Blocking work runs off the main loop and its
-//! result comes back as an [`Event::Done`]; errors are outcomes, never panics. It decides nothing:
-//! whom to signal, when to rescan and what to tell the user are the app's.
+//! requests, reaping, the subreaper flag, scenarios. It decides nothing — whom to signal, when to
+//! rescan and what to tell the user are the app's — and its threads are bounded: a fixed pool
+//! for work that takes a while, one poller for every pending lab reply however long it waits.
+//! Results come back as [`Event::Done`]; errors are outcomes, never panics.
 
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 
-use nix::sys::signal::Signal;
-
-use crate::lab::protocol::{Reply, Request};
+use super::replies::Replies;
+use super::signal_set::signal_set;
+use crate::lab::protocol::Request;
+use crate::lab::scenarios::{Control, ScenarioId, Step};
 use crate::lab::{Lab, LabError, REPLY_TIMEOUT};
-use crate::message::{CollectorCommand, Effect, Event, Outcome, SignalScope, Target};
-use crate::proc::scan::{ScanOptions, Scanner, read_identity};
-use crate::proc::signal::{SignalError, send_signal};
-use crate::proc::{Identity, Pid, Snapshot};
+use crate::message::{CollectorCommand, Effect, Event, Outcome, SignalScope};
+use crate::proc::lookup::read_identity;
+use crate::proc::signal::send_signal;
+use crate::proc::{Identity, Pid};
 use crate::signals::Dispositions;
+
+pub use super::signal_set::members_of;
+
+/// Threads that run effects which take a while (starting a worker, signalling a subtree).
+const POOL_THREADS: usize = 3;
+
+type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs effects for the main loop.
 pub struct Executor {
     lab: Option<Arc<Lab>>,
     lab_error: Option<String>,
+    replies: Option<Arc<Replies>>,
     events: Sender<Event>,
     collector: Sender<CollectorCommand>,
+    jobs: Option<Sender<Job>>,
     /// Tells the running scenario's driver to stop when another starts or brood ends.
-    scenario_stop: Mutex<Option<Arc<crate::lab::scenarios::Control>>>,
+    scenario_stop: Mutex<Option<Arc<Control>>>,
 }
 
 impl Executor {
@@ -32,15 +43,23 @@ impl Executor {
         events: Sender<Event>,
         collector: Sender<CollectorCommand>,
     ) -> Executor {
-        let (lab, lab_error) = match lab {
+        let (lab, mut lab_error) = match lab {
             Ok(lab) => (Some(Arc::new(lab)), None),
             Err(err) => (None, Some(err.to_string())),
         };
+        let replies = lab.as_ref().and_then(|lab| {
+            Replies::start(lab.clone(), events.clone())
+                .map(Arc::new)
+                .map_err(|err| lab_error = Some(format!("cannot watch the lab's replies: {err}")))
+                .ok()
+        });
         Executor {
-            lab,
+            lab: lab.filter(|_| replies.is_some()),
             lab_error,
+            replies,
             events,
             collector,
+            jobs: start_pool(),
             scenario_stop: Mutex::new(None),
         }
     }
@@ -54,35 +73,27 @@ impl Executor {
             Effect::Collector(command) => {
                 let _ = self.collector.send(command);
             }
-            Effect::Spawn => self.with_lab("start a lab process", |lab| match lab.spawn() {
-                Ok(pid) => Outcome::Spawned {
-                    pid,
-                    group: lab.group(),
-                },
-                Err(err) => failed("start a lab process", err),
+            Effect::Spawn => self.with_lab("start a lab process", |lab, events| {
+                let outcome = match lab.spawn() {
+                    Ok(id) => Outcome::Spawned {
+                        id,
+                        group: lab.group(),
+                    },
+                    Err(err) => failed("start a lab process", err),
+                };
+                let _ = events.send(Event::Done(outcome));
             }),
-            Effect::Lab { target, request } => {
-                // `wait` blocks in the worker until a child changes state: no deadline for it.
-                let blocks = matches!(request, Request::Wait | Request::WaitPid(_));
-                let timeout = (!blocks).then_some(REPLY_TIMEOUT);
-                self.with_lab("talk to the lab", move |lab| {
-                    lab_outcome(target, request, lab.request(target, request, timeout))
-                })
-            }
+            Effect::Lab { target, request } => self.lab_request(target, request),
             Effect::ReapOwn(child) => {
                 let own = std::process::id() as Pid;
-                let outcome = match crate::lab::reap_own(child) {
+                self.report(match crate::lab::reap_own(child) {
                     Ok(Some(outcome)) => Outcome::Waited {
                         waiter: own,
                         outcome,
                     },
                     Ok(None) => Outcome::NothingToReap { waiter: own, child },
-                    Err(errno) => Outcome::Failed {
-                        what: "reap".into(),
-                        why: errno.desc().into(),
-                    },
-                };
-                self.report(outcome);
+                    Err(errno) => failed("reap", errno.desc()),
+                });
             }
             Effect::Signal {
                 targets,
@@ -90,11 +101,14 @@ impl Executor {
                 scope,
             } => {
                 let events = self.events.clone();
-                std::thread::spawn(move || {
+                self.submit(move || {
                     let results = match scope {
                         SignalScope::Process => targets
                             .into_iter()
-                            .map(|t| (t.clone(), send_signal(t.id, signal)))
+                            .map(|t| {
+                                let result = send_signal(t.id, signal);
+                                (t, result)
+                            })
                             .collect(),
                         SignalScope::Subtree | SignalScope::Group => {
                             signal_set(&targets, scope, signal)
@@ -110,9 +124,8 @@ impl Executor {
             // The main loop suspends; it owns the terminal.
             Effect::Suspend => {}
             Effect::ReadDispositions(target) => {
-                // A /proc read: off the UI thread, like every other blocking effect.
                 let events = self.events.clone();
-                std::thread::spawn(move || {
+                self.submit(move || {
                     let dispositions = read_dispositions(target);
                     let _ = events.send(Event::Done(Outcome::Dispositions {
                         target,
@@ -130,21 +143,44 @@ impl Executor {
         }
     }
 
-    /// Runs a scenario's driver; it reports its steps as events.
-    fn start_scenario(&self, id: crate::lab::scenarios::ScenarioId, run: u64) {
-        let Some(lab) = self.lab.clone() else {
-            let why = self.lab_error.clone().unwrap_or_default();
-            self.report(failed(&format!("start the scenario {id}"), why));
+    /// Sends a lab request from the pool (connecting may block while the worker is busy) and
+    /// hands it to the reply poller, so no thread waits for the reply. `wait` may block in the
+    /// worker for ever: no deadline then.
+    fn lab_request(&self, target: Identity, request: Request) {
+        let Some(replies) = self.replies.clone() else {
+            self.lab_unavailable("talk to the lab");
             return;
         };
-        let control = Arc::new(crate::lab::scenarios::Control::default());
+        let blocks = matches!(request, Request::Wait | Request::WaitPid(_));
+        let timeout = (!blocks).then_some(REPLY_TIMEOUT);
+        self.with_lab("talk to the lab", move |lab, events| {
+            match lab.send(target, request) {
+                Ok(pending) => replies.watch(pending, timeout),
+                Err(err) => {
+                    let _ = events.send(Event::Done(Outcome::LabReply {
+                        target,
+                        request,
+                        reply: Err(err.to_string()),
+                    }));
+                }
+            }
+        });
+    }
+
+    /// Runs a scenario's driver; it reports its steps as events.
+    fn start_scenario(&self, id: ScenarioId, run: u64) {
+        let Some(lab) = self.lab.clone() else {
+            self.lab_unavailable(&format!("start the scenario {id}"));
+            return;
+        };
+        let control = Arc::new(Control::default());
         if let Ok(mut current) = self.scenario_stop.lock()
             && let Some(previous) = current.replace(control.clone())
         {
             previous.end();
         }
         let events = self.events.clone();
-        let report = move |step: crate::lab::scenarios::Step| {
+        let report = move |step: Step| {
             let _ = events.send(Event::Done(Outcome::Scenario { run, step }));
         };
         super::scenario::start(lab, id, Arc::new(report), control);
@@ -164,21 +200,59 @@ impl Executor {
         let _ = self.events.send(Event::Done(outcome));
     }
 
-    /// Runs `work` with the lab on its own thread (lab calls block), then reports its outcome.
-    fn with_lab(&self, what: &str, work: impl FnOnce(&Lab) -> Outcome + Send + 'static) {
+    fn lab_unavailable(&self, what: &str) {
+        let why = self.lab_error.clone().unwrap_or_default();
+        self.report(failed(what, why));
+    }
+
+    /// Runs `work` with the lab on the pool (lab calls block), or says why there is no lab.
+    fn with_lab(&self, what: &str, work: impl FnOnce(&Lab, &Sender<Event>) + Send + 'static) {
         let Some(lab) = self.lab.clone() else {
-            let why = self.lab_error.clone().unwrap_or_default();
-            self.report(Outcome::Failed {
-                what: what.to_string(),
-                why,
-            });
+            self.lab_unavailable(what);
             return;
         };
         let events = self.events.clone();
-        std::thread::spawn(move || {
-            let _ = events.send(Event::Done(work(&lab)));
-        });
+        self.submit(move || work(&lab, &events));
     }
+
+    /// Queues `job` for the pool; with no pool (no thread could be started), runs it here.
+    fn submit(&self, job: impl FnOnce() + Send + 'static) {
+        match &self.jobs {
+            Some(jobs) => {
+                if let Err(mpsc::SendError(job)) = jobs.send(Box::new(job)) {
+                    job();
+                }
+            }
+            None => job(),
+        }
+    }
+}
+
+/// Starts the pool; `None` if not one thread could be had (at a process limit, say).
+fn start_pool() -> Option<Sender<Job>> {
+    let (jobs, inbox) = mpsc::channel::<Job>();
+    let inbox = Arc::new(Mutex::new(inbox));
+    let started = (0..POOL_THREADS)
+        .filter(|i| {
+            let inbox = inbox.clone();
+            std::thread::Builder::new()
+                .name(format!("executor-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match inbox.lock() {
+                            Ok(inbox) => inbox.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .is_ok()
+        })
+        .count();
+    (started > 0).then_some(jobs)
 }
 
 fn failed(what: &str, err: impl std::fmt::Display) -> Outcome {
@@ -186,139 +260,6 @@ fn failed(what: &str, err: impl std::fmt::Display) -> Outcome {
         what: what.to_string(),
         why: err.to_string(),
     }
-}
-
-fn lab_outcome(target: Pid, request: Request, reply: Result<Reply, LabError>) -> Outcome {
-    match (request, reply) {
-        (Request::Fork, Ok(Reply::Ok(child))) => Outcome::Forked {
-            parent: target,
-            child,
-        },
-        (Request::Exit(code), Ok(_)) => Outcome::ExitRequested { pid: target, code },
-        (Request::Wait | Request::Reap(_), Ok(Reply::Waited(outcome))) => Outcome::Waited {
-            waiter: target,
-            outcome,
-        },
-        (Request::Reap(child), Ok(Reply::NotYet)) => Outcome::NothingToReap {
-            waiter: target,
-            child: Some(child),
-        },
-        (_, Ok(reply)) => failed(
-            &format!("{request} on {target}"),
-            format!("unexpected reply {reply}"),
-        ),
-        (_, Err(err)) => failed(&format!("{request} on {target}"), err),
-    }
-}
-
-/// Signals a whole subtree or process group without missing members that fork or get
-/// reparented meanwhile. Unless the signal stops or continues by itself, every member is first
-/// stopped (repeating until no new one appears: a stopped process cannot fork), then signalled,
-/// then continued — only those this froze, so a process that was already stopped stays so.
-/// brood and its ancestors are never members: stopping them would stop the one who resumes.
-fn signal_set(
-    roots: &[Target],
-    scope: SignalScope,
-    signal: Signal,
-) -> Vec<(Target, Result<(), SignalError>)> {
-    const MAX_ROUNDS: usize = 50;
-    let stops_by_itself =
-        crate::signals::info(signal).default == crate::signals::DefaultAction::Stop;
-    let freeze = !stops_by_itself && signal != Signal::SIGCONT;
-    let mut scanner = Scanner::new(ScanOptions {
-        threads: false,
-        max_open_files: Some(0),
-    });
-    let mut members: Vec<Target> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut frozen = std::collections::HashSet::new();
-    let mut results = Vec::new();
-    for _ in 0..MAX_ROUNDS {
-        let Ok(snapshot) = scanner.scan() else { break };
-        let new: Vec<(Target, bool)> =
-            members_of(&snapshot, roots, scope, std::process::id() as Pid)
-                .into_iter()
-                .filter(|(t, _)| seen.insert(t.id))
-                .collect();
-        if new.is_empty() {
-            break;
-        }
-        for (member, already_stopped) in new {
-            if freeze && !already_stopped && send_signal(member.id, Signal::SIGSTOP).is_ok() {
-                frozen.insert(member.id);
-            }
-            if stops_by_itself {
-                // The stop signal freezes as it goes: send it now, round by round.
-                results.push((member.clone(), send_signal(member.id, signal)));
-            }
-            members.push(member);
-        }
-        if !freeze && !stops_by_itself {
-            break;
-        }
-    }
-    if !stops_by_itself {
-        results = members
-            .iter()
-            .map(|m| (m.clone(), send_signal(m.id, signal)))
-            .collect();
-    }
-    for member in members.iter().filter(|m| frozen.contains(&m.id)) {
-        let _ = send_signal(member.id, Signal::SIGCONT);
-    }
-    results
-}
-
-/// The processes a subtree or group signal reaches in `snapshot`, each with whether it is
-/// already stopped; never `me` (brood) nor any of its ancestors.
-pub fn members_of(
-    snapshot: &Snapshot,
-    roots: &[Target],
-    scope: SignalScope,
-    me: Pid,
-) -> Vec<(Target, bool)> {
-    let by_pid = snapshot.index_by_pid();
-    let mut spared = std::collections::HashSet::new();
-    let mut current = by_pid.get(me);
-    while let Some(i) = current.filter(|&i| spared.insert(snapshot.procs[i].pid())) {
-        current = by_pid.get(snapshot.procs[i].ppid);
-    }
-    let indexes: Vec<usize> = match scope {
-        SignalScope::Process => roots
-            .iter()
-            .filter_map(|r| {
-                by_pid
-                    .get(r.id.pid)
-                    .filter(|&i| snapshot.procs[i].id == r.id)
-            })
-            .collect(),
-        SignalScope::Group => {
-            let groups: Vec<Pid> = roots.iter().map(|r| r.group).collect();
-            (0..snapshot.procs.len())
-                .filter(|&i| groups.contains(&snapshot.procs[i].pgrp))
-                .collect()
-        }
-        SignalScope::Subtree => {
-            let mut all = Vec::new();
-            for root in roots {
-                if let Some(i) = by_pid
-                    .get(root.id.pid)
-                    .filter(|&i| snapshot.procs[i].id == root.id)
-                {
-                    all.extend(crate::proc::tree::subtree(snapshot, i));
-                }
-            }
-            all.sort_unstable();
-            all.dedup();
-            all
-        }
-    };
-    indexes
-        .into_iter()
-        .map(|i| &snapshot.procs[i])
-        .filter(|p| !spared.contains(&p.pid()) && p.kind != crate::proc::TaskKind::KernelThread)
-        .map(|p| (Target::of(p), p.state == crate::proc::State::Stopped))
-        .collect()
 }
 
 fn read_dispositions(target: Identity) -> Option<Dispositions> {

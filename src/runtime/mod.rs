@@ -6,7 +6,9 @@
 pub mod collector;
 pub mod executor;
 mod input;
+mod replies;
 pub mod scenario;
+mod signal_set;
 mod terminal;
 
 use std::process::ExitCode;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use texts::{Text, text};
 
 use super::protocol::WaitOutcome;
-use crate::proc::Pid;
+use crate::proc::{Identity, Pid};
 
 /// How many times each shared-memory child adds 1.
 pub const ADDS_PER_CHILD: u32 = 200_000;
@@ -152,14 +152,14 @@ impl Control {
 /// What a running scenario tells brood, as it happens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// A lab worker was started as brood's child (this is how the app learns the lab's group).
+    /// A lab worker was started as brood's child (this is how the app learns of it).
     Spawned {
-        pid: Pid,
+        id: Identity,
         group: Option<Pid>,
     },
     Forked {
-        parent: Pid,
-        child: Pid,
+        parent: Identity,
+        child: Identity,
     },
     /// A process's part in the scenario; `key` is stable (`parent`, `child`, `producer`, …).
     Role {

@@ -13,8 +13,7 @@ use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::lab::scenarios::{ADDERS, ADDS_PER_CHILD, Control, ScenarioId, Step};
 use crate::lab::tasks::{self, Task};
 use crate::lab::{Lab, LabError, REPLY_TIMEOUT};
-use crate::proc::Pid;
-use crate::proc::scan::read_identity;
+use crate::proc::{Identity, Pid};
 
 pub(super) struct Driver {
     pub lab: Arc<Lab>,
@@ -69,7 +68,7 @@ impl Driver {
                         },
                     )?;
                 }
-                let pids = children.iter().map(|c| c.0).collect();
+                let pids = children.iter().map(|c| c.0.pid).collect();
                 if in_order {
                     self.wait_in_order(parent, pids);
                 } else {
@@ -275,7 +274,7 @@ impl Driver {
         // The parent is brood's own child: brood reaps it, without blocking the UI.
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline && !self.stopped() {
-            match crate::lab::reap_own(Some(parent)) {
+            match crate::lab::reap_own(Some(parent.pid)) {
                 Ok(Some(outcome)) => {
                     (self.report)(Step::Waited {
                         waiter: std::process::id() as Pid,
@@ -289,8 +288,8 @@ impl Driver {
             }
         }
         while Instant::now() < deadline && !self.stopped() {
-            match crate::proc::scan::read_parent(child) {
-                Some((adopter, name)) if adopter != parent => {
+            match crate::proc::lookup::read_parent(child.pid) {
+                Some((adopter, name)) if adopter != parent.pid => {
                     self.note(format!(
                         "{child}'s parent {parent} is gone: the kernel made {adopter} ({name}) its parent (PPID read from /proc/{child}/stat)"
                     ));
@@ -358,9 +357,6 @@ impl Driver {
         let parent = self.spawn("parent", "parent: waits for both")?;
         let gentle = self.fork(parent, "handles", "child 1: will get SIGTERM")?;
         let hard = self.fork(parent, "killed", "child 2: will get SIGKILL")?;
-        // Identities now, while they are certainly these children: a signal later must not land
-        // on a PID reused in between.
-        let ids = [gentle, hard].map(read_identity);
         for child in [gentle, hard] {
             self.task(child, Task::HandleTerm { ms: 120_000 })?;
         }
@@ -368,16 +364,12 @@ impl Driver {
         if !self.pause(4000) {
             return Ok(());
         }
-        for ((child, id), signal) in [gentle, hard]
+        // By identity: a signal must not land on a PID reused in between.
+        for (child, signal) in [gentle, hard]
             .into_iter()
-            .zip(ids)
             .zip([Signal::SIGTERM, Signal::SIGKILL])
         {
-            let sent = id
-                .ok_or_else(|| "it has already exited".to_string())
-                .and_then(|id| {
-                    crate::proc::signal::send_signal(id, signal).map_err(|e| e.to_string())
-                });
+            let sent = crate::proc::signal::send_signal(child, signal).map_err(|e| e.to_string());
             match sent {
                 Ok(()) => self.note(format!("brood sent {} to {child}", signal.as_str())),
                 Err(why) => self.note(format!("{} to {child} not sent: {why}", signal.as_str())),
@@ -386,19 +378,19 @@ impl Driver {
         Ok(())
     }
 
-    fn spawn(&self, key: &str, label: &str) -> Result<Pid> {
-        let pid = self.lab.spawn().map_err(|e| e.to_string())?;
+    fn spawn(&self, key: &str, label: &str) -> Result<Identity> {
+        let id = self.lab.spawn().map_err(|e| e.to_string())?;
         (self.report)(Step::Spawned {
-            pid,
+            id,
             group: self.lab.group(),
         });
-        self.role(pid, key, label);
-        Ok(pid)
+        self.role(id, key, label);
+        Ok(id)
     }
 
-    fn fork(&self, parent: Pid, key: &str, label: &str) -> Result<Pid> {
+    fn fork(&self, parent: Identity, key: &str, label: &str) -> Result<Identity> {
         match self.lab.request(parent, Request::Fork, Some(REPLY_TIMEOUT)) {
-            Ok(Reply::Ok(child)) => {
+            Ok(Reply::Forked(child)) => {
                 (self.report)(Step::Forked { parent, child });
                 self.role(child, key, label);
                 Ok(child)
@@ -408,7 +400,7 @@ impl Driver {
         }
     }
 
-    fn task(&self, pid: Pid, task: Task) -> Result<()> {
+    fn task(&self, pid: Identity, task: Task) -> Result<()> {
         match self
             .lab
             .request(pid, Request::Task(task), Some(REPLY_TIMEOUT))
@@ -419,17 +411,17 @@ impl Driver {
         }
     }
 
-    fn role(&self, pid: Pid, key: &str, label: &str) {
+    fn role(&self, id: Identity, key: &str, label: &str) {
         if let Ok(mut roles) = self.roles.lock() {
             roles.push(Role {
-                pid,
-                identity: read_identity(pid),
+                pid: id.pid,
+                identity: id,
                 key: key.to_string(),
                 label: label.to_string(),
             });
         }
         (self.report)(Step::Role {
-            pid,
+            pid: id.pid,
             key: key.to_string(),
             label: label.to_string(),
         });
@@ -457,7 +449,7 @@ impl Driver {
 
     /// `parent` calls waitpid(-1) until `count` children are reaped, on a thread of its own;
     /// stops and continues seen on the way are reported too.
-    fn wait_any(&self, parent: Pid, count: usize) -> JoinHandle<()> {
+    fn wait_any(&self, parent: Identity, count: usize) -> JoinHandle<()> {
         let (lab, report) = (self.lab.clone(), self.report.clone());
         std::thread::spawn(move || {
             let mut reaped = 0;
@@ -465,7 +457,7 @@ impl Driver {
                 match lab.request(parent, Request::Wait, None) {
                     Ok(Reply::Waited(outcome)) => {
                         reaped += usize::from(outcome.reaped());
-                        report_wait(&lab, &report, parent, outcome);
+                        report_wait(&lab, &report, parent.pid, outcome);
                     }
                     // The children were reaped by someone else (w): say so rather than go quiet.
                     Err(LabError::Refused { reason, .. }) => {
@@ -480,12 +472,12 @@ impl Driver {
     }
 
     /// `parent` calls waitpid(pid) for each child in turn, on a thread of its own.
-    fn wait_in_order(&self, parent: Pid, children: Vec<Pid>) {
+    fn wait_in_order(&self, parent: Identity, children: Vec<Pid>) {
         let (lab, report) = (self.lab.clone(), self.report.clone());
         std::thread::spawn(move || {
             for child in children {
                 match lab.request(parent, Request::WaitPid(child), None) {
-                    Ok(Reply::Waited(outcome)) => report_wait(&lab, &report, parent, outcome),
+                    Ok(Reply::Waited(outcome)) => report_wait(&lab, &report, parent.pid, outcome),
                     // Already reaped by someone else (w on the zombie): go on with the next.
                     Err(LabError::Refused { reason, .. }) => {
                         report(Step::Note(format!(

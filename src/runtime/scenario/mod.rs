@@ -19,8 +19,8 @@ pub type Reporter = Arc<dyn Fn(Step) + Send + Sync>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Role {
     pid: Pid,
-    /// Read when the role was given, so ending the scenario never signals a reused PID.
-    identity: Option<Identity>,
+    /// So that ending the scenario never signals a reused PID.
+    identity: Identity,
     key: String,
     label: String,
 }

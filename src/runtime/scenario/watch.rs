@@ -15,7 +15,6 @@ use crate::lab::scenarios::figures::{Sample, summarize};
 use crate::lab::scenarios::{Control, ProcFigure, ScenarioId, Step};
 use crate::lab::tasks;
 use crate::proc::Pid;
-use crate::proc::scan::read_identity;
 
 const EVERY: Duration = Duration::from_millis(250);
 
@@ -57,22 +56,9 @@ pub(super) fn start(
 /// Kills the scenario's processes that are still there (children first) and reaps those that
 /// are brood's own, so a new scenario starts on a clean tree.
 fn end_processes(id: ScenarioId, roles: &[Role], report: &Reporter) {
-    let mut killed = 0;
-    for role in roles.iter().rev() {
-        let Some(identity) = role
-            .identity
-            .filter(|&i| read_identity(role.pid) == Some(i))
-        else {
-            continue;
-        };
-        if crate::proc::signal::send_signal(identity, nix::sys::signal::Signal::SIGKILL).is_ok() {
-            killed += 1;
-        }
-    }
-    crate::lab::reap_all_own(
-        roles.iter().map(|r| r.pid).collect(),
-        Duration::from_secs(2),
-    );
+    // Children first: a parent killed before its child would hand it to an adopter.
+    let members: Vec<_> = roles.iter().rev().map(|r| r.identity).collect();
+    let killed = crate::lab::kill_members(&members);
     if killed > 0 {
         report(Step::Note(format!(
             "scenario {id} ended: its {killed} remaining process(es) were killed"
