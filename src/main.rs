@@ -8,15 +8,10 @@ use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
     tune_allocator();
-    // The hidden worker role comes first: lab processes are this binary, started by brood.
+    // The hidden roles come first: lab processes are this binary, started by brood.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == brood::lab::WORKER_ARG) {
-        let dir = args
-            .get(2)
-            .map(std::path::PathBuf::from)
-            .unwrap_or_default();
-        let lifeline = args.get(3).and_then(|fd| fd.to_str()?.parse().ok());
-        std::process::exit(brood::lab::worker::run(&dir, lifeline));
+    if let Some(code) = brood::lab::worker::run_role(&args) {
+        std::process::exit(code);
     }
     let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -153,10 +153,10 @@ pub enum Effect {
 /// The result of an effect, reported back to `App::update`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// brood started the lab worker `id`, in process group `group`.
+    /// brood started the lab worker `id`, in the group its guard leads.
     Spawned {
         id: Identity,
-        group: Option<Pid>,
+        guard: Option<Identity>,
     },
     /// The lab worker `target` answered `request` (or could not be reached: the reason).
     LabReply {

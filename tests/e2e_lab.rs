@@ -114,7 +114,7 @@ fn spawn_fork_exit_wait_signal_and_quit_leave_nothing_behind() {
     // Quit: brood asks (a lab process, a zombie, remains), Enter ends everything.
     brood.send_key(Key::Char('q'));
     brood.wait_for(
-        |text| text.contains("lab process(es) are still running"),
+        |text| text.contains("The lab has 1 zombie left: exited, not yet reaped"),
         PATIENCE,
     );
     brood.send_key(Key::Enter);
@@ -190,4 +190,121 @@ fn sigterm_to_brood_ends_its_lab_and_restores_the_terminal() {
     assert_eq!(brood.wait_exit(PATIENCE), 143);
     assert!(brood.is_cooked(), "the terminal is back in cooked mode");
     wait_until("the worker to be gone", || gone(worker).then_some(()));
+}
+
+/// Every process that is brood's descendant or in the group its guard leads, by identity; and
+/// the run directory named in a lab process's command line.
+fn lab_of(brood: i32) -> (Vec<brood::proc::Identity>, Option<String>) {
+    let snapshot = scanner().scan().expect("a scan");
+    let by_pid: std::collections::HashMap<i32, &brood::proc::ProcInfo> =
+        snapshot.procs.iter().map(|p| (p.pid(), p)).collect();
+    let descends = |mut pid: i32| {
+        for _ in 0..64 {
+            match by_pid.get(&pid) {
+                Some(p) if p.ppid == brood => return true,
+                Some(p) => pid = p.ppid,
+                None => return false,
+            }
+        }
+        false
+    };
+    let guard = snapshot
+        .procs
+        .iter()
+        .find(|p| p.ppid == brood && &*p.name == "brood-guard")
+        .map(|p| p.pid());
+    let members: Vec<&brood::proc::ProcInfo> = snapshot
+        .procs
+        .iter()
+        .filter(|p| descends(p.pid()) || Some(p.pgrp) == guard)
+        .collect();
+    let dir = members
+        .iter()
+        .find_map(|p| p.cmdline.split_whitespace().nth(2).map(str::to_string));
+    (members.iter().map(|p| p.id).collect(), dir)
+}
+
+#[test]
+fn sigkill_to_brood_during_any_scenario_ends_its_whole_lab_and_run_directory() {
+    use brood::lab::scenarios::ScenarioId;
+    std::thread::scope(|threads| {
+        for id in ScenarioId::ALL {
+            threads.spawn(move || {
+                let brood = Brood::launch()
+                    .size(140, 40)
+                    .args(&["--scenario", id.name()])
+                    .start();
+                let pid = brood.pid();
+                // The moment does not matter (the lab must end at any step): once the lesson has
+                // a parent and a child, brood is killed outright.
+                let (members, dir) = wait_until(&format!("{id}: a parent and a child"), || {
+                    let (members, dir) = lab_of(pid);
+                    (members.len() >= 3).then_some((members, dir))
+                });
+                drop(brood);
+                wait_until(&format!("{id}: every lab process gone"), || {
+                    let dead = |id: &brood::proc::Identity| {
+                        read_identity(id.pid) != Some(*id)
+                            || proc_state(id.pid).is_some_and(|s| s.0 == State::Zombie)
+                    };
+                    members.iter().all(dead).then_some(())
+                });
+                if let Some(dir) = dir {
+                    wait_until(&format!("{id}: the run directory removed"), || {
+                        (!std::path::Path::new(&dir).exists()).then_some(())
+                    });
+                }
+            });
+        }
+    });
+}
+
+/// Starts a worker and a child of it, stops the child and asks to quit: the dialog warns.
+fn lab_with_a_stopped_child() -> (Brood, i32, i32) {
+    let mut brood = start_in_lab_view();
+    brood.send_key(Key::Char('n'));
+    let worker = lab_rows(&brood.wait_for(|text| lab_rows(text).len() == 1, PATIENCE))[0];
+    brood.send_key(Key::Char('j'));
+    brood.send_key(Key::Char('f'));
+    let child = lab_rows(&brood.wait_for(|text| lab_rows(text).len() == 2, PATIENCE))[1];
+    brood.send_key(Key::Char('j'));
+    brood.send_key(Key::Char('T'));
+    brood.wait_for(|text| text.contains("[stopped]"), PATIENCE);
+    brood.send_key(Key::Char('q'));
+    brood.wait_for(
+        |text| text.contains("(1 stopped)") && text.contains("SIGHUP and SIGCONT"),
+        PATIENCE,
+    );
+    (brood, worker, child)
+}
+
+#[test]
+fn leaving_a_stopped_lab_running_continues_it_first_on_request() {
+    let (mut brood, worker, child) = lab_with_a_stopped_child();
+    let _cleanup = (support::Killed(worker), support::Killed(child));
+    brood.send_key(Key::Char('c'));
+    assert_eq!(brood.wait_exit(PATIENCE), 0);
+    wait_until("the child to run again", || {
+        proc_state(child).filter(|s| s.0 == State::Sleeping)
+    });
+    // Orphaned, but with no member stopped: the kernel leaves the group alone.
+    std::thread::sleep(Duration::from_millis(300));
+    for pid in [worker, child] {
+        assert_eq!(
+            proc_state(pid).map(|s| s.0),
+            Some(State::Sleeping),
+            "{pid} lives on"
+        );
+    }
+}
+
+#[test]
+fn leaving_a_stopped_lab_running_as_is_lets_the_kernel_hang_it_up_as_the_dialog_warned() {
+    let (mut brood, worker, child) = lab_with_a_stopped_child();
+    brood.send_key(Key::Char('l'));
+    assert_eq!(brood.wait_exit(PATIENCE), 0);
+    wait_until("the kernel's SIGHUP to end both", || {
+        let dead = |pid| gone(pid) || proc_state(pid).is_some_and(|s| s.0 == State::Zombie);
+        (dead(worker) && dead(child)).then_some(())
+    });
 }

@@ -206,36 +206,40 @@ fn a_ten_thousand_wide_fan_out_folds_renders_and_unfolds() {
 }
 
 #[test]
-fn stale_run_directories_are_removed_without_following_planted_links() {
+fn a_run_directory_is_stale_only_when_nobody_holds_its_lock_and_planted_links_are_not_followed() {
     use std::os::unix::fs::PermissionsExt;
     let base = std::env::temp_dir().join(format!("brood-stale-test-{}", own_pid()));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir(&base).unwrap();
-    let private = |path: &std::path::Path| {
-        std::fs::create_dir(path).unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run = |name: &str| {
+        let path = base.join(name);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(path.join("lock"), b"").unwrap();
+        path
     };
-    let dead = base.join("brood-999999999-0");
-    private(&dead);
+    // brood and its lab are gone: nobody holds the lock.
+    let dead = run("brood-999999999-0");
     std::fs::write(dead.join("12.sock"), b"").unwrap();
-    let left_running = base.join("brood-999999997-0");
-    private(&left_running);
-    std::fs::write(left_running.join(brood::lab::DETACHED_MARKER), b"").unwrap();
-    let live = base.join(format!("brood-{}-3", own_pid()));
-    private(&live);
+    // A live run whose PID this process cannot see (another PID namespace sharing /tmp): its
+    // lock is held, and that is all that counts.
+    let unseen = run("brood-999999996-0");
+    let held = std::fs::File::open(unseen.join("lock")).unwrap();
+    held.lock_shared().unwrap();
+    // Being made right now, or by another version: no lock file yet, so not judged.
+    let unlocked = base.join("brood-999999995-0");
+    std::fs::create_dir(&unlocked).unwrap();
+    std::fs::set_permissions(&unlocked, std::fs::Permissions::from_mode(0o700)).unwrap();
     let victim = base.join("precious");
-    private(&victim);
+    std::fs::create_dir(&victim).unwrap();
     std::fs::write(victim.join("data"), b"keep me").unwrap();
     let planted = base.join("brood-999999998-0");
     std::os::unix::fs::symlink(&victim, &planted).unwrap();
 
     brood::lab::rundir::clean_stale(&base);
-    assert!(!dead.exists(), "a crashed run's directory is removed");
-    assert!(live.exists(), "a live run's directory is kept");
-    assert!(
-        left_running.exists(),
-        "a run left running on purpose keeps its directory"
-    );
+    assert!(!dead.exists(), "a run nobody holds is removed");
+    assert!(unseen.exists(), "a held run is kept, whatever PID it names");
+    assert!(unlocked.exists(), "a directory with no lock is not judged");
     assert!(
         victim.join("data").exists(),
         "a planted symlink is not followed"
@@ -244,6 +248,9 @@ fn stale_run_directories_are_removed_without_following_planted_links() {
         std::fs::symlink_metadata(&planted).is_ok(),
         "nor removed: it is not ours to judge"
     );
+    drop(held);
+    brood::lab::rundir::clean_stale(&base);
+    assert!(!unseen.exists(), "released, it is stale");
     std::fs::remove_dir_all(&base).unwrap();
 }
 

@@ -326,7 +326,10 @@ fn a_group_signal_from_a_member_that_is_not_the_leader_reaches_the_whole_group()
     let results = signal_scope(child, brood::message::SignalScope::Group, Signal::SIGKILL);
     let mut hit: Vec<Pid> = results.iter().map(|(t, _)| t.id.pid).collect();
     hit.sort_unstable();
-    let mut expected = vec![worker.pid, child.pid, grandchild.pid];
+    // The executor here runs without a lab, so it knows no guard to spare: the test lab's guard
+    // is in the group too.
+    let guard = lab.0.group().expect("the lab's guard leads the group");
+    let mut expected = vec![guard, worker.pid, child.pid, grandchild.pid];
     expected.sort_unstable();
     assert_eq!(hit, expected);
     for pid in [worker, child, grandchild] {
@@ -347,6 +350,7 @@ fn a_subtree_signal_never_includes_brood_or_its_ancestors() {
         &[Target::of(&parent)],
         brood::message::SignalScope::Subtree,
         own_pid(),
+        None,
     );
     assert!(
         members
@@ -463,4 +467,40 @@ fn a_request_given_up_on_while_the_worker_was_busy_is_not_carried_out_later() {
         children.is_empty(),
         "no fork behind brood's back: {children:?}"
     );
+}
+
+#[test]
+fn a_group_signal_spares_the_labs_guard_and_the_guard_leads_the_group() {
+    let (events, inbox) = mpsc::channel();
+    let (scans, _requests) = mpsc::channel::<CollectorCommand>();
+    let executor = Executor::new(Lab::new(env!("CARGO_BIN_EXE_brood").into()), events, scans);
+    let lab = executor.lab().expect("a lab").clone();
+    let worker = lab.spawn().unwrap();
+    let guard = lab.live_guard().expect("a guard");
+    assert_eq!(
+        lab.group(),
+        Some(guard.pid),
+        "the guard leads the lab's group"
+    );
+    assert_eq!(
+        brood::proc::lookup::read_membership(worker.pid),
+        Some((worker, guard.pid)),
+        "the worker is in the guard's group"
+    );
+    let snapshot = scanner().scan().unwrap();
+    executor.run(Effect::Signal {
+        targets: vec![Target::of(find(&snapshot, worker.pid).unwrap())],
+        signal: Signal::SIGKILL,
+        scope: brood::message::SignalScope::Group,
+    });
+    let results = match inbox.recv_timeout(DEADLINE) {
+        Ok(Event::Done(Outcome::Signalled { results, .. })) => results,
+        other => panic!("no signal outcome: {other:?}"),
+    };
+    let hit: Vec<Pid> = results.iter().map(|(t, _)| t.id.pid).collect();
+    assert_eq!(hit, vec![worker.pid]);
+    wait_until("the worker to die", || dead(worker).then_some(()));
+    assert_eq!(lab.live_guard(), Some(guard), "the guard lives on");
+    executor.shutdown(false);
+    wait_until("the guard to be gone", || gone(guard).then_some(()));
 }

@@ -67,29 +67,29 @@ fn inner_forced_reuse() {
     }
     let lab = Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab");
     let first = lab.spawn().expect("a worker");
-    assert_eq!(
-        lab.group(),
-        Some(first.pid),
-        "the first worker leads the group"
-    );
+    let guard = lab.live_guard().expect("a guard");
+    assert_eq!(lab.group(), Some(guard.pid), "the guard leads the group");
 
-    // The lab's only process ends: its group is empty and its number free again.
-    send_signal(first, Signal::SIGKILL).unwrap();
-    brood::lab::reap_all_own(vec![first.pid], DEADLINE);
-    assert_eq!(read_identity(first.pid), None);
+    // Everything of the lab ends (the guard too: a user may kill it): the group is empty and
+    // its number free again.
+    for id in [first, guard] {
+        send_signal(id, Signal::SIGKILL).unwrap();
+    }
+    brood::lab::reap_all_own(vec![first.pid, guard.pid], DEADLINE);
+    assert_eq!(read_identity(guard.pid), None);
     assert_eq!(lab.group(), None, "an emptied group is forgotten");
 
     // A stranger takes the very number, leading a group of its own, as a shell's job would.
-    std::fs::write("/proc/sys/kernel/ns_last_pid", (first.pid - 1).to_string())
+    std::fs::write("/proc/sys/kernel/ns_last_pid", (guard.pid - 1).to_string())
         .expect("write ns_last_pid");
     let mut stranger = Command::new("sleep");
     stranger.arg("1000").process_group(0).stdin(Stdio::null());
     let stranger = Reaped::from_command(&mut stranger);
-    assert_eq!(stranger.pid(), first.pid, "the PID was reused");
+    assert_eq!(stranger.pid(), guard.pid, "the PID was reused");
     let stranger_id = read_identity(stranger.pid()).unwrap();
     assert_eq!(
         read_membership(stranger.pid()).map(|(_, group)| group),
-        Some(first.pid),
+        Some(guard.pid),
         "the stranger's group has the lab's old number"
     );
 
@@ -97,21 +97,28 @@ fn inner_forced_reuse() {
     let mut app = App::new(Settings::new(own_pid()));
     app.update(Event::Done(Outcome::Spawned {
         id: first,
-        group: Some(first.pid),
+        guard: Some(guard),
     }));
     app.update(Event::Snapshot(
         Box::new(scanner().scan().unwrap()),
         SystemStats::default(),
     ));
     let shown = find(&app.snapshot, stranger.pid()).expect("the stranger is listed");
-    assert!(!app.is_lab(shown), "the stranger is not a lab process");
+    assert!(
+        !app.is_brood_or_lab(shown),
+        "the stranger is neither a lab process nor the guard"
+    );
     assert_eq!(app.counts.lab, 0);
 
-    // A new worker never joins the stranger's group: it leads a new one.
+    // A new worker never joins the stranger's group: a new guard leads a new one.
     let second = lab.spawn().expect("a second worker");
-    let (_, group) = read_membership(second.pid).unwrap();
-    assert_eq!(group, second.pid, "a new group, led by the new worker");
-    assert_eq!(lab.group(), Some(second.pid));
+    let new_guard = lab.live_guard().expect("a new guard");
+    assert_ne!(new_guard.pid, guard.pid);
+    assert_eq!(
+        read_membership(second.pid),
+        Some((second, new_guard.pid)),
+        "the new worker is in the new guard's group"
+    );
 
     // Ending the lab ends the lab, and not the stranger.
     lab.shutdown(false);

@@ -5,6 +5,8 @@ mod support;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
+use brood::app::{App, Settings};
+use brood::message::{Event, SystemStats};
 use brood::proc::lifecycle::{Change, Lifecycle, Orphan};
 use brood::proc::{State, TaskKind};
 use nix::sys::signal::Signal;
@@ -220,5 +222,70 @@ fn cpu_share_of_a_busy_child_is_measured_from_tick_deltas() {
         busy.cpu_percent <= 100.0 * 1.5,
         "one thread cannot use much more than one core: {}",
         busy.cpu_percent
+    );
+}
+
+/// The orphaned-process-group rule, for real: a "shell" in a session of its own runs a job in a
+/// process group of its own; the job is stopped and the shell dies. Nothing in the session can
+/// resume the job any more, so the kernel sends it SIGHUP and SIGCONT, and brood says so.
+#[test]
+fn a_stopped_job_whose_shell_dies_is_hung_up_by_the_kernel_and_brood_says_why() {
+    use std::os::unix::process::CommandExt;
+    let (read, write) = nix::unistd::pipe().unwrap();
+    let mut shell = std::process::Command::new("/bin/sleep");
+    shell.arg("1000");
+    let write_fd = std::os::fd::AsRawFd::as_raw_fd(&write);
+    // SAFETY: between fork and exec only async-signal-safe calls run: setsid, fork, setpgid,
+    // write and execv, with everything they need prepared before the fork.
+    unsafe {
+        shell.pre_exec(move || {
+            libc::setsid();
+            match libc::fork() {
+                0 => {
+                    // The job: a group of its own in the shell's session; it reports its PID.
+                    libc::setpgid(0, 0);
+                    let pid = libc::getpid().to_ne_bytes();
+                    libc::write(write_fd, pid.as_ptr().cast(), pid.len());
+                    let argv = [c"sleep".as_ptr(), c"1000".as_ptr(), std::ptr::null()];
+                    libc::execv(c"/bin/sleep".as_ptr(), argv.as_ptr());
+                    libc::_exit(127);
+                }
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            }
+        });
+    }
+    let mut shell = Reaped::from_command(&mut shell);
+    drop(write);
+    let mut bytes = [0u8; 4];
+    std::io::Read::read_exact(&mut std::fs::File::from(read), &mut bytes).unwrap();
+    let job = i32::from_ne_bytes(bytes);
+    let _job = Killed(job);
+    signal(job, Signal::SIGSTOP);
+    wait_for_state(job, 'T');
+
+    let mut app = App::new(Settings::new(own_pid()));
+    let feed = |app: &mut App| {
+        app.update(Event::Snapshot(
+            Box::new(scanner().scan().unwrap()),
+            SystemStats::default(),
+        ))
+    };
+    feed(&mut app);
+    assert!(
+        find(&app.snapshot, job).is_some_and(|p| p.pgrp == job && p.ppid == shell.pid()),
+        "the job leads its own group under the shell"
+    );
+    let _ = shell.0.kill();
+    let _ = shell.0.wait();
+    wait_until("the hung-up job to end", || {
+        (state_of(job) != Some('T') && state_of(job) != Some('S')).then_some(())
+    });
+    feed(&mut app);
+    let said = format!("the kernel sent SIGHUP and SIGCONT to group {job}");
+    assert!(
+        app.log.iter().any(|e| e.text.starts_with(&said)),
+        "{:?}",
+        app.log.iter().map(|e| &e.text).collect::<Vec<_>>()
     );
 }

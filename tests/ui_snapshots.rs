@@ -358,7 +358,7 @@ fn scenario_panel_explains_the_zombie_beside_the_tree() {
     let step = |step| Event::Done(Outcome::Scenario { run: 1, step });
     app.update(step(Step::Spawned {
         id: brood::proc::builder::id(4100),
-        group: Some(4100),
+        guard: None,
     }));
     app.update(step(Step::Forked {
         parent: brood::proc::builder::id(4100),

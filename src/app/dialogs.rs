@@ -121,13 +121,22 @@ impl App {
                 _ if closes => {}
                 _ => self.overlay = Some(Overlay::Confirm { effect, question }),
             },
-            // Esc stays; Enter, k or the quit key again ends the lab and quits; l leaves it running.
-            Overlay::Quit { lab_processes } => match key.code {
+            // Esc stays; Enter or the quit key again ends the lab and quits; l leaves it running;
+            // c continues the stopped ones first, so leaving does not hang the lab up.
+            Overlay::Quit(dialog) => match key.code {
                 KeyCode::Esc => {}
                 KeyCode::Char('l') => {
                     self.exit = Some(Exit::Quit {
                         leave_running: true,
                     })
+                }
+                KeyCode::Char('c') if !dialog.stopped.is_empty() => {
+                    self.leave_when_continued = true;
+                    return vec![Effect::Signal {
+                        targets: dialog.stopped,
+                        signal: Signal::SIGCONT,
+                        scope: SignalScope::Process,
+                    }];
                 }
                 KeyCode::Enter => {
                     self.exit = Some(Exit::Quit {
@@ -139,7 +148,7 @@ impl App {
                         leave_running: false,
                     })
                 }
-                _ => self.overlay = Some(Overlay::Quit { lab_processes }),
+                _ => self.overlay = Some(Overlay::Quit(dialog)),
             },
             Overlay::ScenarioMenu(menu) => return self.on_scenario_menu_key(menu, key, action),
         }

@@ -24,6 +24,8 @@ pub struct LabMembers {
     known: HashMap<Identity, bool>,
     /// Members with a request on its way, and which: a worker answers one at a time.
     busy: HashMap<Identity, Request>,
+    /// The lab's guard: it leads the lab's process group and takes no requests.
+    pub guard: Option<Identity>,
 }
 
 impl LabMembers {
@@ -106,6 +108,8 @@ impl App {
             Action::Fork | Action::Exit if !is_lab || proc.state == State::Zombie => {
                 let what = if proc.state == State::Zombie {
                     "a zombie cannot run anything"
+                } else if self.lab.guard == Some(proc.id) {
+                    "the lab's guard only holds the lab's process group (and ends it if brood is killed); it takes no requests"
                 } else {
                     "it is not a lab process"
                 };
@@ -252,8 +256,9 @@ impl App {
 
     pub(super) fn on_outcome(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::Spawned { id, .. } => {
+            Outcome::Spawned { id, guard } => {
                 self.lab.add(id);
+                self.lab.guard = guard.or(self.lab.guard);
                 self.select_when_seen = Some(id.pid);
                 self.tell(
                     Severity::Info,
@@ -288,7 +293,14 @@ impl App {
                 signal,
                 scope,
                 results,
-            } => self.report_signals(signal, scope, &results),
+            } => {
+                self.report_signals(signal, scope, &results);
+                if signal == Signal::SIGCONT && std::mem::take(&mut self.leave_when_continued) {
+                    self.exit = Some(super::Exit::Quit {
+                        leave_running: true,
+                    });
+                }
+            }
             Outcome::Dispositions {
                 target,
                 dispositions,

@@ -22,6 +22,7 @@ use crossterm::event::KeyEvent;
 
 use crate::message::{CollectorCommand, Effect, Event, SystemStats, Target};
 use crate::proc::details::Details;
+use crate::proc::groups::{self, StoppedGroup};
 use crate::proc::ipc::{Deadlock, IpcState, find_deadlocks};
 use crate::proc::lifecycle::{Change, Lifecycle, Marks};
 use crate::proc::tree::{Row, TreeOptions, build_rows};
@@ -52,12 +53,20 @@ pub enum Overlay {
         effect: Effect,
         question: Vec<String>,
     },
-    Quit {
-        lab_processes: usize,
-    },
+    Quit(QuitDialog),
     ScenarioMenu(ScenarioMenu),
     /// A list to choose one item from (a user to filter by, a column to sort by).
     Pick(Picker),
+}
+
+/// Asked at quit while lab processes live: how many, and which are stopped (left running, a
+/// stopped one brings the kernel's orphaned-group SIGHUP down on the whole lab).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuitDialog {
+    /// Lab processes alive, zombies included.
+    pub processes: usize,
+    pub zombies: usize,
+    pub stopped: Vec<Target>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +160,8 @@ pub struct App {
     pub deadlocks: Vec<Deadlock>,
     /// The processes of brood's lab, by identity.
     pub lab: LabMembers,
+    /// Process groups with a stopped member in the last scan, to tell when one is orphaned.
+    stopped_groups: Vec<StoppedGroup>,
     pub auto_reap: bool,
     pub subreaper: bool,
     /// The running scenario and whether its explanation panel is shown.
@@ -195,6 +206,8 @@ pub struct App {
     pub utc_offset_secs: i32,
     /// What to do once the app runs: problems to show, a subreaper to become, a scenario.
     start: Option<Settings>,
+    /// Quit, leaving the lab running, once the stopped lab processes have been continued.
+    leave_when_continued: bool,
 }
 
 impl App {
@@ -233,6 +246,7 @@ impl App {
             ipc: IpcState::default(),
             deadlocks: Vec::new(),
             lab: LabMembers::default(),
+            stopped_groups: Vec::new(),
             auto_reap: settings.auto_reap,
             subreaper: false,
             scenarios: Scenarios::default(),
@@ -259,6 +273,7 @@ impl App {
             job_control: settings.job_control,
             utc_offset_secs: settings.utc_offset_secs,
             start: Some(settings),
+            leave_when_continued: false,
         }
     }
 
@@ -304,17 +319,17 @@ impl App {
             Event::Snapshot(snapshot, system) if self.paused => {
                 // The screen stays as it is, but nothing that happens meanwhile is lost: every
                 // scan is still compared with the one before, and the log gets it on resume.
-                let changes = self.lifecycle.observe(&snapshot);
                 let now_index = snapshot.index_by_pid();
-                self.lab.observe(&changes, (&snapshot, &now_index));
-                if !changes.is_empty() {
+                let (changes, groups) = self.observe_scan(&snapshot, &now_index);
+                if !changes.is_empty() || !groups.is_empty() {
                     let before = self.pending.as_ref().map_or(&self.snapshot, |(s, _)| s);
                     let indexes = [now_index, before.index_by_pid()];
-                    let lines = self.describe_changes(
+                    let mut lines = self.describe_changes(
                         &changes,
                         (&snapshot, &indexes[0]),
                         (before, &indexes[1]),
                     );
+                    lines.extend(groups);
                     let at = (self.clock)();
                     self.held_log
                         .extend(lines.into_iter().map(|(text, about_lab)| LogEntry {
@@ -364,12 +379,11 @@ impl App {
         {
             self.status = None;
         }
-        let changes = self.lifecycle.observe(&snapshot);
+        let now_index = snapshot.index_by_pid();
+        let (changes, groups) = self.observe_scan(&snapshot, &now_index);
         // Old before new: what a refresh holds at its peak is brood's peak memory.
         self.marks = Vec::new();
-        let now_index = snapshot.index_by_pid();
         self.marks = self.lifecycle.marks(&snapshot, &now_index);
-        self.lab.observe(&changes, (&snapshot, &now_index));
         let previous = std::mem::replace(&mut self.snapshot, snapshot);
         let indexes = [now_index, std::mem::take(&mut self.pid_index)];
         for entry in std::mem::take(&mut self.held_log) {
@@ -380,7 +394,7 @@ impl App {
             (&self.snapshot, &indexes[0]),
             (&previous, &indexes[1]),
         );
-        for (text, about_lab) in lines {
+        for (text, about_lab) in lines.into_iter().chain(groups) {
             self.push_log(text, about_lab);
         }
         // Deadlocks come from a slower sweep: drop those whose members are gone since, so no
@@ -411,6 +425,55 @@ impl App {
         self.auto_reap_effects()
     }
 
+    /// Takes in a scan, whether shown now or held while paused: what changed since the last one,
+    /// who is of the lab now, and what the kernel did to process groups (log lines, each with
+    /// whether it is about the lab).
+    fn observe_scan(
+        &mut self,
+        snapshot: &Snapshot,
+        index: &PidIndex,
+    ) -> (Vec<Change>, Vec<(String, bool)>) {
+        let changes = self.lifecycle.observe(snapshot);
+        // Before the lab forgets the members that died.
+        let groups = self.observe_groups(snapshot, index);
+        self.lab.observe(&changes, (snapshot, index));
+        (changes, groups)
+    }
+
+    /// Says so when a process group with a stopped member was just orphaned: the kernel then sends
+    /// the whole group SIGHUP and SIGCONT, which ends every member that does not handle SIGHUP.
+    fn observe_groups(&mut self, snapshot: &Snapshot, index: &PidIndex) -> Vec<(String, bool)> {
+        let mut lines = Vec::new();
+        for before in &self.stopped_groups {
+            if !groups::was_orphaned(before, snapshot, index) {
+                continue;
+            }
+            let alive = |id: Identity| {
+                index
+                    .get(id.pid)
+                    .is_some_and(|i| snapshot.procs[i].id == id)
+            };
+            let ended = before.members.iter().filter(|(id, _)| !alive(*id)).count();
+            let ended = match ended {
+                0 => String::new(),
+                n => format!("; {n} of its {} processes ended", before.members.len()),
+            };
+            let about_lab = before
+                .members
+                .iter()
+                .any(|(id, _)| self.lab.contains(*id) || self.lab.guard == Some(*id));
+            lines.push((
+                format!(
+                    "the kernel sent SIGHUP and SIGCONT to group {}: it became orphaned with a stopped member (no process outside the group in its session is left to resume it){ended}",
+                    before.group
+                ),
+                about_lab,
+            ));
+        }
+        self.stopped_groups = groups::stopped_groups(snapshot, index);
+        lines
+    }
+
     /// Log lines for `changes` (text, and whether it is about the lab), naming processes from the
     /// scan `now` and the one `before` it.
     fn describe_changes(
@@ -437,7 +500,7 @@ impl App {
                 }
                 let about_lab = seen
                     .iter()
-                    .any(|p| self.is_lab(p) || p.pid() == self.self_pid || p.ppid == self.self_pid);
+                    .any(|p| self.is_brood_or_lab(p) || p.ppid == self.self_pid);
                 let text = lab::describe_change(change, &lab::Names { now, before });
                 Some((text, about_lab))
             })
@@ -447,6 +510,11 @@ impl App {
     /// Whether `proc` belongs to brood's lab.
     pub fn is_lab(&self, proc: &ProcInfo) -> bool {
         self.lab.contains(proc.id) && proc.pid() != self.self_pid
+    }
+
+    /// Whether `proc` is brood, a lab process or the lab's guard: what the lab view shows.
+    pub fn is_brood_or_lab(&self, proc: &ProcInfo) -> bool {
+        proc.pid() == self.self_pid || self.is_lab(proc) || self.lab.guard == Some(proc.id)
     }
 
     /// Rebuilds the visible rows and finds the selected process again; if it is gone (dead, or
@@ -464,7 +532,7 @@ impl App {
                 .collect()
         });
         let keep = |p: &ProcInfo| {
-            (!self.lab_view || p.pid() == self.self_pid || self.is_lab(p))
+            (!self.lab_view || self.is_brood_or_lab(p))
                 && subtree.as_ref().is_none_or(|s| s.contains(&p.id))
         };
         let orphans: HashSet<Identity> = if self.filter.state == StateFilter::Orphans {
@@ -635,9 +703,19 @@ impl App {
     }
 
     fn ask_to_quit(&mut self) {
-        let lab_processes = self.counts.lab;
-        if lab_processes > 0 {
-            self.overlay = Some(Overlay::Quit { lab_processes });
+        if self.counts.lab > 0 {
+            let lab: Vec<&ProcInfo> = self
+                .snapshot
+                .procs
+                .iter()
+                .filter(|p| p.kind == TaskKind::Process && self.is_lab(p))
+                .collect();
+            let in_state = |state: State| lab.iter().filter(move |p| p.state == state);
+            self.overlay = Some(Overlay::Quit(QuitDialog {
+                processes: lab.len(),
+                zombies: in_state(State::Zombie).count(),
+                stopped: in_state(State::Stopped).map(|p| Target::of(p)).collect(),
+            }));
         } else {
             self.exit = Some(Exit::Quit {
                 leave_running: false,
@@ -1087,7 +1165,7 @@ mod tests {
         let mut app = sized_app(100);
         app.update(Event::Done(crate::message::Outcome::Spawned {
             id: id(200),
-            group: Some(200),
+            guard: Some(id(150)),
         }));
         app.update(Event::Done(crate::message::Outcome::LabReply {
             target: id(200),
@@ -1139,7 +1217,7 @@ mod tests {
         assert_eq!(selected_pid(&app), Some(100));
         app.update(Event::Done(crate::message::Outcome::Spawned {
             id: id(200),
-            group: Some(200),
+            guard: Some(id(150)),
         }));
         assert_eq!(selected_pid(&app), Some(100), "not before a scan shows it");
         feed(&mut app, lab_tree().build());
@@ -1308,10 +1386,14 @@ mod tests {
     fn quitting_with_lab_processes_asks_whether_to_leave_them_running() {
         let mut app = lab_machine();
         press(&mut app, 'q');
-        assert!(matches!(
+        assert_eq!(
             app.overlay,
-            Some(Overlay::Quit { lab_processes: 2 })
-        ));
+            Some(Overlay::Quit(QuitDialog {
+                processes: 2,
+                zombies: 1,
+                stopped: Vec::new(),
+            }))
+        );
         key(&mut app, KeyCode::Esc);
         assert_eq!((app.exit, &app.overlay), (None, &None));
         press(&mut app, 'q');

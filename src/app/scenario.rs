@@ -117,7 +117,7 @@ impl App {
         let current = self.scenarios.current.as_mut().filter(|c| c.run == run);
         match step {
             // The lab's own outcomes are told as when a key asked for them.
-            Step::Spawned { id, group } => self.on_outcome(Outcome::Spawned { id, group }),
+            Step::Spawned { id, guard } => self.on_outcome(Outcome::Spawned { id, guard }),
             Step::Forked { parent, child } => self.forked(parent.pid, child),
             Step::Waited { waiter, outcome } => {
                 self.on_outcome(Outcome::Waited { waiter, outcome })

@@ -1,6 +1,8 @@
 //! The lab: processes brood owns. brood starts workers (its own binary in a hidden role), talks to
 //! each over a private Unix socket, and makes sure none outlives it unless the user asked.
-//! Blocking calls live here; the UI reaches them only through the effects layer.
+//! A guard (the same binary in another role) leads the lab's process group for as long as brood
+//! lives: the group's number can never pass to anyone else, and if brood is killed outright the
+//! guard, never busy, ends the whole group. Blocking calls live here; the runtime calls them.
 
 pub mod protocol;
 pub mod rundir;
@@ -28,6 +30,8 @@ use rundir::RunDir;
 
 /// The hidden command-line word that starts the worker role.
 pub const WORKER_ARG: &str = "__lab-worker";
+/// The hidden command-line word that starts the guard role.
+pub const GUARD_ARG: &str = "__lab-guard";
 /// A file in the run directory that tells workers brood left them running on purpose.
 pub const DETACHED_MARKER: &str = "detached";
 /// How long a worker may take to answer anything but `wait`.
@@ -63,9 +67,8 @@ pub struct Lab {
     /// so when brood dies (even by SIGKILL) every worker sees the pipe close.
     lifeline_read: OwnedFd,
     _lifeline_write: OwnedFd,
-    /// The process group new workers join, once one was started. A number only: whether it is
-    /// still the lab's is checked against `members` before every use.
-    group: Mutex<Option<Pid>>,
+    /// The guard, once started: it leads the process group every worker joins.
+    guard: Mutex<Option<Identity>>,
     /// Every process brood knows to be of its lab, by identity: the workers it started and the
     /// children they forked on request.
     members: Mutex<Vec<Identity>>,
@@ -90,7 +93,7 @@ impl Lab {
             dir,
             lifeline_read,
             _lifeline_write: lifeline_write,
-            group: Mutex::new(None),
+            guard: Mutex::new(None),
             members: Mutex::new(Vec::new()),
         })
     }
@@ -99,28 +102,20 @@ impl Lab {
         self.dir.path()
     }
 
-    /// The lab's process group, while a known lab process is still in it.
+    /// The lab's process group: the guard's, while the guard lives and leads it.
     pub fn group(&self) -> Option<Pid> {
-        let group = self.group.lock().ok().and_then(|g| *g)?;
-        self.holds_a_member(group).then_some(group)
+        self.live_guard().map(|guard| guard.pid)
+    }
+
+    /// The guard, if it lives and still leads its group (a user may have killed it).
+    pub fn live_guard(&self) -> Option<Identity> {
+        let guard = self.guard.lock().ok().and_then(|g| *g)?;
+        (lookup::read_membership(guard.pid) == Some((guard, guard.pid))).then_some(guard)
     }
 
     /// The lab processes brood knows of (some may have exited since).
     pub fn members(&self) -> Vec<Identity> {
         self.members.lock().map(|m| m.clone()).unwrap_or_default()
-    }
-
-    /// Whether process group `group` holds a live process of the lab. While it does, the kernel
-    /// cannot have given the number to another group; once it does not, the number is forgotten.
-    fn holds_a_member(&self, group: Pid) -> bool {
-        let Ok(mut members) = self.members.lock() else {
-            return false;
-        };
-        // The dead are dropped on the way: their PIDs may be anyone's now.
-        members.retain(|m| lookup::read_identity(m.pid) == Some(*m));
-        members
-            .iter()
-            .any(|m| lookup::read_membership(m.pid) == Some((*m, group)))
     }
 
     fn remember(&self, member: Identity) {
@@ -129,41 +124,51 @@ impl Lab {
         }
     }
 
-    /// Starts a new worker as brood's child and returns its identity once it answers. It joins
-    /// the lab's group only while that group provably still is the lab's; else it leads a new one.
+    /// Starts a new worker as brood's child, in the guard's group, and returns its identity once
+    /// it answers. The guard is started first if there is none (or it was killed).
     pub fn spawn(&self) -> Result<Identity, LabError> {
-        let mut group = self
-            .group
-            .lock()
-            .map_err(|_| LabError::Spawn(std::io::Error::other("lab lock poisoned")))?;
-        let join = group.filter(|&g| self.holds_a_member(g));
-        let child = self.spawn_in(join).map_err(LabError::Spawn)?;
-        let pid = child.id() as Pid;
-        // brood reaps its children itself, explicitly: dropping `Child` does not wait for it.
-        drop(child);
-        // Its own unreaped child: the PID cannot be anyone else's yet.
-        let id = lookup::read_identity(pid).ok_or_else(|| {
-            LabError::Spawn(std::io::Error::other("the new worker vanished at once"))
-        })?;
-        self.remember(id);
-        *group = Some(join.unwrap_or(pid));
-        drop(group);
+        let group = self.guard()?.pid;
+        let child = self
+            .start(WORKER_ARG, worker::WORKER_NAME, Some(group))
+            .map_err(LabError::Spawn)?;
+        self.remember(child);
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
-            match self.request(id, Request::Ping, Some(REPLY_TIMEOUT)) {
-                Ok(_) => return Ok(id),
+            match self.request(child, Request::Ping, Some(REPLY_TIMEOUT)) {
+                Ok(_) => return Ok(child),
                 Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
                 Err(err) => return Err(err),
             }
         }
     }
 
-    fn spawn_in(&self, group: Option<Pid>) -> std::io::Result<std::process::Child> {
+    /// The live guard, started now if there is none.
+    fn guard(&self) -> Result<Identity, LabError> {
+        let mut guard = self
+            .guard
+            .lock()
+            .map_err(|_| LabError::Spawn(std::io::Error::other("lab lock poisoned")))?;
+        if let Some(live) = *guard
+            && lookup::read_membership(live.pid) == Some((live, live.pid))
+        {
+            return Ok(live);
+        }
+        let started = self
+            .start(GUARD_ARG, worker::GUARD_NAME, None)
+            .map_err(LabError::Spawn)?;
+        *guard = Some(started);
+        Ok(started)
+    }
+
+    /// Starts brood's own binary in `role` as brood's child, in process group `group` (a new one
+    /// it leads with `None`), and returns its identity.
+    fn start(&self, role: &str, name: &str, group: Option<Pid>) -> std::io::Result<Identity> {
         let lifeline = self.lifeline_read.as_raw_fd();
+        let lock = self.dir.lock_fd();
         let mut command = Command::new(&self.exe);
         command
-            .arg0(worker::WORKER_NAME)
-            .arg(WORKER_ARG)
+            .arg0(name)
+            .arg(role)
             .arg(self.dir.path())
             .arg(lifeline.to_string())
             .stdin(Stdio::null())
@@ -173,14 +178,23 @@ impl Lab {
         // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
         unsafe {
             command.pre_exec(move || {
-                // Let the worker inherit the lifeline's read end across exec.
-                if libc::fcntl(lifeline, libc::F_SETFD, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
+                // Inherited across exec: the lifeline's read end, and the run's lock, which
+                // keeps the run directory live for as long as any lab process holds it.
+                for fd in [lifeline, lock] {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
         }
-        command.spawn()
+        let child = command.spawn()?;
+        let pid = child.id() as Pid;
+        // brood reaps its children itself, explicitly: dropping `Child` does not wait for it.
+        drop(child);
+        // Its own unreaped child: the PID cannot be anyone else's yet.
+        lookup::read_identity(pid)
+            .ok_or_else(|| std::io::Error::other(format!("{name} vanished at once")))
     }
 
     /// Sends one request to the worker `target` and returns it pending. The worker at the other
@@ -230,11 +244,13 @@ impl Lab {
             return;
         }
         // The group first (it also holds programs exec'd or forked inside tasks, which brood
-        // never heard of), then every known member by identity, wherever it went.
+        // never heard of), then every known member by identity, wherever it went, and the guard.
         if let Some(group) = self.group() {
             let _ = killpg(NixPid::from_raw(group), Signal::SIGKILL);
         }
-        kill_members(&self.members());
+        let mut everyone = self.members();
+        everyone.extend(self.guard.lock().ok().and_then(|g| *g));
+        kill_members(&everyone);
         self.dir.remove();
     }
 }

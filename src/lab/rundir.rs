@@ -1,12 +1,22 @@
 //! The per-run directory that holds the workers' sockets: created fresh with mode 0700, so no
-//! other user can connect to a worker, and removed when brood ends.
+//! other user can connect to a worker, and removed when brood ends. A lock file in it is held (a
+//! shared `flock`) by brood and inherited by every lab process; while anyone holds it the run is
+//! live, whatever PIDs can be seen from where: a brood in another PID namespace sharing `/tmp`
+//! cannot see brood's PID, but it sees the lock.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// The lock file's name in a run directory.
+const LOCK_FILE: &str = "lock";
+
 pub struct RunDir {
     path: PathBuf,
+    /// Held shared for as long as the run lives; lab processes inherit it.
+    lock: File,
     keep: AtomicBool,
     /// Set once removed: the name may be taken by a new directory afterwards (another lab in
     /// the same process gets the same `brood-<pid>-<n>`), which a second removal would delete.
@@ -14,9 +24,10 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Makes `$XDG_RUNTIME_DIR/brood-<pid>-<n>` (or the same under the temp dir).
-    /// `mkdir` never follows a symlink and fails on anything already there, so a planted path
-    /// cannot redirect it; the result is checked once more before use.
+    /// Makes `$XDG_RUNTIME_DIR/brood-<pid>-<n>` (or the same under the temp dir) and takes its
+    /// lock. `mkdir` never follows a symlink and fails on anything already there, so a planted
+    /// path cannot redirect it; the result is checked once more before use. A directory that
+    /// cannot be finished is removed again: a failed start leaves nothing behind.
     pub fn create() -> std::io::Result<RunDir> {
         let base = std::env::var_os("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
@@ -29,11 +40,8 @@ impl RunDir {
             let path = base.join(format!("brood-{pid}-{attempt}"));
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => {
-                    check_private(&path)?;
-                    return Ok(RunDir {
-                        path,
-                        keep: AtomicBool::new(false),
-                        removed: AtomicBool::new(false),
+                    return finish(&path).inspect_err(|_| {
+                        let _ = std::fs::remove_dir_all(&path);
                     });
                 }
                 Err(err) => last_error = Some(err),
@@ -46,41 +54,89 @@ impl RunDir {
         &self.path
     }
 
+    /// The lock's descriptor, for lab processes to inherit.
+    pub fn lock_fd(&self) -> RawFd {
+        self.lock.as_raw_fd()
+    }
+
     /// Leave the directory in place at drop (the workers were left running and still use it).
     pub fn keep(&self) {
         self.keep.store(true, Ordering::Relaxed);
     }
+
+    /// Removes the directory and the sockets in it, unless it is to be kept.
+    pub fn remove(&self) {
+        if !self.keep.load(Ordering::Relaxed) && !self.removed.swap(true, Ordering::SeqCst) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
-/// Removes run directories left by brood runs that crashed: `brood-PID-N` whose PID is gone,
-/// owned by us, private, and not left running on purpose (no `detached` marker). Anything else — another user's directory, a
-/// symlink planted under that name, a live run's directory — is left alone; `remove_dir_all`
+fn finish(path: &Path) -> std::io::Result<RunDir> {
+    check_private(path)?;
+    // Locked before it takes its name: another brood cleaning up must never find the lock file
+    // free in the instant between its creation and its locking.
+    let unnamed = path.join(format!("{LOCK_FILE}.new"));
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&unnamed)?;
+    lock.lock_shared()?;
+    std::fs::rename(&unnamed, path.join(LOCK_FILE))?;
+    Ok(RunDir {
+        path: path.to_path_buf(),
+        lock,
+        keep: AtomicBool::new(false),
+        removed: AtomicBool::new(false),
+    })
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Removes run directories no live run holds: `brood-PID-N`, owned by us, private, whose lock
+/// nobody holds any more (brood and every lab process of the run are gone). Anything else —
+/// another user's directory, a symlink planted under that name, a held lock, a directory with no
+/// lock file (being made right now, or by another version) — is left alone; `remove_dir_all`
 /// never follows symlinks inside, and the top is checked with `symlink_metadata` first.
 pub fn clean_stale(base: &Path) {
     let Ok(entries) = std::fs::read_dir(base) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(stale_candidate) else {
-            continue;
-        };
-        // Any process under that PID keeps the directory: at worst a stale one waits for later.
-        let live = Path::new(&format!("/proc/{pid}")).exists();
+        let is_run = entry.file_name().to_str().is_some_and(is_run_name);
         let path = entry.path();
-        // A run left running on purpose keeps its directory: its workers still use it.
-        let detached = path.join(super::DETACHED_MARKER).exists();
-        if !live && !detached && check_private(&path).is_ok() {
+        if is_run && check_private(&path).is_ok() && unheld(&path) {
             let _ = std::fs::remove_dir_all(&path);
         }
     }
 }
 
-/// The PID in a run directory's name, `brood-PID-N`.
-fn stale_candidate(name: &str) -> Option<u32> {
-    let (pid, attempt) = name.strip_prefix("brood-")?.split_once('-')?;
-    attempt.parse::<u32>().ok()?;
-    pid.parse().ok()
+/// Whether the run's lock exists and nobody holds it.
+fn unheld(dir: &Path) -> bool {
+    let lock = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(LOCK_FILE));
+    match lock.map(|file| file.try_lock()) {
+        Ok(Ok(())) => true,
+        Ok(Err(TryLockError::WouldBlock)) | Ok(Err(TryLockError::Error(_))) | Err(_) => false,
+    }
+}
+
+/// A run directory's name: `brood-PID-N`.
+fn is_run_name(name: &str) -> bool {
+    let Some((pid, attempt)) = name
+        .strip_prefix("brood-")
+        .and_then(|rest| rest.split_once('-'))
+    else {
+        return false;
+    };
+    pid.parse::<u32>().is_ok() && attempt.parse::<u32>().is_ok()
 }
 
 /// A real directory (not a symlink), owned by us, with no access for group or others.
@@ -94,19 +150,4 @@ pub fn check_private(path: &Path) -> std::io::Result<()> {
         )));
     }
     Ok(())
-}
-
-impl RunDir {
-    /// Removes the directory and the sockets in it, unless it is to be kept.
-    pub fn remove(&self) {
-        if !self.keep.load(Ordering::Relaxed) && !self.removed.swap(true, Ordering::SeqCst) {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        self.remove();
-    }
 }

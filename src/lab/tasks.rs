@@ -5,14 +5,13 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::unistd::getpid;
 
-use super::DETACHED_MARKER;
 use crate::proc::Pid;
 
 /// One message on a scenario pipe: 8 bytes, well under PIPE_BUF, so every write is atomic.
@@ -328,15 +327,9 @@ pub fn setup(task: Task, kit: &mut Kit, dir: &Path) -> Result<(), String> {
     }
 }
 
-/// Runs a task to its end and returns the exit code for the worker.
-///
-/// `lifeline` is brood's lifeline: a task may block forever (that is what a deadlock is), so a
-/// watcher thread ends the process when brood is gone, as the idle worker loop would. A
-/// running task never forks, so the extra thread is safe.
-pub fn run(task: Task, kit: &mut Kit, dir: &Path, lifeline: Option<RawFd>) -> i32 {
-    if let Some(fd) = lifeline {
-        watch_lifeline(fd, dir.to_path_buf());
-    }
+/// Runs a task to its end and returns the exit code for the worker. A task may block for ever
+/// (that is what a deadlock is); if brood is killed meanwhile, the lab's guard ends it.
+pub fn run(task: Task, kit: &mut Kit, dir: &Path) -> i32 {
     let me = getpid().as_raw();
     let publish = |text: &str| publish(dir, me, text);
     match task {
@@ -390,22 +383,6 @@ pub fn run(task: Task, kit: &mut Kit, dir: &Path, lifeline: Option<RawFd>) -> i3
             }
         }
     }
-}
-
-fn watch_lifeline(fd: RawFd, dir: PathBuf) {
-    std::thread::spawn(move || {
-        // SAFETY: the worker keeps the lifeline open for its whole life; we only poll it.
-        let lifeline = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let mut fds = [nix::poll::PollFd::new(
-            lifeline,
-            nix::poll::PollFlags::POLLIN,
-        )];
-        while nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE).is_err() {}
-        if !dir.join(DETACHED_MARKER).exists() {
-            // SAFETY: _exit ends the process at once, which is what we want from any thread.
-            unsafe { libc::_exit(0) };
-        }
-    });
 }
 
 /// Writes the status file atomically (write, then rename), so a reader never sees half a line.

@@ -1,9 +1,10 @@
-//! The hidden worker role: a lab process is brood's own binary run as `brood __lab-worker`.
-//! It is single-threaded (so a real `fork()` is safe), idle until a request arrives on its
-//! socket, and ends when brood's lifeline pipe closes, unless the run was left running on purpose.
+//! The hidden roles: a lab process is brood's own binary run as `brood __lab-worker`, the lab's
+//! guard as `brood __lab-guard`. A worker is single-threaded (so a real `fork()` is safe), idle
+//! until a request arrives on its socket. The guard only watches brood's lifeline pipe. Unless
+//! the run was left running on purpose, whoever sees the lifeline close first ends the lab.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,11 +20,91 @@ use super::{DETACHED_MARKER, socket_path};
 
 /// The name lab processes carry in `comm`, so the tree shows what they are.
 pub const WORKER_NAME: &str = "brood-lab";
+/// The guard's name in `comm`.
+pub const GUARD_NAME: &str = "brood-guard";
+
+/// Runs a hidden role if `args` (the whole command line) names one, returning its exit code.
+pub fn run_role(args: &[std::ffi::OsString]) -> Option<i32> {
+    let role = args.get(1)?;
+    let dir = args.get(2).map(PathBuf::from).unwrap_or_default();
+    let lifeline = args.get(3).and_then(|fd| lifeline_from(fd.to_str()?));
+    if role == super::WORKER_ARG {
+        Some(run(&dir, lifeline))
+    } else if role == super::GUARD_ARG {
+        Some(guard(&dir, lifeline))
+    } else {
+        None
+    }
+}
+
+/// Takes the lifeline's read end brood named on the command line, after checking that the
+/// number is an open pipe (and not, say, the terminal or a number made up): a wrong descriptor
+/// would be closed or watched for nothing.
+fn lifeline_from(number: &str) -> Option<OwnedFd> {
+    let fd: RawFd = number.parse().ok().filter(|fd| *fd > 2)?;
+    // SAFETY: F_GETFD only asks whether the number is an open descriptor; it changes nothing.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return None;
+    }
+    // SAFETY: the descriptor is open (checked above); it is borrowed only for the fstat below.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let kind = rustix::fs::fstat(borrowed).ok()?.st_mode;
+    if rustix::fs::FileType::from_raw_mode(kind) != rustix::fs::FileType::Fifo {
+        return None;
+    }
+    // SAFETY: an open pipe that brood left open for us (not CLOEXEC) and nothing else owns.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The guard: leads the lab's process group and waits for brood's lifeline to close. Then,
+/// unless the lab was left running on purpose, it removes the run directory and ends the group,
+/// itself included: stopped processes, ones blocked in a wait and programs exec'd in the lab
+/// watch nothing, but they are all in this group.
+fn guard(dir: &Path, lifeline: Option<OwnedFd>) -> i32 {
+    set_name(GUARD_NAME);
+    let Some(lifeline) = lifeline else {
+        return 1;
+    };
+    while poll_one(lifeline.as_fd(), PollTimeout::NONE).is_err() {}
+    if !dir.join(DETACHED_MARKER).exists() {
+        end_the_lab(dir);
+    }
+    0
+}
+
+/// brood is gone without ending the lab (killed outright): every process of the group goes, the
+/// caller with them, then the run directory. The directory must go last (a process still
+/// running could write into it while it is removed), so an undertaker does it: a child in a
+/// group of its own, which the group's SIGKILL spares.
+fn end_the_lab(dir: &Path) {
+    use nix::sys::signal::{Signal, killpg};
+    let group = nix::unistd::getpgrp();
+    // SAFETY: the caller is single-threaded (a worker between requests, or the guard), so the
+    // child may do anything after fork.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let _ = nix::unistd::setpgid(NixPid::from_raw(0), NixPid::from_raw(0));
+            let _ = killpg(group, Signal::SIGKILL);
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while crate::proc::lookup::group_has_live_members(group.as_raw())
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = std::fs::remove_dir_all(dir);
+            std::process::exit(0);
+        }
+        // The undertaker ends the caller too.
+        Ok(ForkResult::Parent { .. }) => {}
+        // Without an undertaker, the group still ends.
+        Err(_) => {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
+}
 
 /// Runs the worker loop; returns the exit code when the worker should end.
-pub fn run(dir: &Path, lifeline: Option<RawFd>) -> i32 {
-    // SAFETY: the fd number was passed by brood, which left it open (not CLOEXEC) for us.
-    let lifeline = lifeline.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+fn run(dir: &Path, lifeline: Option<OwnedFd>) -> i32 {
     set_name(WORKER_NAME);
     // A reply to a peer that hung up must not kill the worker; and a child must stay a zombie
     // until someone waits for it, so SIGCHLD keeps its default (not SIG_IGN, which auto-reaps).
@@ -68,14 +149,7 @@ impl Worker {
     fn serve(&mut self) -> i32 {
         loop {
             if self.lifeline_closed() && !self.dir.join(DETACHED_MARKER).exists() {
-                self.remove_socket();
-                // brood is gone without ending the lab (killed outright): the first worker to
-                // notice ends the whole group, so stopped processes, ones blocked in a wait and
-                // programs exec'd in the lab (none of which watch the lifeline) go too.
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::getpgrp(),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                end_the_lab(&self.dir);
                 return 0;
             }
             let Ok((stream, _)) = self.listener.accept() else {
@@ -91,7 +165,7 @@ impl Worker {
     /// Blocks until a connection or the lifeline's end; true when brood is gone.
     fn lifeline_closed(&mut self) -> bool {
         let Some(lifeline) = &self.lifeline else {
-            poll_one(self.listener.as_fd(), PollTimeout::NONE);
+            let _ = poll_one(self.listener.as_fd(), PollTimeout::NONE);
             return false;
         };
         let mut fds = [
@@ -176,8 +250,7 @@ impl Worker {
         let _ = reply(&stream, &Reply::Ok(getpid().as_raw()));
         drop(stream);
         self.remove_socket();
-        let lifeline = self.lifeline.as_ref().map(|fd| fd.as_raw_fd());
-        Next::Exit(tasks::run(task, &mut self.kit, &self.dir, lifeline))
+        Next::Exit(tasks::run(task, &mut self.kit, &self.dir))
     }
 
     fn fork(&mut self, stream: UnixStream) -> Next {
@@ -228,8 +301,8 @@ impl Worker {
     }
 }
 
-fn poll_one(fd: BorrowedFd<'_>, timeout: PollTimeout) {
-    let _ = poll(&mut [PollFd::new(fd, PollFlags::POLLIN)], timeout);
+fn poll_one(fd: BorrowedFd<'_>, timeout: PollTimeout) -> nix::Result<i32> {
+    poll(&mut [PollFd::new(fd, PollFlags::POLLIN)], timeout)
 }
 
 fn read_request(stream: &UnixStream) -> Result<Request, String> {

@@ -34,3 +34,16 @@ pub fn read_parent(pid: Pid) -> Option<(Pid, String)> {
         .unwrap_or_default();
     Some((ppid, name))
 }
+
+/// Whether process group `group` has a member that is not a zombie (a zombie has let go of
+/// everything but its entry in the process table).
+pub fn group_has_live_members(group: Pid) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<Pid>().ok())
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/stat")).ok())
+        .any(|line| parse_stat(&line).is_some_and(|s| s.pgrp == group && s.state != b'Z'))
+}

@@ -3,6 +3,7 @@
 
 pub mod builder;
 pub mod details;
+pub mod groups;
 pub mod ipc;
 pub mod lifecycle;
 pub mod locks;

@@ -77,7 +77,7 @@ impl Executor {
                 let outcome = match lab.spawn() {
                     Ok(id) => Outcome::Spawned {
                         id,
-                        group: lab.group(),
+                        guard: lab.live_guard(),
                     },
                     Err(err) => failed("start a lab process", err),
                 };
@@ -101,6 +101,7 @@ impl Executor {
                 scope,
             } => {
                 let events = self.events.clone();
+                let guard = self.lab.as_ref().and_then(|lab| lab.live_guard());
                 self.submit(move || {
                     let results = match scope {
                         SignalScope::Process => targets
@@ -111,7 +112,7 @@ impl Executor {
                             })
                             .collect(),
                         SignalScope::Subtree | SignalScope::Group => {
-                            signal_set(&targets, scope, signal)
+                            signal_set(&targets, scope, signal, guard)
                         }
                     };
                     let _ = events.send(Event::Done(Outcome::Signalled {

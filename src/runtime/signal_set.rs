@@ -8,17 +8,19 @@ use nix::sys::signal::Signal;
 use crate::message::{SignalScope, Target};
 use crate::proc::scan::{ScanOptions, Scanner};
 use crate::proc::signal::{SignalError, send_signal};
-use crate::proc::{Pid, Snapshot};
+use crate::proc::{Identity, Pid, Snapshot};
 
 /// Signals a whole subtree or process group without missing members that fork or get
 /// reparented meanwhile. Unless the signal stops or continues by itself, every member is first
 /// stopped (repeating until no new one appears: a stopped process cannot fork), then signalled,
 /// then continued — only those this froze, so a process that was already stopped stays so.
-/// brood and its ancestors are never members: stopping them would stop the one who resumes.
+/// brood and its ancestors are never members: stopping them would stop the one who resumes; nor
+/// is the lab's `guard`, which must stay free to end the lab should brood be killed.
 pub fn signal_set(
     roots: &[Target],
     scope: SignalScope,
     signal: Signal,
+    guard: Option<Identity>,
 ) -> Vec<(Target, Result<(), SignalError>)> {
     const MAX_ROUNDS: usize = 50;
     let stops_by_itself =
@@ -35,7 +37,7 @@ pub fn signal_set(
     for _ in 0..MAX_ROUNDS {
         let Ok(snapshot) = scanner.scan() else { break };
         let new: Vec<(Target, bool)> =
-            members_of(&snapshot, roots, scope, std::process::id() as Pid)
+            members_of(&snapshot, roots, scope, std::process::id() as Pid, guard)
                 .into_iter()
                 .filter(|(t, _)| seen.insert(t.id))
                 .collect();
@@ -69,12 +71,13 @@ pub fn signal_set(
 }
 
 /// The processes a subtree or group signal reaches in `snapshot`, each with whether it is
-/// already stopped; never `me` (brood) nor any of its ancestors.
+/// already stopped; never `me` (brood), any of its ancestors, nor the lab's `guard`.
 pub fn members_of(
     snapshot: &Snapshot,
     roots: &[Target],
     scope: SignalScope,
     me: Pid,
+    guard: Option<Identity>,
 ) -> Vec<(Target, bool)> {
     let by_pid = snapshot.index_by_pid();
     let mut spared = HashSet::new();
@@ -115,7 +118,8 @@ pub fn members_of(
     indexes
         .into_iter()
         .map(|i| &snapshot.procs[i])
-        .filter(|p| !spared.contains(&p.pid()) && p.kind != crate::proc::TaskKind::KernelThread)
+        .filter(|p| !spared.contains(&p.pid()) && Some(p.id) != guard)
+        .filter(|p| p.kind != crate::proc::TaskKind::KernelThread)
         .map(|p| (Target::of(p), p.state == crate::proc::State::Stopped))
         .collect()
 }

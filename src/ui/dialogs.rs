@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::app::{App, Overlay, PickKind, Picker, SignalMenu};
+use crate::app::{App, Overlay, PickKind, Picker, QuitDialog, SignalMenu};
 use crate::signals;
 
 pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, theme: Theme) {
@@ -33,30 +33,71 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, t
             ));
             popup(frame, screen, " confirm ", lines, 64, theme);
         }
-        Overlay::Quit { lab_processes } => {
-            let lines = vec![
-                Line::from(format!(
-                    "{lab_processes} lab process(es) are still running."
-                )),
-                Line::raw(""),
-                Line::from(vec![
-                    Span::styled("Enter / q", theme.key()),
-                    Span::raw(": end them all and quit"),
-                ]),
-                Line::from(vec![
-                    Span::styled("l", theme.key()),
-                    Span::raw(": leave them running and quit"),
-                ]),
-                Line::from(vec![
-                    Span::styled("Esc", theme.key()),
-                    Span::raw(": stay in brood"),
-                ]),
-            ];
-            popup(frame, screen, " quit ", lines, 50, theme);
-        }
+        Overlay::Quit(dialog) => popup(
+            frame,
+            screen,
+            " quit ",
+            quit_lines(dialog, theme),
+            64,
+            theme,
+        ),
         Overlay::SignalMenu(menu) => draw_signal_menu(frame, screen, app, menu, theme),
         Overlay::Pick(picker) => draw_picker(frame, screen, picker, theme),
     }
+}
+
+/// How many lab processes live and in which state, and what each way out does to them.
+fn quit_lines(dialog: &QuitDialog, theme: Theme) -> Vec<Line<'static>> {
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let running = dialog.processes - dialog.zombies;
+    let zombies = plural(dialog.zombies, "zombie", "zombies");
+    let summary = match (running, dialog.stopped.len()) {
+        (0, _) => format!("The lab has {zombies} left: exited, not yet reaped"),
+        (_, stopped) => {
+            let mut text = format!(
+                "{} still running",
+                plural(running, "lab process is", "lab processes are")
+            );
+            if stopped > 0 {
+                text.push_str(&format!(" ({stopped} stopped)"));
+            }
+            if dialog.zombies > 0 {
+                text.push_str(&format!(", and {zombies}"));
+            }
+            text
+        }
+    };
+    let key = |key: &'static str, text: &'static str| {
+        Line::from(vec![Span::styled(key, theme.key()), Span::raw(text)])
+    };
+    let mut lines = vec![
+        Line::from(format!("{summary}.")),
+        Line::raw(""),
+        key("Enter / q", ": end them all and quit"),
+        key("l", ": leave them running and quit"),
+    ];
+    if !dialog.stopped.is_empty() {
+        lines.insert(
+            2,
+            Line::styled(
+                "Left running, their group loses its last parent in this session when brood exits; with a member stopped, the kernel then sends the whole group SIGHUP and SIGCONT, and they would all die.",
+                theme.error(),
+            ),
+        );
+        lines.insert(3, Line::raw(""));
+        lines.push(key(
+            "c",
+            ": continue the stopped ones, then leave them running",
+        ));
+    }
+    lines.push(key("Esc", ": stay in brood"));
+    lines
 }
 
 fn draw_signal_menu(
@@ -156,7 +197,7 @@ pub(super) fn menu_lines<'a>(
     lines
 }
 
-/// A bordered box centred on the screen, as tall as its lines.
+/// A bordered box centred on the screen, as tall as its lines once wrapped to its width.
 pub(super) fn popup(
     frame: &mut Frame<'_>,
     screen: Rect,
@@ -168,7 +209,12 @@ pub(super) fn popup(
     let width = width
         .min(screen.width.saturating_sub(2))
         .max(10.min(screen.width));
-    let height = (lines.len() as u16 + 2).min(screen.height);
+    let wrapped = Paragraph::new(lines.clone())
+        .wrap(Wrap { trim: false })
+        .line_count(width.saturating_sub(2));
+    let height = u16::try_from(wrapped + 2)
+        .unwrap_or(u16::MAX)
+        .min(screen.height);
     let area = Rect::new(
         screen.x + (screen.width - width) / 2,
         screen.y + (screen.height - height) / 2,

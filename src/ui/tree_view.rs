@@ -259,6 +259,9 @@ fn badges(context: &RowContext<'_>, proc: &ProcInfo, marks: Marks) -> Vec<(Strin
     if proc.pid() == app.self_pid {
         badges.push(("[this brood]".to_string(), theme.key()));
     }
+    if app.lab.guard == Some(proc.id) {
+        badges.push(("[lab guard]".to_string(), theme.key()));
+    }
     badges
 }
 

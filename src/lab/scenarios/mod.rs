@@ -155,7 +155,7 @@ pub enum Step {
     /// A lab worker was started as brood's child (this is how the app learns of it).
     Spawned {
         id: Identity,
-        group: Option<Pid>,
+        guard: Option<Identity>,
     },
     Forked {
         parent: Identity,

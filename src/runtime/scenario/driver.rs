@@ -382,7 +382,7 @@ impl Driver {
         let id = self.lab.spawn().map_err(|e| e.to_string())?;
         (self.report)(Step::Spawned {
             id,
-            group: self.lab.group(),
+            guard: self.lab.live_guard(),
         });
         self.role(id, key, label);
         Ok(id)
