@@ -78,7 +78,7 @@ pub const EXPORTER_LISTEN: &str = "127.0.0.1:10146";
 
 #[derive(Debug, Args)]
 pub struct ExporterArgs {
-    /// Address and port to serve /metrics on; another address than loopback only when given here
+    /// Address and port to serve /metrics on: loopback unless another address is given here
     #[arg(long, value_name = "ADDR:PORT", default_value = EXPORTER_LISTEN)]
     pub listen: std::net::SocketAddr,
 

@@ -13,7 +13,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::observe::{Report, STATE_LABELS};
+use super::observe::{Report, STATE_LABELS, ZOMBIE_PARENTS_SHOWN};
 
 /// Upper bounds of the zombie age buckets, in seconds: from "just exited" to "a day", with the
 /// 10 minutes the example alert uses.
@@ -150,8 +150,10 @@ fn registry(report: &Report) -> Registry {
     });
     registry.register(
         "zombies_by_parent",
-        "Unreaped children of the parents with the most of them (the top 10): the parent must \
-         wait() for them",
+        format!(
+            "Unreaped children of the parents with the most of them (the top \
+             {ZOMBIE_PARENTS_SHOWN}): the parent must wait() for them"
+        ),
         Series(by_parent.collect()),
     );
     registry.register(
