@@ -1,12 +1,17 @@
 //! What one refresh costs at 500, 2 000 and 10 000 processes: the /proc scan (on a real population
-//! of sleeping children), the tree build, the lifecycle diff, the App update and a whole frame.
+//! of sleeping children), the tree build, the lifecycle diff, the App update and a whole frame;
+//! and what `brood exporter` costs: its refresh every interval, and one scrape.
 //!
 //! `cargo bench --bench brood` measures; `cargo bench --bench brood -- --test` runs each once.
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use brood::app::{App, Settings};
+use brood::cli::ExporterArgs;
+use brood::exporter::Exporter;
+use brood::exporter::sampler::Refresh;
 use brood::message::{Event, SystemStats};
 use brood::proc::builder::{Rng, ServerBuilder, population};
 use brood::proc::lifecycle::Lifecycle;
@@ -21,6 +26,8 @@ use ratatui::backend::TestBackend;
 #[path = "../tests/support/mod.rs"]
 mod support;
 use support::Children;
+#[path = "../tests/support/scrape.rs"]
+mod scrape;
 
 const SIZES: [usize; 3] = [500, 2_000, 10_000];
 /// Real processes cost real memory and fork time, so the scan stops at 2 000.
@@ -169,4 +176,40 @@ fn scan_first(bencher: Bencher, n: usize) {
     bencher
         .with_inputs(|| Scanner::new(ScanOptions::default()))
         .bench_local_refs(|scanner| scanner.scan().expect("scan"));
+}
+
+// ---- the Prometheus exporter, on real processes ------------------------------------------------
+
+/// What the exporter does every interval: a scan, the deadlock sweep, the comparison with the
+/// scan before, and the metrics encoded in both formats.
+#[divan::bench(args = REAL_SIZES, sample_count = 30)]
+fn exporter_refresh(bencher: Bencher, n: usize) {
+    let mut population = Children::default();
+    population.sleepers(n);
+    let mut refresh = Refresh::new(Duration::from_secs(30));
+    for _ in 0..2 {
+        refresh.run().expect("metrics");
+    }
+    bencher.bench_local(|| refresh.run().expect("metrics"));
+}
+
+/// One scrape as Prometheus makes it (a new connection, OpenMetrics asked for) at 2 000
+/// processes: answered from the last refresh, so it never scans.
+#[divan::bench(sample_count = 100)]
+fn exporter_scrape(bencher: Bencher) {
+    let mut population = Children::default();
+    population.sleepers(2_000);
+    let args = ExporterArgs {
+        listen: ([127, 0, 0, 1], 0).into(),
+        interval: Duration::from_secs(3600),
+        d_state_threshold: Duration::from_secs(30),
+    };
+    let exporter = Exporter::start(&args).expect("an exporter on loopback");
+    let (address, stopper) = (exporter.address(), exporter.stopper());
+    let server = std::thread::spawn(move || exporter.serve());
+    bencher.bench_local(|| {
+        scrape::get(address, "/metrics", Some(scrape::PROMETHEUS_ACCEPT)).expect("a scrape")
+    });
+    stopper.stop();
+    let _ = server.join();
 }

@@ -69,6 +69,26 @@ pub struct Cli {
 pub enum Command {
     /// Print the process tree once, with states and badges, and exit (no terminal needed)
     Snapshot(SnapshotArgs),
+    /// Serve zombie, orphan, deadlock and stuck-process metrics for Prometheus (no terminal needed)
+    Exporter(ExporterArgs),
+}
+
+/// The exporter's default address: loopback only, unless `--listen` says otherwise.
+pub const EXPORTER_LISTEN: &str = "127.0.0.1:10146";
+
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    /// Address and port to serve /metrics on: loopback unless another address is given here
+    #[arg(long, value_name = "ADDR:PORT", default_value = EXPORTER_LISTEN)]
+    pub listen: std::net::SocketAddr,
+
+    /// Seconds between two scans, from 0.1 to 3600; scrapes are served from the latest scan
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// Seconds a process must stay in uninterruptible sleep (D) to count as stuck, 0.1 to 3600
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_interval)]
+    pub d_state_threshold: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +194,43 @@ mod tests {
         assert!(Cli::try_parse_from(["brood", "snapshot", "--pid", "0"]).is_err());
         assert!(Cli::try_parse_from(["brood", "snapshot", "--format", "xml"]).is_err());
         assert!(Cli::try_parse_from(["brood"]).unwrap().command.is_none());
+    }
+
+    #[test]
+    fn exporter_listens_on_loopback_unless_told_and_rejects_a_bad_address() {
+        let cli = Cli::try_parse_from(["brood", "exporter"]).unwrap();
+        let Some(Command::Exporter(args)) = cli.command else {
+            panic!("no exporter subcommand: {cli:?}");
+        };
+        assert!(args.listen.ip().is_loopback(), "{}", args.listen);
+        assert_eq!(args.interval, Duration::from_secs(5));
+        assert_eq!(args.d_state_threshold, Duration::from_secs(30));
+
+        let cli = Cli::try_parse_from([
+            "brood",
+            "exporter",
+            "--listen",
+            "[::]:9000",
+            "--interval",
+            "0.5",
+            "--d-state-threshold",
+            "300",
+        ])
+        .unwrap();
+        let Some(Command::Exporter(args)) = cli.command else {
+            panic!("no exporter subcommand: {cli:?}");
+        };
+        assert_eq!(args.listen.to_string(), "[::]:9000");
+        assert_eq!(args.interval, Duration::from_millis(500));
+        assert_eq!(args.d_state_threshold, Duration::from_secs(300));
+
+        for bad in ["localhost", "127.0.0.1", "127.0.0.1:http", "1.2.3.4:99999"] {
+            assert!(
+                Cli::try_parse_from(["brood", "exporter", "--listen", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(Cli::try_parse_from(["brood", "exporter", "--interval", "0"]).is_err());
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! Layers, lowest first; each may use the ones before it, never one after (a test keeps it so):
 //! `proc` and `signals` (the process model), `lab` (processes brood owns), `message` (what
 //! crosses a boundary), `app` (every decision), `ui` (drawing), `runtime` (threads, terminal,
-//! side effects); `cli`, `config` and `snapshot` are the edges `main` calls.
+//! side effects); `cli`, `config`, `snapshot` and `exporter` are the edges `main` calls.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod exporter;
 pub mod lab;
 pub mod message;
 pub mod proc;

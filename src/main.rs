@@ -1,7 +1,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use brood::cli::{Cli, Command, SnapshotArgs, SnapshotFormat};
+use brood::cli::{Cli, Command, ExporterArgs, SnapshotArgs, SnapshotFormat};
 use brood::proc::scan::{ScanOptions, Scanner};
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -40,8 +40,10 @@ fn main() -> ExitCode {
     if let Some(code) = print_and_exit(&cli) {
         return code;
     }
-    if let Some(Command::Snapshot(args)) = &cli.command {
-        return snapshot(args);
+    match &cli.command {
+        Some(Command::Snapshot(args)) => return snapshot(args),
+        Some(Command::Exporter(args)) => return exporter(args),
+        None => {}
     }
     if !std::io::stdout().is_terminal() {
         eprintln!(
@@ -113,6 +115,18 @@ fn snapshot(args: &SnapshotArgs) -> ExitCode {
         Err(err) => {
             eprintln!("brood: cannot write the snapshot: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `brood exporter`: serves metrics until SIGTERM or SIGINT. Works without a terminal; a
+/// `--listen` address it cannot use is a usage error (status 2), as a bad argument is.
+fn exporter(args: &ExporterArgs) -> ExitCode {
+    match brood::exporter::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "brood: {err}");
+            ExitCode::from(if err.is_usage() { 2 } else { 1 })
         }
     }
 }

@@ -1,9 +1,10 @@
 //! IPC links, wait channels and deadlock detection against real processes made here.
 //! Children made with fork() call only async-signal-safe functions (the test is multithreaded).
 
+#[path = "support/fork.rs"]
+mod fork;
 mod support;
 
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
@@ -13,39 +14,8 @@ use brood::proc::ipc::{
 };
 use brood::proc::wchan::WaitKind;
 use brood::proc::{Pid, State};
-use nix::unistd::{ForkResult, fork};
+use fork::{CrossedLocks, fork_child};
 use support::*;
-
-/// A forked child, killed and reaped on drop.
-struct Forked(Pid);
-
-impl Drop for Forked {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(pid, None);
-    }
-}
-
-/// Forks a child that keeps only the descriptors in `keep` (other tests in this process hold
-/// pipe ends of their own, which a fork would copy), runs `body` (async-signal-safe calls only)
-/// and then `_exit(0)`.
-fn fork_child(keep: &[i32], body: impl FnOnce()) -> Forked {
-    let keep = keep.to_vec();
-    // SAFETY: the child runs only async-signal-safe code (raw syscalls) and then _exit.
-    match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            for fd in 3..4096 {
-                if !keep.contains(&fd) {
-                    unsafe { libc::close(fd) };
-                }
-            }
-            body();
-            unsafe { libc::_exit(0) }
-        }
-        ForkResult::Parent { child } => Forked(child.as_raw()),
-    }
-}
 
 fn ipc_of(pids: &[Pid]) -> IpcState {
     let mut state = IpcState::default();
@@ -130,36 +100,8 @@ fn processes_sharing_a_posix_shared_memory_object_are_linked() {
 
 #[test]
 fn crossed_flock_order_is_one_deadlock_naming_both_locks() {
-    let dir = std::env::temp_dir();
-    let paths = [
-        dir.join(format!("brood-lock-a-{}", own_pid())),
-        dir.join(format!("brood-lock-b-{}", own_pid())),
-    ];
-    for path in &paths {
-        std::fs::write(path, b"").unwrap();
-    }
-    let names: Vec<CString> = paths
-        .iter()
-        .map(|p| CString::new(p.to_str().unwrap()).unwrap())
-        .collect();
-    // Each child locks one file, pauses so the other locks the second, then asks for the other.
-    let take = |first: &CString, second: &CString| {
-        let (first, second) = (first.as_ptr(), second.as_ptr());
-        move || unsafe {
-            let held = libc::open(first, libc::O_RDWR);
-            libc::flock(held, libc::LOCK_EX);
-            let pause = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 300_000_000,
-            };
-            libc::nanosleep(&pause, std::ptr::null_mut());
-            let wanted = libc::open(second, libc::O_RDWR);
-            libc::flock(wanted, libc::LOCK_EX);
-        }
-    };
-    let one = fork_child(&[], take(&names[0], &names[1]));
-    let two = fork_child(&[], take(&names[1], &names[0]));
-
+    let locks = CrossedLocks::start("ipc");
+    let (one, two) = (&locks.one, &locks.two);
     let deadlock = wait_until("both children to block on each other's lock", || {
         let state = IpcState {
             locks: brood::proc::ipc::read_locks(),
@@ -174,7 +116,8 @@ fn crossed_flock_order_is_one_deadlock_naming_both_locks() {
     let mut expected = vec![one.0, two.0];
     expected.sort_unstable();
     assert_eq!(members, expected);
-    let inodes: Vec<u64> = paths
+    let inodes: Vec<u64> = locks
+        .paths
         .iter()
         .map(|p| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap()))
         .collect();
@@ -183,10 +126,6 @@ fn crossed_flock_order_is_one_deadlock_naming_both_locks() {
             matches!(reason, WaitReason::Lock { inode, .. } if inodes.contains(inode)),
             "{reason:?}"
         );
-    }
-    drop((one, two));
-    for path in &paths {
-        let _ = std::fs::remove_file(path);
     }
 }
 

@@ -1,0 +1,89 @@
+//! Children made with fork(), for what no program on the machine does on request (hold two
+//! locks in crossed order, block in a pipe read). The test process is multithreaded, so a forked
+//! child calls only async-signal-safe functions (raw syscalls) and then `_exit`.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::ffi::CString;
+use std::path::PathBuf;
+
+use brood::proc::Pid;
+use nix::unistd::{ForkResult, fork};
+
+/// A forked child, killed and reaped on drop.
+pub struct Forked(pub Pid);
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+    }
+}
+
+/// Forks a child that keeps only the descriptors in `keep` (other tests in this process hold
+/// pipe ends of their own, which a fork would copy), runs `body` (async-signal-safe calls only)
+/// and then `_exit(0)`.
+pub fn fork_child(keep: &[i32], body: impl FnOnce()) -> Forked {
+    let keep = keep.to_vec();
+    // SAFETY: the child runs only async-signal-safe code (raw syscalls) and then _exit.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            for fd in 3..4096 {
+                if !keep.contains(&fd) {
+                    unsafe { libc::close(fd) };
+                }
+            }
+            body();
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => Forked(child.as_raw()),
+    }
+}
+
+/// Two children deadlocked on two `flock`ed files: each locks one, pauses so the other locks
+/// the second, then asks for the other's. The files are removed on drop.
+pub struct CrossedLocks {
+    pub one: Forked,
+    pub two: Forked,
+    pub paths: [PathBuf; 2],
+}
+
+impl CrossedLocks {
+    /// `tag` keeps the files of two tests of one process apart.
+    pub fn start(tag: &str) -> CrossedLocks {
+        let dir = std::env::temp_dir();
+        let pid = std::process::id();
+        let paths = ["a", "b"].map(|n| dir.join(format!("brood-lock-{tag}-{n}-{pid}")));
+        for path in &paths {
+            std::fs::write(path, b"").expect("create a lock file");
+        }
+        let names = paths
+            .clone()
+            .map(|p| CString::new(p.into_os_string().into_encoded_bytes()).expect("a path"));
+        let take = |first: &CString, second: &CString| {
+            let (first, second) = (first.as_ptr(), second.as_ptr());
+            move || unsafe {
+                let held = libc::open(first, libc::O_RDWR);
+                libc::flock(held, libc::LOCK_EX);
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 300_000_000,
+                };
+                libc::nanosleep(&pause, std::ptr::null_mut());
+                let wanted = libc::open(second, libc::O_RDWR);
+                libc::flock(wanted, libc::LOCK_EX);
+            }
+        };
+        let one = fork_child(&[], take(&names[0], &names[1]));
+        let two = fork_child(&[], take(&names[1], &names[0]));
+        CrossedLocks { one, two, paths }
+    }
+}
+
+impl Drop for CrossedLocks {
+    fn drop(&mut self) {
+        for path in &self.paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
