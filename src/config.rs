@@ -1,18 +1,24 @@
 //! The configuration: shipped defaults (`assets/default-config.toml`) with the user's file laid
-//! over them, every entry optional. A file with a mistake is rejected whole with one sentence
-//! naming the file, the line and the problem; brood then runs on the defaults and says so.
+//! over them, every entry optional. Each entry is checked on its own: a mistake is reported with
+//! the file, its line and the problem, that entry keeps its default, and every other entry still
+//! counts. A config file is small: one larger than a mebibyte is refused unread.
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use crate::app::ThemeName;
-use crate::app::keymap::{Action, DEFAULT_CONFIG, Key, Keymap};
+use crate::app::keymap::{Key, KeyNames, Keymap, default_names};
 use crate::app::sort::Column;
+
+/// The largest config file read.
+const MAX_BYTES: u64 = 1 << 20;
+/// The longest piece of a value quoted back in an error.
+const QUOTE_CHARS: usize = 40;
 
 /// The configuration brood runs with.
 #[derive(Debug, Clone)]
@@ -23,8 +29,8 @@ pub struct Config {
     pub columns: Vec<Column>,
     pub auto_reap: bool,
     pub subreaper: bool,
-    /// Each action's key names, defaults merged with the file's, in help-screen order.
-    pub keys: Vec<(Action, Vec<String>)>,
+    /// Each action's key names, in every layer: defaults merged with the file's.
+    pub keys: KeyNames,
     pub keymap: Keymap,
 }
 
@@ -37,6 +43,17 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+impl ConfigError {
+    /// What brood does about it: the entry keeps its default, or (the file unreadable) every
+    /// setting does.
+    pub fn consequence(&self) -> &'static str {
+        match self.line {
+            Some(_) => "that entry keeps its default",
+            None => "running on the defaults",
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
@@ -46,43 +63,8 @@ impl fmt::Display for ConfigError {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    general: RawGeneral,
-    #[serde(default)]
-    lab: RawLab,
-    #[serde(default)]
-    keys: BTreeMap<Spanned<String>, Spanned<Vec<String>>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGeneral {
-    refresh: Option<Spanned<f64>>,
-    theme: Option<Spanned<String>>,
-    mouse: Option<bool>,
-    columns: Option<Spanned<Vec<String>>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLab {
-    auto_reap: Option<bool>,
-    subreaper: Option<bool>,
-}
-
 impl Default for Config {
     fn default() -> Config {
-        Config::parse_over(Config::bare(), DEFAULT_CONFIG, "the shipped defaults")
-            .unwrap_or_else(|e| panic!("the shipped config is broken: {e}"))
-    }
-}
-
-impl Config {
-    /// Values before any file, for the shipped defaults to fill in.
-    fn bare() -> Config {
         Config {
             refresh: Duration::from_secs(1),
             theme: ThemeName::Dark,
@@ -90,120 +72,201 @@ impl Config {
             columns: crate::app::sort::DEFAULT_COLUMNS.to_vec(),
             auto_reap: false,
             subreaper: false,
-            keys: Action::ALL.iter().map(|&a| (a, Vec::new())).collect(),
+            keys: default_names(),
             keymap: Keymap::default(),
         }
     }
+}
 
-    /// The user's config text over the shipped defaults; `file` names it in errors.
-    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        Config::parse_over(Config::default(), text, file)
+/// One binding as written: its `[keys.SECTION]` (`None`: `[keys]`), action and list of keys.
+type KeyEntry<'t, 'i> = (
+    Option<String>,
+    &'t Spanned<std::borrow::Cow<'i, str>>,
+    &'t Spanned<DeValue<'i>>,
+);
+
+/// Collects the mistakes of one file, each with its line.
+struct Problems<'a> {
+    text: &'a str,
+    file: &'a str,
+    found: Vec<ConfigError>,
+}
+
+impl Problems<'_> {
+    fn at(&mut self, offset: Option<usize>, problem: String) {
+        let line = offset.map(|o| self.text[..o.min(self.text.len())].matches('\n').count() + 1);
+        self.found.push(ConfigError {
+            file: self.file.to_string(),
+            line,
+            problem,
+        });
+    }
+}
+
+impl Config {
+    /// The user's config text over the shipped defaults; `file` names it in errors. Every entry
+    /// that is right is taken, whatever mistakes the others hold.
+    pub fn parse(text: &str, file: &str) -> (Config, Vec<ConfigError>) {
+        let mut config = Config::default();
+        let mut problems = Problems {
+            text,
+            file,
+            found: Vec::new(),
+        };
+        let (table, syntax) = DeTable::parse_recoverable(text);
+        for error in syntax {
+            let offset = error.span().map(|s| s.start);
+            problems.at(offset, error.message().trim().replace('\n', " "));
+        }
+        for (section, value) in table.get_ref() {
+            let at = Some(section.span().start);
+            match (section.get_ref().as_ref(), value.get_ref()) {
+                ("general", DeValue::Table(entries)) => {
+                    for (name, value) in entries {
+                        config.set_general(name, value, &mut problems);
+                    }
+                }
+                ("lab", DeValue::Table(entries)) => {
+                    for (name, value) in entries {
+                        let flag = match name.get_ref().as_ref() {
+                            "auto_reap" => &mut config.auto_reap,
+                            "subreaper" => &mut config.subreaper,
+                            other => {
+                                problems.at(
+                                    Some(name.span().start),
+                                    format!("unknown setting lab.{}", quote(other)),
+                                );
+                                continue;
+                            }
+                        };
+                        match value.get_ref().as_bool() {
+                            Some(on) => *flag = on,
+                            None => problems.at(
+                                Some(value.span().start),
+                                format!("lab.{} is true or false", name.get_ref()),
+                            ),
+                        }
+                    }
+                }
+                ("keys", DeValue::Table(entries)) => config.set_keys(entries, &mut problems),
+                ("general" | "lab" | "keys", _) => {
+                    problems.at(at, format!("{} must be a [section]", section.get_ref()))
+                }
+                (other, _) => problems.at(at, format!("unknown section {}", quote(other))),
+            }
+        }
+        // Every entry was checked as it was taken: the table builds.
+        if let Ok(keymap) = Keymap::build(&config.keys) {
+            config.keymap = keymap;
+        }
+        let mut found = problems.found;
+        found.sort_by_key(|e| e.line);
+        (config, found)
     }
 
-    fn parse_over(mut config: Config, text: &str, file: &str) -> Result<Config, ConfigError> {
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-        let error = |offset: Option<usize>, problem: String| ConfigError {
-            file: file.to_string(),
-            line: offset.map(line_of),
-            problem,
-        };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            error(
-                e.span().map(|s| s.start),
-                e.message().trim().replace('\n', " "),
-            )
-        })?;
-
-        if let Some(refresh) = raw.general.refresh {
-            let secs = *refresh.get_ref();
-            if !(0.1..=3600.0).contains(&secs) {
-                return Err(error(
-                    Some(refresh.span().start),
-                    format!("refresh = {secs} is out of range: use 0.1 to 3600 seconds"),
-                ));
-            }
-            config.refresh = Duration::from_secs_f64(secs);
-        }
-        if let Some(theme) = raw.general.theme {
-            config.theme = ThemeName::parse(theme.get_ref()).ok_or_else(|| {
-                let names: Vec<&str> = ThemeName::ALL.iter().map(|t| t.name()).collect();
-                error(
-                    Some(theme.span().start),
-                    format!(
-                        "unknown theme {:?}: use {}",
-                        theme.get_ref(),
-                        names.join(", ")
-                    ),
-                )
-            })?;
-        }
-        if let Some(mouse) = raw.general.mouse {
-            config.mouse = mouse;
-        }
-        if let Some(columns) = raw.general.columns {
-            let at = Some(columns.span().start);
-            let mut parsed = Vec::new();
-            for name in columns.get_ref() {
-                let column = Column::parse(name).ok_or_else(|| {
-                    let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
-                    error(
-                        at,
-                        format!("unknown column {name:?}: use {}", names.join(", ")),
-                    )
-                })?;
-                if parsed.contains(&column) {
-                    return Err(error(at, format!("column {name:?} is listed twice")));
+    fn set_general(
+        &mut self,
+        name: &Spanned<std::borrow::Cow<'_, str>>,
+        value: &Spanned<DeValue<'_>>,
+        problems: &mut Problems<'_>,
+    ) {
+        let at = Some(value.span().start);
+        match name.get_ref().as_ref() {
+            "refresh" => match number(value.get_ref()) {
+                Some(secs) if (0.1..=3600.0).contains(&secs) => {
+                    self.refresh = Duration::from_secs_f64(secs);
                 }
-                parsed.push(column);
-            }
-            // The command holds the tree: always there, always last.
-            parsed.retain(|&c| c != Column::Command);
-            parsed.push(Column::Command);
-            config.columns = parsed;
+                Some(secs) => problems.at(
+                    at,
+                    format!("refresh = {secs} is out of range: use 0.1 to 3600 seconds"),
+                ),
+                None => problems.at(at, "refresh is a number of seconds, 0.1 to 3600".into()),
+            },
+            "theme" => match value.get_ref().as_str().map(ThemeName::parse) {
+                Some(Some(theme)) => self.theme = theme,
+                found => {
+                    let names: Vec<&str> = ThemeName::ALL.iter().map(|t| t.name()).collect();
+                    let what = found
+                        .and(value.get_ref().as_str())
+                        .map_or_else(|| "a theme".to_string(), quote);
+                    problems.at(
+                        at,
+                        format!("unknown theme {what}: use {}", names.join(", ")),
+                    );
+                }
+            },
+            "mouse" => match value.get_ref().as_bool() {
+                Some(on) => self.mouse = on,
+                None => problems.at(at, "mouse is true or false".into()),
+            },
+            "columns" => match strings(value.get_ref()) {
+                Some(names) => match columns(&names) {
+                    Ok(columns) => self.columns = columns,
+                    Err(problem) => problems.at(at, problem),
+                },
+                None => problems.at(at, "columns is a list of column names".into()),
+            },
+            other => problems.at(
+                Some(name.span().start),
+                format!("unknown setting general.{}", quote(other)),
+            ),
         }
-        if let Some(auto_reap) = raw.lab.auto_reap {
-            config.auto_reap = auto_reap;
-        }
-        if let Some(subreaper) = raw.lab.subreaper {
-            config.subreaper = subreaper;
-        }
+    }
 
-        let mut last_key_line = None;
-        for (name, keys) in &raw.keys {
-            let at = Some(name.span().start);
-            let action = Action::ALL
-                .into_iter()
-                .find(|a| a.name() == name.get_ref())
-                .ok_or_else(|| error(at, format!("unknown action {:?}", name.get_ref())))?;
-            for key in keys.get_ref() {
-                Key::parse(key).map_err(|problem| error(Some(keys.span().start), problem))?;
+    /// `[keys]` and its sections: each action's list of keys, checked one entry at a time, in
+    /// the file's order. An entry that would bind a key twice, or leave no way out, is refused
+    /// and keeps its default; the others stand.
+    fn set_keys(&mut self, entries: &DeTable<'_>, problems: &mut Problems<'_>) {
+        let mut bindings: Vec<KeyEntry<'_, '_>> = Vec::new();
+        for (name, value) in entries {
+            match value.get_ref() {
+                DeValue::Table(section) => {
+                    bindings.extend(
+                        section
+                            .iter()
+                            .map(|(action, keys)| (Some(name.get_ref().to_string()), action, keys)),
+                    );
+                }
+                _ => bindings.push((None, name, value)),
             }
-            if let Some(slot) = config.keys.iter_mut().find(|(a, _)| *a == action) {
-                slot.1 = keys.get_ref().clone();
-            }
-            last_key_line = last_key_line.max(at);
         }
-        let overrides: BTreeMap<String, Vec<String>> = config
-            .keys
-            .iter()
-            .map(|(a, keys)| (a.name().to_string(), keys.clone()))
-            .collect();
-        config.keymap = Keymap::with_overrides(&overrides).map_err(|problem| {
-            // A key bound twice: the line of the binding that made it so.
-            let line = raw
-                .keys
+        bindings.sort_by_key(|(_, action, _)| action.span().start);
+        for (section, action, keys) in bindings {
+            let at = Some(action.span().start);
+            let Some(layer) = self.keys.layer_mut(section.as_deref()) else {
+                problems.at(
+                    at,
+                    format!(
+                        "unknown key section {}",
+                        quote(section.as_deref().unwrap_or_default())
+                    ),
+                );
+                continue;
+            };
+            let Some(names) = key_names(keys, problems) else {
+                continue;
+            };
+            let Some(before) = layer
+                .actions
                 .iter()
-                .filter(|(_, keys)| {
-                    keys.get_ref()
-                        .iter()
-                        .any(|k| problem.contains(&format!("key {k} ")))
-                })
-                .map(|(name, _)| name.span().start)
-                .max()
-                .or(last_key_line);
-            error(line, problem)
-        })?;
-        Ok(config)
+                .find(|(name, _)| *name == action.get_ref().as_ref())
+                .map(|(_, keys)| keys.clone())
+            else {
+                let place = section.map_or_else(String::new, |s| format!(" in [keys.{s}]"));
+                problems.at(
+                    at,
+                    format!("unknown action {}{place}", quote(action.get_ref())),
+                );
+                continue;
+            };
+            layer.set(action.get_ref(), names);
+            if let Err(problem) = Keymap::build(&self.keys) {
+                problems.at(at, format!("{problem}; this entry is ignored"));
+                if let Some(layer) = self.keys.layer_mut(section.as_deref()) {
+                    layer.set(action.get_ref(), before);
+                }
+            }
+        }
     }
 
     /// Where the config file is looked for: `$XDG_CONFIG_HOME/brood/config.toml`, else
@@ -220,34 +283,27 @@ impl Config {
         Some(base.join("brood").join("config.toml"))
     }
 
-    /// The config from `explicit` (`--config`), or the default path when it exists; on any
-    /// mistake, the defaults and the error to show.
-    pub fn load(explicit: Option<&Path>) -> (Config, Option<ConfigError>) {
+    /// The config from `explicit` (`--config`), or the default path when it exists, with the
+    /// mistakes found in it (an unreadable or oversized file is one mistake: the defaults).
+    pub fn load(explicit: Option<&Path>) -> (Config, Vec<ConfigError>) {
         let path = match explicit {
             Some(path) => path.to_path_buf(),
             None => match Config::default_path() {
                 Some(path) if path.exists() => path,
-                _ => return (Config::default(), None),
+                _ => return (Config::default(), Vec::new()),
             },
         };
         let file = path.display().to_string();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) => {
-                let problem = format!("cannot read it: {err}");
-                return (
-                    Config::default(),
-                    Some(ConfigError {
-                        file,
-                        line: None,
-                        problem,
-                    }),
-                );
-            }
-        };
-        match Config::parse(&text, &file) {
-            Ok(config) => (config, None),
-            Err(err) => (Config::default(), Some(err)),
+        match read_small(&path) {
+            Ok(text) => Config::parse(&text, &file),
+            Err(problem) => (
+                Config::default(),
+                vec![ConfigError {
+                    file,
+                    line: None,
+                    problem,
+                }],
+            ),
         }
     }
 
@@ -267,36 +323,143 @@ impl Config {
         out.push_str("\n[lab]\n");
         out.push_str(&format!("auto_reap = {}\n", self.auto_reap));
         out.push_str(&format!("subreaper = {}\n", self.subreaper));
-        out.push_str("\n[keys]\n");
-        for (action, keys) in &self.keys {
-            out.push_str(&format!("{} = {}\n", action.name(), list(keys)));
+        for layer in &self.keys.0 {
+            match layer.section {
+                None => out.push_str("\n[keys]\n"),
+                Some(section) => out.push_str(&format!("\n[keys.{section}]\n")),
+            }
+            for (action, keys) in &layer.actions {
+                out.push_str(&format!("{action} = {}\n", list(keys)));
+            }
         }
         out
     }
 }
 
+/// The file's text, if it is a readable UTF-8 file of at most [`MAX_BYTES`].
+fn read_small(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|err| format!("cannot read it: {err}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| format!("cannot read it: {err}"))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(format!(
+            "larger than {} KiB, which no config file is; not read",
+            MAX_BYTES >> 10
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
+/// A value quoted briefly: at most [`QUOTE_CHARS`] characters, control characters escaped.
+fn quote(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(QUOTE_CHARS).collect();
+    let cut = if chars.next().is_some() { "…" } else { "" };
+    format!("{:?}", format!("{head}{cut}"))
+}
+
+fn number(value: &DeValue<'_>) -> Option<f64> {
+    let text = match value {
+        DeValue::Float(float) => float.as_str(),
+        DeValue::Integer(int) if int.radix() == 10 => int.as_str(),
+        _ => return None,
+    };
+    text.replace('_', "")
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite())
+}
+
+fn strings(value: &DeValue<'_>) -> Option<Vec<String>> {
+    match value {
+        DeValue::Array(items) => items
+            .iter()
+            .map(|item| item.get_ref().as_str().map(str::to_string))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// A list of key names, each one checked; `None` (the problem reported) if any is wrong.
+fn key_names(value: &Spanned<DeValue<'_>>, problems: &mut Problems<'_>) -> Option<Vec<String>> {
+    let at = Some(value.span().start);
+    let Some(names) = strings(value.get_ref()) else {
+        problems.at(
+            at,
+            "a key binding is a list of key names, like [\"q\"]".into(),
+        );
+        return None;
+    };
+    for name in &names {
+        if let Err(problem) = Key::parse(name) {
+            let brief = problem.replace(&format!("{name:?}"), &quote(name));
+            problems.at(at, brief);
+            return None;
+        }
+    }
+    Some(names)
+}
+
+fn columns(names: &[String]) -> Result<Vec<Column>, String> {
+    let mut parsed = Vec::new();
+    for name in names {
+        let column = Column::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown column {}: use {}", quote(name), known.join(", "))
+        })?;
+        if parsed.contains(&column) {
+            return Err(format!("column {} is listed twice", quote(name)));
+        }
+        parsed.push(column);
+    }
+    // The command holds the tree: always there, always last.
+    parsed.retain(|&c| c != Column::Command);
+    parsed.push(Column::Command);
+    Ok(parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::keymap::{Action, ConfirmAction, DEFAULT_CONFIG};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+    /// The one mistake `text` holds.
     fn problem(text: &str) -> ConfigError {
-        Config::parse(text, "test.toml").unwrap_err()
+        let (_, mut found) = Config::parse(text, "test.toml");
+        assert_eq!(found.len(), 1, "{found:?}");
+        found.remove(0)
+    }
+
+    fn press(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
     }
 
     #[test]
     fn the_shipped_defaults_parse_and_an_empty_file_keeps_them() {
-        let config = Config::parse("", "empty.toml").unwrap();
+        let (shipped, found) = Config::parse(DEFAULT_CONFIG, "the shipped defaults");
+        assert_eq!(found, Vec::new());
+        assert_eq!(shipped.keys, default_names());
+        let (config, found) = Config::parse("", "empty.toml");
+        assert!(found.is_empty());
         assert_eq!(config.refresh, Duration::from_secs(1));
         assert_eq!(config.theme, ThemeName::Dark);
         assert!(config.mouse);
         assert_eq!(config.columns, crate::app::sort::DEFAULT_COLUMNS.to_vec());
-        assert!(config.keys.iter().all(|(_, keys)| !keys.is_empty()));
+        assert!(
+            config
+                .keys
+                .0
+                .iter()
+                .all(|layer| layer.actions.iter().all(|(_, keys)| !keys.is_empty()))
+        );
     }
 
     #[test]
     fn every_entry_can_be_set() {
-        let config = Config::parse(
+        let (config, found) = Config::parse(
             r#"
 [general]
 refresh = 0.5
@@ -310,10 +473,13 @@ subreaper = true
 
 [keys]
 quit = ["Q"]
+
+[keys.confirm]
+yes = ["Y"]
 "#,
             "mine.toml",
-        )
-        .unwrap();
+        );
+        assert_eq!(found, Vec::new());
         assert_eq!(config.refresh, Duration::from_millis(500));
         assert_eq!(config.theme, ThemeName::Light);
         assert!(!config.mouse && config.auto_reap && config.subreaper);
@@ -327,11 +493,18 @@ quit = ["Q"]
                 Column::Command
             ]
         );
-        let q = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
-        assert_eq!(config.keymap.action_for(q('Q')), Some(Action::Quit));
-        assert_eq!(config.keymap.action_for(q('q')), None);
+        assert_eq!(
+            config.keymap.main.action_for(press('Q')),
+            Some(Action::Quit)
+        );
+        assert_eq!(config.keymap.main.action_for(press('q')), None);
+        assert_eq!(
+            config.keymap.confirm.action_for(press('Y')),
+            Some(ConfirmAction::Yes)
+        );
         // What --print-config prints reads back as the same configuration.
-        let again = Config::parse(&config.to_toml(), "printed.toml").unwrap();
+        let (again, found) = Config::parse(&config.to_toml(), "printed.toml");
+        assert_eq!(found, Vec::new());
         assert_eq!(again.to_toml(), config.to_toml());
     }
 
@@ -366,29 +539,88 @@ quit = ["Q"]
 
         let err = problem("[keys]\nhelp = [\"?\"]\nquit = [\"?\"]\n");
         assert!(err.problem.contains("bound to both"), "{err}");
-        assert!(err.line.is_some(), "{err}");
+        assert_eq!(err.line, Some(3), "{err}");
 
         let err = problem("[general]\ncolumns = [\"pid\", \"nonsense\"]\n");
         assert_eq!(err.line, Some(2));
         assert!(err.problem.contains("unknown column \"nonsense\""), "{err}");
 
-        let err = problem("[general\n");
-        assert_eq!(err.line, Some(1), "{err}");
+        let err = problem("[keys.menu]\nup = [\"Q\"]\nsideways = [\"x\"]\n");
+        assert_eq!(err.line, Some(3));
+        assert!(err.problem.contains("in [keys.menu]"), "{err}");
     }
 
     #[test]
-    fn a_broken_file_falls_back_to_the_defaults_with_the_error() {
+    fn every_mistake_is_reported_and_every_good_entry_kept() {
+        let text = "[general]\ntheme = \"neon\"\nrefresh = 2\nmouse = \"yes\"\n[lab]\nauto_reap = true\n[keys]\nexplode = [\"x\"]\nhelp = [\"F2\"]\nquit = [\"F2\"]\n";
+        let (config, found) = Config::parse(text, "test.toml");
+        let lines: Vec<Option<usize>> = found.iter().map(|e| e.line).collect();
+        assert_eq!(
+            lines,
+            vec![Some(2), Some(4), Some(8), Some(10)],
+            "{found:?}"
+        );
+        assert_eq!(
+            config.theme,
+            ThemeName::Dark,
+            "a wrong entry keeps its default"
+        );
+        assert_eq!(
+            config.refresh,
+            Duration::from_secs(2),
+            "the right ones count"
+        );
+        assert!(config.auto_reap);
+        let f2 = KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE);
+        assert_eq!(config.keymap.main.action_for(f2), Some(Action::Help));
+        assert_eq!(
+            config.keymap.main.action_for(press('q')),
+            Some(Action::Quit),
+            "the clashing entry is the one ignored"
+        );
+    }
+
+    #[test]
+    fn a_table_with_no_way_out_is_refused() {
+        let err = problem("[keys]\nquit = []\nforce_quit = []\n");
+        assert!(err.problem.contains("no way out"), "{err}");
+        assert_eq!(err.line, Some(3), "the entry that took the last way out");
+        let (config, _) = Config::parse("[keys]\nquit = []\nforce_quit = []\n", "t.toml");
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(
+            config.keymap.main.action_for(ctrl_c),
+            Some(Action::ForceQuit)
+        );
+    }
+
+    #[test]
+    fn values_are_quoted_briefly() {
+        let huge = "x".repeat(10_000_000);
+        let err = problem(&format!("[general]\ntheme = \"{huge}\"\n"));
+        assert!(err.problem.len() < 200, "{} bytes", err.problem.len());
+        assert!(err.problem.contains("…"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_or_oversized_file_is_one_mistake_and_the_defaults() {
         let dir = std::env::temp_dir().join(format!("brood-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("config.toml");
         std::fs::write(&path, "[general]\ntheme = 7\n").unwrap();
-        let (config, err) = Config::load(Some(&path));
-        let err = err.expect("an error");
-        assert_eq!(err.line, Some(2));
-        assert!(err.file.ends_with("config.toml"));
+        let (config, found) = Config::load(Some(&path));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].line, Some(2));
+        assert!(found[0].file.ends_with("config.toml"));
         assert_eq!(config.theme, ThemeName::Dark);
-        let (_, err) = Config::load(Some(&dir.join("missing.toml")));
-        assert!(err.unwrap().problem.starts_with("cannot read it"));
+        let (_, found) = Config::load(Some(&dir.join("missing.toml")));
+        assert!(found[0].problem.starts_with("cannot read it"));
+        // /dev/zero never ends: only the first mebibyte is read, then refused.
+        let (config, found) = Config::load(Some(Path::new("/dev/zero")));
+        assert!(
+            found[0].problem.starts_with("larger than 1024 KiB"),
+            "{found:?}"
+        );
+        assert_eq!(config.refresh, Duration::from_secs(1));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -147,11 +147,12 @@ fn print_and_exit(cli: &Cli) -> Option<ExitCode> {
             }
         }
     } else if cli.print_config {
-        let (config, error) = brood::config::Config::load(cli.config.as_deref());
+        let (config, errors) = brood::config::Config::load(cli.config.as_deref());
         let mut text = String::new();
-        if let Some(error) = error {
-            let _ = writeln!(std::io::stderr(), "brood: {error}; using the defaults");
-            text.push_str(&format!("# {error}; these are the defaults\n"));
+        for error in errors {
+            let consequence = error.consequence();
+            let _ = writeln!(std::io::stderr(), "brood: {error}; {consequence}");
+            text.push_str(&format!("# {error}; {consequence}\n"));
         }
         text.push_str(&brood::runtime::effective(cli, config).to_toml());
         text.into_bytes()

@@ -1,9 +1,8 @@
 //! The explorer's side of `update`: filters, sort, list mode, tags, the details pane, follow,
 //! pause and suspend, and the pickers (user, sort column) they open.
 
-use crossterm::event::{KeyCode, KeyEvent};
-
-use super::keymap::Action;
+use super::dialogs::moved;
+use super::keymap::{Action, MenuAction};
 use super::sort::Column;
 use super::{App, Overlay, Severity};
 use crate::message::{Effect, Target};
@@ -178,23 +177,19 @@ impl App {
     pub(super) fn on_picker_key(
         &mut self,
         mut picker: Picker,
-        key: KeyEvent,
-        action: Option<Action>,
+        action: Option<MenuAction>,
     ) -> Vec<Effect> {
-        let count = picker.items.len().max(1);
-        match (action, key.code) {
-            (_, KeyCode::Enter) => {
+        match action {
+            Some(MenuAction::Choose) => {
                 self.pick(&picker);
                 return Vec::new();
             }
-            (Some(Action::Up), _) => {
-                picker.selected = picker.selected.checked_sub(1).unwrap_or(count - 1)
+            Some(MenuAction::Cancel) => return Vec::new(),
+            Some(action) => {
+                let count = picker.items.len();
+                picker.selected = moved(picker.selected, count, action, self.menu_page());
             }
-            (Some(Action::Down), _) => picker.selected = (picker.selected + 1) % count,
-            (Some(Action::First), _) => picker.selected = 0,
-            (Some(Action::Last), _) => picker.selected = count - 1,
-            (Some(Action::Quit), _) => return Vec::new(),
-            _ => {}
+            None => {}
         }
         self.overlay = Some(Overlay::Pick(picker));
         Vec::new()

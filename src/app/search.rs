@@ -1,12 +1,12 @@
 //! The search and filter boxes at the bottom of the screen. While one is open it reads typed
-//! text (a dialog may); every other key still comes from the key table: F3 / Shift-F3 step
-//! through matches, arrows move the selection.
+//! text; its other keys come from the key table's input layer (next and previous match, accept,
+//! cancel), and keys that are not text still move the selection.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::App;
 use super::filter::text_matches;
-use super::keymap::Action;
+use super::keymap::{Action, InputAction};
 use crate::message::Effect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,63 +45,48 @@ impl App {
         });
     }
 
-    pub(super) fn on_prompt_key(
-        &mut self,
-        mut prompt: Prompt,
-        key: KeyEvent,
-        action: Option<Action>,
-    ) -> Vec<Effect> {
+    pub(super) fn on_prompt_key(&mut self, mut prompt: Prompt, key: KeyEvent) -> Vec<Effect> {
         let typed = !key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-        match key.code {
-            KeyCode::Esc => {
+        match self.keymap.input.action_for(key) {
+            Some(InputAction::Cancel) => {
                 if prompt.kind == PromptKind::Filter {
                     self.filter.text.clear();
                     self.rebuild_rows(None);
                 }
                 return Vec::new();
             }
-            KeyCode::Enter => {
-                if prompt.kind == PromptKind::Filter {
-                    return Vec::new();
-                }
-                self.prompt = Some(prompt);
-                self.search_step(true);
-                return Vec::new();
-            }
-            KeyCode::Backspace => {
-                prompt.input.pop();
-            }
-            KeyCode::Char(c) if typed => prompt.input.push(c),
-            _ => {
-                if prompt.input.is_empty()
-                    && matches!(action, Some(Action::Search | Action::SearchPrev))
-                {
+            Some(InputAction::Accept) if prompt.kind == PromptKind::Filter => return Vec::new(),
+            Some(step @ (InputAction::Accept | InputAction::Next | InputAction::Previous)) => {
+                if prompt.input.is_empty() {
                     prompt.input = self.last_search.clone();
                 }
                 self.prompt = Some(prompt);
-                return match action {
-                    Some(Action::Search) => {
-                        self.search_step(true);
-                        Vec::new()
-                    }
-                    Some(Action::SearchPrev) => {
-                        self.search_step(false);
-                        Vec::new()
-                    }
-                    Some(
-                        action @ (Action::Up
-                        | Action::Down
-                        | Action::PageUp
-                        | Action::PageDown
-                        | Action::First
-                        | Action::Last
-                        | Action::ForceQuit),
-                    ) => self.perform(action),
-                    _ => Vec::new(),
-                };
+                self.search_step(step != InputAction::Previous);
+                return Vec::new();
             }
+            Some(InputAction::Erase) => {
+                prompt.input.pop();
+            }
+            None => match key.code {
+                KeyCode::Char(c) if typed => prompt.input.push(c),
+                // Keys that are not text still move the selection.
+                _ => {
+                    self.prompt = Some(prompt);
+                    return match self.keymap.main.action_for(key) {
+                        Some(
+                            action @ (Action::Up
+                            | Action::Down
+                            | Action::PageUp
+                            | Action::PageDown
+                            | Action::First
+                            | Action::Last),
+                        ) => self.perform(action),
+                        _ => Vec::new(),
+                    };
+                }
+            },
         }
         // The text changed.
         match prompt.kind {

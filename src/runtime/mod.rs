@@ -30,7 +30,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let (events, inbox) = mpsc::channel();
     input::spawn_signal_thread(events.clone())?;
 
-    let (config, config_error) = Config::load(cli.config.as_deref());
+    let (config, config_errors) = Config::load(cli.config.as_deref());
     let config = effective(cli, config);
     let mut terminal = Terminal::enter(config.mouse)?;
     let collector = Collector::start(config.refresh, ScanOptions::default(), events.clone());
@@ -42,7 +42,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     terminal::install_panic_hook(executor.lab());
     let result = (|| {
         let size = terminal.size()?;
-        let mut app = App::new(settings(cli, &config, config_error));
+        let mut app = App::new(settings(cli, &config, config_errors));
         app.update(Event::Resize {
             width: size.width,
             height: size.height,
@@ -66,7 +66,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The app's settings: the configuration, the command line, and what brood reads about itself.
-fn settings(cli: &Cli, config: &Config, config_error: Option<ConfigError>) -> Settings {
+fn settings(cli: &Cli, config: &Config, config_errors: Vec<ConfigError>) -> Settings {
     Settings {
         keymap: config.keymap.clone(),
         theme: config.theme,
@@ -82,9 +82,9 @@ fn settings(cli: &Cli, config: &Config, config_error: Option<ConfigError>) -> Se
         user: cli.user.clone(),
         filter: cli.filter.clone(),
         scenario: cli.scenario,
-        warnings: config_error
-            .map(|error| format!("config: {error}; running on the defaults"))
-            .into_iter()
+        warnings: config_errors
+            .iter()
+            .map(|error| format!("config: {error}; {}", error.consequence()))
             .collect(),
     }
 }

@@ -7,6 +7,7 @@ mod footer;
 pub mod format;
 mod header;
 mod help;
+mod hints;
 mod ipc_view;
 pub mod scenario_panel;
 pub mod theme;
@@ -45,7 +46,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     footer::draw(frame, areas.footer, app, theme);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, screen, app, theme, *scroll),
-        Some(Overlay::ScenarioMenu(menu)) => scenario_panel::draw_menu(frame, screen, *menu, theme),
+        Some(Overlay::ScenarioMenu(menu)) => {
+            scenario_panel::draw_menu(frame, screen, app, *menu, theme)
+        }
         Some(overlay) => dialogs::draw(frame, screen, app, overlay, theme),
         None => {}
     }
