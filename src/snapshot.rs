@@ -242,6 +242,7 @@ mod tests {
             nice: 0,
             threads: 1,
             tracer: None,
+            ran: true,
         }
     }
 

@@ -33,7 +33,7 @@ use std::time::SystemTime;
 use crate::message::{CollectorCommand, Effect, Event, SystemStats, Target};
 use crate::proc::details::Details;
 use crate::proc::groups::StoppedGroup;
-use crate::proc::ipc::{Deadlock, IpcState};
+use crate::proc::ipc::{Deadlock, IpcState, Link};
 use crate::proc::lifecycle::{Lifecycle, Marks};
 use crate::proc::tree::Row;
 use crate::proc::{Identity, Pid, PidIndex, Snapshot};
@@ -167,6 +167,12 @@ pub struct App {
     pub ipc: IpcState,
     /// Deadlocks found in it.
     pub deadlocks: Vec<Deadlock>,
+    /// The selected process's links while the IPC panel shows them, and for which process and
+    /// sweep they were worked out (once, not at every frame).
+    pub links: Vec<Link>,
+    links_for: (Option<Identity>, u64),
+    /// IPC sweeps taken, so links are worked out again after each.
+    ipc_sweeps: u64,
     /// The processes of brood's lab, by identity.
     pub lab: LabMembers,
     /// Process groups with a stopped member in the last scan, to tell when one is orphaned.
@@ -254,6 +260,9 @@ impl App {
             pid_index: PidIndex::default(),
             ipc: IpcState::default(),
             deadlocks: Vec::new(),
+            links: Vec::new(),
+            links_for: (None, 0),
+            ipc_sweeps: 0,
             lab: LabMembers::default(),
             stopped_groups: Vec::new(),
             auto_reap: settings.auto_reap,
@@ -313,6 +322,12 @@ impl App {
             self.inspecting = wanted;
             self.details_scroll = 0;
             effects.push(Effect::Collector(CollectorCommand::Inspect(wanted)));
+        }
+        // The IPC panel and the [linked] badges show the selected process's links.
+        let linked = (self.selected.filter(|_| self.show_ipc), self.ipc_sweeps);
+        if linked != self.links_for {
+            self.links = linked.0.map_or_else(Vec::new, |id| self.ipc.links_of(id));
+            self.links_for = linked;
         }
         effects
     }

@@ -7,10 +7,10 @@ use super::filter::StateFilter;
 use super::{App, LabMembers, StateCounts, lab};
 use crate::message::{Effect, SystemStats};
 use crate::proc::groups;
-use crate::proc::ipc::{IpcState, find_deadlocks};
+use crate::proc::ipc::{Deadlock, IpcState, find_deadlocks};
 use crate::proc::lifecycle::{Change, Marks};
 use crate::proc::tree::{TreeOptions, build_rows};
-use crate::proc::{Identity, Pid, PidIndex, ProcInfo, Snapshot, State, TaskKind};
+use crate::proc::{Identity, PidIndex, ProcInfo, Snapshot, State, TaskKind};
 
 impl App {
     pub(super) fn take_snapshot(&mut self, snapshot: Snapshot) -> Vec<Effect> {
@@ -40,12 +40,10 @@ impl App {
         for (text, about_lab) in lines.into_iter().chain(groups) {
             self.push_log(text, about_lab);
         }
-        // Deadlocks come from a slower sweep: drop those whose members are gone since, so no
-        // badge stays on a process that ended (or lands on one that reused the PID).
         let [now_index, _] = indexes;
-        self.deadlocks
-            .retain(|d| d.members().all(|pid| now_index.contains(pid)));
         self.pid_index = now_index;
+        // Deadlocks come from a slower sweep: one whose member ended or woke up since is broken.
+        self.break_deadlocks(|deadlock, still| !still(deadlock));
         self.counts = count_states(&self.snapshot, &self.marks, &self.lab);
         if !self.tagged.is_empty() {
             let alive: HashSet<Identity> = self.snapshot.procs.iter().map(|p| p.id).collect();
@@ -230,26 +228,50 @@ impl App {
         self.system = Some(system);
     }
 
-    /// Takes a new IPC sweep; a deadlock seen for the first time goes to the log.
+    /// Takes a new IPC sweep. A deadlock is told once when it forms and once when it breaks:
+    /// one the sweep no longer finds while every member still sleeps where it did is kept (a
+    /// sweep can miss a process whose descriptors it could not read that time).
     pub(super) fn take_ipc(&mut self, state: IpcState) {
-        let deadlocks = find_deadlocks(&state.waits());
-        for deadlock in &deadlocks {
-            if !self.deadlocks.contains(deadlock) {
-                let steps: Vec<String> = deadlock
-                    .cycle
-                    .iter()
-                    .map(|(pid, reason, on)| reason.step(&pid.to_string(), &on.to_string()))
-                    .collect();
-                self.log_line(format!("deadlock: {}", steps.join("; ")));
+        let found = find_deadlocks(&state.waits());
+        self.break_deadlocks(|deadlock, still| {
+            !found.iter().any(|f| same_members(f, deadlock)) && !still(deadlock)
+        });
+        for deadlock in found {
+            if self.deadlocks.iter().any(|d| same_members(d, &deadlock)) {
+                continue;
             }
+            let about_lab = deadlock.members().any(|id| self.lab.contains(id));
+            self.push_log(format!("deadlock: {}", cycle_text(&deadlock)), about_lab);
+            self.deadlocks.push(deadlock);
         }
-        self.deadlocks = deadlocks;
         self.ipc = state;
+        self.ipc_sweeps += 1;
     }
 
-    /// Whether `pid` is on a deadlock cycle.
-    pub fn in_deadlock(&self, pid: Pid) -> bool {
-        self.deadlocks.iter().any(|d| d.members().any(|m| m == pid))
+    /// Drops (and logs as broken) each deadlock `broken` says is; it is given a check of whether
+    /// every member of a deadlock is still there and still asleep.
+    fn break_deadlocks(&mut self, broken: impl Fn(&Deadlock, &dyn Fn(&Deadlock) -> bool) -> bool) {
+        let deadlocks = std::mem::take(&mut self.deadlocks);
+        let still = |deadlock: &Deadlock| {
+            deadlock.members().all(|id| {
+                self.proc_by_pid(id.pid).is_some_and(|p| {
+                    p.id == id && matches!(p.state, State::Sleeping | State::DiskSleep)
+                })
+            })
+        };
+        let (gone, kept): (Vec<Deadlock>, Vec<Deadlock>) =
+            deadlocks.into_iter().partition(|d| broken(d, &still));
+        self.deadlocks = kept;
+        for deadlock in gone {
+            let about_lab = deadlock.members().any(|id| self.lab.contains(id));
+            let text = format!("deadlock broken: {}", members_text(&deadlock));
+            self.push_log(text, about_lab);
+        }
+    }
+
+    /// Whether `id` is on a deadlock cycle.
+    pub fn in_deadlock(&self, id: Identity) -> bool {
+        self.deadlocks.iter().any(|d| d.members().any(|m| m == id))
     }
 
     /// Whether `proc` belongs to brood's lab.
@@ -330,4 +352,28 @@ fn count_states(snapshot: &Snapshot, marks: &[Marks], lab: &LabMembers) -> State
         }
     }
     counts
+}
+
+/// Whether two deadlocks are the same set of processes (whatever the sweep spelled first).
+fn same_members(a: &Deadlock, b: &Deadlock) -> bool {
+    let sorted = |d: &Deadlock| {
+        let mut members: Vec<Identity> = d.members().collect();
+        members.sort_unstable();
+        members
+    };
+    sorted(a) == sorted(b)
+}
+
+fn cycle_text(deadlock: &Deadlock) -> String {
+    let steps: Vec<String> = deadlock
+        .cycle
+        .iter()
+        .map(|(id, reason, on)| reason.step(&id.to_string(), &on.to_string()))
+        .collect();
+    steps.join("; ")
+}
+
+fn members_text(deadlock: &Deadlock) -> String {
+    let members: Vec<String> = deadlock.members().map(|id| id.to_string()).collect();
+    members.join(", ")
 }

@@ -485,3 +485,77 @@ fn log_entries_say_whether_they_are_about_the_lab() {
     assert_eq!(about("202 "), Some(true), "a new lab process");
     assert_eq!(about("301 "), Some(false), "a stranger's child");
 }
+
+/// 10 and 11 read each other's pipe (a deadlock), as a sweep of `snapshot` would find them.
+fn deadlocked(snapshot: &Snapshot) -> IpcState {
+    use crate::proc::ipc::{Access, Endpoint, FdEnd};
+    use crate::proc::wchan::WaitKind;
+    let end = |fd, inode, access| FdEnd {
+        fd,
+        endpoint: Endpoint::Pipe(inode),
+        access,
+    };
+    let mut ipc = IpcState::default();
+    ipc.ends.insert(
+        10,
+        Some(vec![end(3, 100, Access::Read), end(4, 200, Access::Write)].into()),
+    );
+    ipc.ends.insert(
+        11,
+        Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)].into()),
+    );
+    ipc.waits_in.insert(10, WaitKind::PipeRead);
+    ipc.waits_in.insert(11, WaitKind::PipeRead);
+    ipc.ids = snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
+    ipc
+}
+
+fn deadlock_lines(app: &App) -> Vec<String> {
+    app.log
+        .iter()
+        .filter(|e| e.text.starts_with("deadlock"))
+        .map(|e| e.text.clone())
+        .collect()
+}
+
+#[test]
+fn a_deadlock_is_told_once_when_it_forms_and_once_when_it_breaks() {
+    let pair = tree;
+    let mut app = app_with(pair().build());
+    app.update(Event::Ipc(Box::new(deadlocked(&app.snapshot))));
+    assert!(app.in_deadlock(app.snapshot.procs[1].id));
+    // A later sweep that misses it (descriptors unreadable that time) while both still sleep.
+    app.update(Event::Ipc(Box::default()));
+    app.update(Event::Ipc(Box::new(deadlocked(&app.snapshot))));
+    feed(&mut app, pair().build());
+    assert_eq!(deadlock_lines(&app).len(), 1, "{:?}", deadlock_lines(&app));
+    // 11 is killed, and PID 11 goes to another process: the deadlock is broken, and the badge
+    // does not land on the newcomer.
+    let reused = SnapshotBuilder::default()
+        .proc(1, 0, "init")
+        .proc(10, 1, "a")
+        .with(11, 10, "newcomer", |p| p.id.start_ticks = 999)
+        .proc(20, 1, "b")
+        .build();
+    feed(&mut app, reused);
+    let lines = deadlock_lines(&app);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1], "deadlock broken: 10, 11");
+    let newcomer = app.snapshot.procs.iter().find(|p| p.pid() == 11).unwrap();
+    assert!(!app.in_deadlock(newcomer.id));
+    // A sweep of the new processes finds nothing of the old pair.
+    app.update(Event::Ipc(Box::default()));
+    assert!(app.deadlocks.is_empty());
+}
+
+#[test]
+fn deadlocks_outside_the_lab_stay_out_of_the_lab_views_log() {
+    let mut app = app_with(tree().build());
+    app.update(Event::Ipc(Box::new(deadlocked(&app.snapshot))));
+    let entry = app
+        .log
+        .iter()
+        .find(|e| e.text.starts_with("deadlock"))
+        .expect("logged");
+    assert!(!entry.about_lab, "10 and 11 are not the lab's");
+}

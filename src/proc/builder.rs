@@ -37,6 +37,7 @@ pub fn process(pid: Pid, ppid: Pid, name: &str) -> ProcInfo {
         nice: 0,
         threads: 1,
         tracer: None,
+        ran: true,
     }
 }
 

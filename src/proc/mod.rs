@@ -146,6 +146,9 @@ pub struct ProcInfo {
     pub threads: i64,
     /// Who traces it, read only for traced processes.
     pub tracer: Option<Pid>,
+    /// Whether it may have run since the scan before: false only when the scanner proved it did
+    /// not (its CPU time, to the nanosecond, stood still), so what was read of it still holds.
+    pub ran: bool,
 }
 
 impl ProcInfo {

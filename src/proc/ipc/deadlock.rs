@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::IpcState;
 use super::endpoints::{Endpoint, FdEnd};
-use crate::proc::Pid;
 use crate::proc::wchan::WaitKind;
+use crate::proc::{Identity, Pid};
 
 /// From /proc/PID/syscall: the syscall number and first argument of a blocked process
 /// (for a blocked read or write, the file descriptor).
@@ -62,24 +62,24 @@ impl WaitReason {
     }
 }
 
-/// One blocked process and the processes that could release it.
+/// One blocked process and the processes that could release it, by identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wait {
-    pub pid: Pid,
+    pub id: Identity,
     pub reason: WaitReason,
-    pub releasers: Vec<Pid>,
+    pub releasers: Vec<Identity>,
 }
 
 /// A set of processes that wait only for each other: none can ever go on by itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deadlock {
     /// Each process on the cycle, with what it waits for and on whom, in cycle order.
-    pub cycle: Vec<(Pid, WaitReason, Pid)>,
+    pub cycle: Vec<(Identity, WaitReason, Identity)>,
 }
 
 impl Deadlock {
-    pub fn members(&self) -> impl Iterator<Item = Pid> + '_ {
-        self.cycle.iter().map(|(pid, _, _)| *pid)
+    pub fn members(&self) -> impl Iterator<Item = Identity> + '_ {
+        self.cycle.iter().map(|(id, _, _)| *id)
     }
 }
 
@@ -91,12 +91,12 @@ impl Deadlock {
 /// remains is deadlocked. An idle reader whose writer is alive and not blocked always has a way
 /// out, so it is never flagged.
 pub fn find_deadlocks(waits: &[Wait]) -> Vec<Deadlock> {
-    let mut stuck: HashMap<Pid, &Wait> = waits.iter().map(|w| (w.pid, w)).collect();
+    let mut stuck: HashMap<Identity, &Wait> = waits.iter().map(|w| (w.id, w)).collect();
     loop {
-        let free: Vec<Pid> = stuck
+        let free: Vec<Identity> = stuck
             .values()
             .filter(|w| {
-                let blocked = |p: &Pid| stuck.contains_key(p);
+                let blocked = |p: &Identity| stuck.contains_key(p);
                 if w.releasers.is_empty() {
                     return true; // waits for no one known: not ours to call a deadlock
                 }
@@ -106,7 +106,7 @@ pub fn find_deadlocks(waits: &[Wait]) -> Vec<Deadlock> {
                     !w.releasers.iter().all(blocked)
                 }
             })
-            .map(|w| w.pid)
+            .map(|w| w.id)
             .collect();
         if free.is_empty() {
             break;
@@ -116,15 +116,15 @@ pub fn find_deadlocks(waits: &[Wait]) -> Vec<Deadlock> {
         }
     }
     // Spell out one cycle per group: follow stuck releasers until a process repeats.
-    let mut seen: Vec<Pid> = Vec::new();
+    let mut seen: Vec<Identity> = Vec::new();
     let mut deadlocks = Vec::new();
-    let mut starts: Vec<Pid> = stuck.keys().copied().collect();
+    let mut starts: Vec<Identity> = stuck.keys().copied().collect();
     starts.sort_unstable();
     for start in starts {
         if seen.contains(&start) {
             continue;
         }
-        let mut path: Vec<Pid> = Vec::new();
+        let mut path: Vec<Identity> = Vec::new();
         let mut current = start;
         while !path.contains(&current) {
             path.push(current);
@@ -180,11 +180,11 @@ impl IpcState {
             let Some(inode) = pipe else { continue };
             // A reader waits for writers, a writer for readers; its own other end counts too:
             // a reader holding the write end itself never sees EOF.
-            let releasers: Vec<Pid> = self
+            let releasers: Vec<Identity> = self
                 .ends
                 .iter()
                 .filter(|(_, ends)| {
-                    ends.iter().flatten().any(|e| {
+                    ends.iter().flat_map(|e| e.iter()).any(|e| {
                         e.endpoint == Endpoint::Pipe(inode)
                             && if reading {
                                 e.access.writes()
@@ -193,10 +193,10 @@ impl IpcState {
                             }
                     })
                 })
-                .map(|(p, _)| *p)
+                .map(|(p, _)| self.identity(*p))
                 .collect();
             // Someone we could not read might hold an end: no claim then.
-            if self.ends.values().any(Option::is_none) && releasers.iter().all(|p| *p == pid) {
+            if self.ends.values().any(Option::is_none) && releasers.iter().all(|r| r.pid == pid) {
                 continue;
             }
             let reason = if reading {
@@ -205,7 +205,7 @@ impl IpcState {
                 WaitReason::PipeWrite(inode)
             };
             waits.push(Wait {
-                pid,
+                id: self.identity(pid),
                 reason,
                 releasers,
             });
@@ -218,6 +218,7 @@ impl IpcState {
                 .filter(|l| !l.blocked && l.id == request.id)
                 .filter_map(|l| l.pid)
                 .filter(|holder| *holder != pid)
+                .map(|holder| self.identity(holder))
                 .collect();
             let reason = WaitReason::Lock {
                 id: request.id,
@@ -225,12 +226,12 @@ impl IpcState {
                 inode: request.inode,
             };
             waits.push(Wait {
-                pid,
+                id: self.identity(pid),
                 reason,
                 releasers,
             });
         }
-        waits.sort_by_key(|w| w.pid);
+        waits.sort_by_key(|w| w.id);
         waits
     }
 

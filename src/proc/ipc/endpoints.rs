@@ -2,6 +2,7 @@
 //! memory, a message queue; and which way it is open. Read from /proc/PID/fd and its fdinfo.
 
 use std::io;
+use std::mem::MaybeUninit;
 
 use crate::proc::Pid;
 
@@ -101,20 +102,41 @@ pub fn parse_fdinfo_flags(text: &str) -> Option<u32> {
 
 /// The IPC descriptors of one process. Permission errors are `Err`, to be shown as such.
 pub fn read_ends(pid: Pid) -> io::Result<Vec<FdEnd>> {
+    read_ends_but(pid, &[])
+}
+
+/// [`read_ends`], without looking at the descriptors in `known` (sorted): ones the caller knows
+/// are no IPC end (brood's scanner keeps thousands of /proc files open, each a readlink).
+pub fn read_ends_but(pid: Pid, known: &[i32]) -> io::Result<Vec<FdEnd>> {
+    use rustix::fs::{Mode, OFlags, RawDir, open, readlinkat};
+    let dir = open(
+        format!("/proc/{pid}/fd"),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    // One buffer for the listing and one for the link targets, however many descriptors.
+    let mut listing = [MaybeUninit::uninit(); 8192];
+    let mut entries = RawDir::new(&dir, &mut listing);
+    let mut target = Vec::with_capacity(128);
     let mut ends = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
-        let Ok(entry) = entry else { continue };
-        let Some(fd) = entry
-            .file_name()
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(fd) = name
             .to_str()
+            .ok()
             .and_then(|n| n.parse::<i32>().ok())
+            .filter(|fd| known.binary_search(fd).is_err())
         else {
             continue;
         };
-        let Ok(target) = std::fs::read_link(entry.path()) else {
+        // Gone since the listing: closed, not an error.
+        let Ok(link) = readlinkat(&dir, name, std::mem::take(&mut target)) else {
             continue;
         };
-        let Some(endpoint) = target.to_str().and_then(Endpoint::from_link) else {
+        let endpoint = link.to_str().ok().and_then(Endpoint::from_link);
+        target = link.into_bytes_with_nul();
+        let Some(endpoint) = endpoint else {
             continue;
         };
         let flags = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))

@@ -49,3 +49,14 @@ pub fn parse_sysv(text: &str, queue: bool) -> Vec<SysvObject> {
         })
         .collect()
 }
+
+/// Every System V shared-memory segment and message queue, as /proc/sysvipc lists them.
+pub fn read_sysv() -> Vec<SysvObject> {
+    let mut objects = Vec::new();
+    for (path, queue) in [("/proc/sysvipc/shm", false), ("/proc/sysvipc/msg", true)] {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            objects.extend(parse_sysv(&text, queue));
+        }
+    }
+    objects
+}

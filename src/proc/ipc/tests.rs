@@ -1,5 +1,7 @@
 //! Endpoints, links and deadlock cycles on hand-built IPC states.
 
+use std::sync::Arc;
+
 use super::*;
 
 fn end(fd: i32, endpoint: Endpoint, access: Access) -> FdEnd {
@@ -63,23 +65,32 @@ fn descriptor_targets_are_classified() {
     assert_eq!(parse_syscall("running"), None);
 }
 
+/// The identity the tests' processes had when the sweep read them.
+fn known(pid: Pid) -> Identity {
+    Identity {
+        pid,
+        start_ticks: 77,
+    }
+}
+
 /// Two processes joined by two pipes; `a_reads`/`b_reads` say who is blocked reading.
 fn crossed_pipes(b_blocked: bool) -> IpcState {
     let mut state = IpcState::default();
     state.ends.insert(
         1,
-        Some(vec![
+        Some(Arc::new(vec![
             end(3, Endpoint::Pipe(100), Access::Read),
             end(4, Endpoint::Pipe(200), Access::Write),
-        ]),
+        ])),
     );
     state.ends.insert(
         2,
-        Some(vec![
+        Some(Arc::new(vec![
             end(3, Endpoint::Pipe(200), Access::Read),
             end(4, Endpoint::Pipe(100), Access::Write),
-        ]),
+        ])),
     );
+    state.ids = [(1, known(1)), (2, known(2))].into_iter().collect();
     state.waits_in.insert(1, WaitKind::PipeRead);
     if b_blocked {
         state.waits_in.insert(2, WaitKind::PipeRead);
@@ -95,8 +106,8 @@ fn processes_reading_each_other_before_writing_are_one_deadlock() {
     assert_eq!(
         cycle,
         &vec![
-            (1, WaitReason::PipeRead(100), 2),
-            (2, WaitReason::PipeRead(200), 1)
+            (known(1), WaitReason::PipeRead(100), known(2)),
+            (known(2), WaitReason::PipeRead(200), known(1))
         ]
     );
 }
@@ -135,25 +146,68 @@ fn crossed_lock_order_is_a_deadlock_naming_both_locks() {
 #[test]
 fn links_pair_pipe_ends_and_socket_peers() {
     let mut state = crossed_pipes(false);
-    state.ends.get_mut(&1).unwrap().as_mut().unwrap().push(end(
-        5,
-        Endpoint::Socket(7),
-        Access::ReadWrite,
-    ));
-    state.ends.get_mut(&2).unwrap().as_mut().unwrap().push(end(
-        5,
-        Endpoint::Socket(8),
-        Access::ReadWrite,
-    ));
+    for (pid, socket) in [(1, 7), (2, 8)] {
+        let ends = state.ends.get_mut(&pid).unwrap().as_mut().unwrap();
+        Arc::make_mut(ends).push(end(5, Endpoint::Socket(socket), Access::ReadWrite));
+    }
     state.socket_peers.insert(7, 8);
     state.socket_peers.insert(8, 7);
-    let links = state.links_of(1);
+    assert!(
+        state
+            .links_of(Identity {
+                pid: 1,
+                start_ticks: 5
+            })
+            .is_empty(),
+        "another process that had the PID"
+    );
+    let links = state.links_of(known(1));
     assert_eq!(links.len(), 3);
     assert!(links.contains(&Link {
-        peer: 2,
+        peer: known(2),
         endpoint: Endpoint::Pipe(100),
         mine: Access::Read,
         theirs: Access::Write
     }));
     assert!(links.iter().any(|l| l.endpoint == Endpoint::Socket(7)));
+}
+
+/// This test process with every task marked as having run, or not.
+fn own_scan(ran: bool) -> Snapshot {
+    let mut snapshot = crate::proc::scan::Scanner::new(Default::default())
+        .scan()
+        .expect("a scan");
+    let procs: Vec<_> = snapshot
+        .procs
+        .iter()
+        .map(|p| crate::proc::ProcInfo { ran, ..p.clone() })
+        .collect();
+    snapshot.procs = Arc::new(procs);
+    snapshot
+}
+
+/// Whether `state` lists pipe `inode` among `pid`'s descriptors.
+fn holds_pipe(state: &IpcState, pid: Pid, inode: u64) -> bool {
+    let ends = state.ends.get(&pid).cloned().flatten().unwrap_or_default();
+    ends.iter().any(|e| e.endpoint == Endpoint::Pipe(inode))
+}
+
+#[test]
+fn a_sweep_reads_again_only_the_processes_that_may_have_run() {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::process::id() as Pid;
+    let mut sweeper = Sweeper::default();
+    let scan = own_scan(true);
+    sweeper.observe(&scan);
+    sweeper.sweep(&scan, true);
+    let (read, _write) = nix::unistd::pipe().expect("a pipe");
+    let inode = std::fs::File::from(read).metadata().expect("fstat").ino();
+    // The scanner says it did not run: what was read of it still holds, and is not read again.
+    let quiet = own_scan(false);
+    sweeper.observe(&quiet);
+    assert!(!holds_pipe(&sweeper.sweep(&quiet, true), me, inode));
+    // It ran: read again, the new pipe with it.
+    let ran = own_scan(true);
+    sweeper.observe(&ran);
+    assert!(holds_pipe(&sweeper.sweep(&ran, true), me, inode));
 }

@@ -136,6 +136,18 @@ impl Scanner {
         self.entries.len()
     }
 
+    /// The descriptors of the files held open now (for a reader of brood's own descriptor table
+    /// that wants to skip them).
+    pub fn held_files(&self) -> Vec<i32> {
+        use std::os::fd::AsRawFd;
+        self.entries
+            .values()
+            .flat_map(|e| [e.stat_file.as_ref(), e.sched_file.as_ref()])
+            .flatten()
+            .map(AsRawFd::as_raw_fd)
+            .collect()
+    }
+
     /// How many files (`stat` and `schedstat`) are held open now, never more than the budget.
     pub fn open_files(&self) -> usize {
         self.open_files

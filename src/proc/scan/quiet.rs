@@ -22,9 +22,13 @@ impl Scanner {
         runtime: Option<u64>,
         elapsed: Option<f64>,
     ) -> Option<ProcInfo> {
-        let info = self.read_task(pid, None, elapsed)?;
+        let mut info = self.read_task(pid, None, elapsed)?;
         let budget_left = self.open_files < self.open_budget;
         let entry = self.entries.get_mut(&pid)?;
+        // Read in full because it was due, not because it ran: say so.
+        if runtime.is_some() && entry.runtime_at_read == runtime && info.threads == 1 {
+            info.ran = false;
+        }
         entry.runtime_at_read = runtime;
         // Only a single thread's CPU time is in schedstat; only processes with a kept stat file
         // have the budget for a second one. Not on the first read: it could not skip a read
@@ -89,6 +93,7 @@ impl Scanner {
         entry.seen_in_scan = scan_count;
         Some(ProcInfo {
             cpu_percent: 0.0,
+            ran: false,
             ..last.clone()
         })
     }

@@ -153,6 +153,7 @@ impl Scanner {
             nice: stat.nice,
             threads: stat.num_threads,
             tracer: (state == State::Traced).then(|| read_tracer(tid)).flatten(),
+            ran: true,
         })
     }
 

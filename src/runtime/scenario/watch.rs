@@ -106,7 +106,7 @@ fn read_sample(dir: &Path, roles: &[Role]) -> Sample {
 /// Locks held by and waiters among `pids`, from /proc/locks.
 fn proc_locks(pids: &[Pid]) -> (i64, i64) {
     let (mut held, mut waiting) = (0, 0);
-    for lock in crate::proc::ipc::read_locks() {
+    for lock in crate::proc::locks::read_locks() {
         if lock.pid.is_some_and(|pid| pids.contains(&pid)) {
             if lock.blocked {
                 waiting += 1;
