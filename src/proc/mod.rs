@@ -2,6 +2,7 @@
 //! Only `scan` reads /proc; everything else here is a pure function of snapshots.
 
 pub mod builder;
+pub mod connector;
 pub mod details;
 pub mod ipc;
 pub mod lifecycle;
