@@ -4,6 +4,7 @@
 pub mod builder;
 pub mod connector;
 pub mod details;
+pub mod events;
 pub mod ipc;
 pub mod lifecycle;
 pub mod locks;
