@@ -6,6 +6,9 @@
 
 pub mod clock;
 pub mod facts;
+pub mod filter;
+pub mod polled;
+pub mod source;
 pub mod text;
 pub mod tracker;
 
