@@ -6,6 +6,7 @@ pub mod collector;
 pub mod config;
 pub mod effects;
 pub mod event;
+pub mod events_cli;
 pub mod lab;
 pub mod proc;
 pub mod signals;

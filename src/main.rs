@@ -48,6 +48,9 @@ fn main() -> ExitCode {
     if let Some(Command::Snapshot(args)) = &cli.command {
         return snapshot(args);
     }
+    if let Some(Command::Events(args)) = &cli.command {
+        return brood::events_cli::run(args);
+    }
     if !std::io::stdout().is_terminal() {
         eprintln!(
             "brood: standard output is not a terminal, and brood's screen needs one (for a printed tree: brood snapshot)"

@@ -50,7 +50,7 @@ impl ProcEvent {
                 };
                 let _ = write!(out, "{} exec'd {name}", task.pid);
                 if !task.cmdline.is_empty() {
-                    let _ = write!(out, ": {}", task.cmdline);
+                    let _ = write!(out, ": {}", shortened(&task.cmdline));
                 }
                 if !previous_name.is_empty() && **previous_name != *task.name {
                     let _ = write!(out, " (was {previous_name})");
@@ -144,6 +144,15 @@ fn exit(
             " after"
         };
         let _ = write!(out, "{within} {}", duration(ns));
+    }
+}
+
+/// A command line cut to what one line can hold (JSON keeps all of it).
+fn shortened(cmdline: &str) -> std::borrow::Cow<'_, str> {
+    const MAX_CHARS: usize = 200;
+    match cmdline.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &cmdline[..cut]).into(),
+        None => cmdline.into(),
     }
 }
 
@@ -271,7 +280,17 @@ mod tests {
         let kind = Kind::Exec {
             previous_name: "sh".into(),
         };
-        assert_eq!(told(kind, exec, None), "12 exec'd ls: ls -l (was sh)");
+        assert_eq!(
+            told(kind.clone(), exec, None),
+            "12 exec'd ls: ls -l (was sh)"
+        );
+        let mut long = task(12, "cc");
+        long.cmdline = "x".repeat(300).into();
+        let line = told(kind, long, None);
+        assert!(
+            line.ends_with("x… (was sh)") && line.chars().count() < 240,
+            "{line}"
+        );
         let kind = Kind::Comm {
             previous_name: "sh".into(),
         };
