@@ -9,22 +9,61 @@ use std::sync::Arc;
 
 use super::ExitStatus;
 use super::tracker::{Facts, StatFacts, Want};
+use crate::proc::Identity;
 use crate::proc::stat::parse_stat;
 use crate::proc::text::{cmdline_from_raw, sanitize};
-use crate::proc::{Identity, Pid};
 
-/// A stat line is a few hundred bytes; a command line is cut at `text::MAX_CMDLINE_CHARS` anyway.
+/// A stat line is a few hundred bytes. Beyond `CMDLINE_BYTES` a command line is cut (the TUI cuts
+/// it at `text::MAX_CMDLINE_CHARS` anyway).
 const STAT_BYTES: usize = 1024;
 const CMDLINE_BYTES: usize = 16 * 1024;
 
-/// User names by UID, looked up once each.
+/// Reads facts for the tracker, one `read` a file into a buffer it keeps: under a storm of forks
+/// this is most of what brood does.
 #[derive(Debug, Default)]
-pub struct UserNames(HashMap<u32, Arc<str>>);
+pub struct FactReader {
+    /// User names by UID, looked up once each.
+    users: HashMap<u32, Arc<str>>,
+    buf: Vec<u8>,
+}
 
-impl UserNames {
+impl FactReader {
+    /// Reads what `want` asks for. A thread's /proc/TID is there though /proc does not list it.
+    pub fn read(&mut self, want: &Want) -> Facts {
+        let pid = want.task.pid;
+        let mut facts = Facts::default();
+        if want.stat
+            && let Some(file) = read_once(&format!("/proc/{pid}/stat"), &mut self.buf, STAT_BYTES)
+        {
+            facts.stat = parse_stat(&self.buf).map(|stat| StatFacts {
+                start_ticks: stat.starttime,
+                ppid: stat.ppid,
+                name: sanitize(stat.comm).into(),
+            });
+            if want.owner {
+                // The owner of a process's /proc files is its effective user, as `scan` reads it.
+                use std::os::unix::fs::MetadataExt;
+                facts.uid = file.metadata().ok().map(|m| m.uid());
+            }
+        }
+        if want.cmdline
+            && read_once(
+                &format!("/proc/{pid}/cmdline"),
+                &mut self.buf,
+                CMDLINE_BYTES,
+            )
+            .is_some()
+            && !self.buf.is_empty()
+        {
+            facts.cmdline = Some(cmdline_from_raw(&self.buf).into());
+        }
+        facts.user = want.user_of.or(facts.uid).map(|uid| self.user_name(uid));
+        facts
+    }
+
     /// The name of `uid`, or the number when it has none.
-    pub fn name(&mut self, uid: u32) -> Arc<str> {
-        self.0
+    fn user_name(&mut self, uid: u32) -> Arc<str> {
+        self.users
             .entry(uid)
             .or_insert_with(|| {
                 let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
@@ -37,48 +76,14 @@ impl UserNames {
     }
 }
 
-/// Reads what `want` asks for. A thread's /proc/TID is there though /proc does not list it.
-pub fn read(want: &Want, users: &mut UserNames) -> Facts {
-    let pid = want.task.pid;
-    let mut facts = Facts::default();
-    if want.stat
-        && let Ok(mut file) = File::open(format!("/proc/{pid}/stat"))
-    {
-        let mut line = Vec::with_capacity(STAT_BYTES);
-        if file
-            .by_ref()
-            .take(STAT_BYTES as u64)
-            .read_to_end(&mut line)
-            .is_ok()
-        {
-            facts.stat = parse_stat(&line).map(|stat| StatFacts {
-                start_ticks: stat.starttime,
-                ppid: stat.ppid,
-                name: sanitize(stat.comm).into(),
-            });
-        }
-        // The owner of a process's /proc files is its effective user, as `scan` reads it.
-        use std::os::unix::fs::MetadataExt;
-        facts.uid = file.metadata().ok().map(|m| m.uid());
-    }
-    if want.cmdline {
-        facts.cmdline = read_cmdline(pid);
-    }
-    facts.user = want.user_of.or(facts.uid).map(|uid| users.name(uid));
-    facts
-}
-
-/// The command line, or `None` when it is empty (a zombie, a kernel thread) or gone.
-fn read_cmdline(pid: Pid) -> Option<Arc<str>> {
-    let mut raw = Vec::new();
-    File::open(format!("/proc/{pid}/cmdline"))
-        .ok()?
-        .take(CMDLINE_BYTES as u64)
-        .read_to_end(&mut raw)
-        .ok()?;
-    Some(cmdline_from_raw(&raw))
-        .filter(|c| !c.is_empty())
-        .map(Arc::from)
+/// Opens `path` and reads it with one `read` of at most `max` bytes into `buf` (the kernel makes
+/// a stat or cmdline file whole on the first read); returns the open file, for `fstat`.
+fn read_once(path: &str, buf: &mut Vec<u8>, max: usize) -> Option<File> {
+    let mut file = File::open(path).ok()?;
+    buf.resize(max, 0);
+    let len = file.read(buf).ok()?;
+    buf.truncate(len);
+    Some(file)
 }
 
 /// How a zombie ended: field 52 of its stat (`exit_code`, since Linux 3.5). `None` when `id` is
@@ -135,14 +140,15 @@ mod tests {
 
     #[test]
     fn our_own_process_reads_in_full() {
-        let me = std::process::id() as Pid;
+        let me = std::process::id() as crate::proc::Pid;
         let want = Want {
             task: TaskIds { pid: me, tgid: me },
             stat: true,
+            owner: true,
             cmdline: true,
             user_of: None,
         };
-        let facts = read(&want, &mut UserNames::default());
+        let facts = FactReader::default().read(&want);
         let stat = facts.stat.expect("our own stat");
         assert_eq!(stat.ppid, nix::unistd::getppid().as_raw());
         assert!(facts.cmdline.is_some_and(|c| !c.is_empty()));
@@ -168,9 +174,10 @@ mod tests {
         let want = Want {
             task: gone,
             stat: true,
+            owner: true,
             cmdline: true,
             user_of: None,
         };
-        assert_eq!(read(&want, &mut UserNames::default()), Facts::default());
+        assert_eq!(FactReader::default().read(&want), Facts::default());
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::poll::PollTimeout;
 
 use super::clock::Clock;
-use super::facts::{self, UserNames};
+use super::facts::{self, FactReader};
 use super::polled;
 use super::tracker::{Facts, Tracker};
 use super::{ProcEvent, Source};
@@ -61,7 +61,7 @@ enum Feed {
 struct KernelFeed {
     connector: Connector,
     tracker: Tracker,
-    users: UserNames,
+    facts: FactReader,
     received: Vec<Received>,
     threads: bool,
     resync_wanted: bool,
@@ -117,7 +117,7 @@ impl EventSource {
         let feed = KernelFeed {
             connector,
             tracker,
-            users: UserNames::default(),
+            facts: FactReader::default(),
             received: Vec::new(),
             threads: options.threads,
             resync_wanted: false,
@@ -194,7 +194,7 @@ impl KernelFeed {
             match item {
                 Received::Event(message) => {
                     let facts = match self.tracker.wants(&message.event) {
-                        Some(want) => facts::read(&want, &mut self.users),
+                        Some(want) => self.facts.read(&want),
                         None => Facts::default(),
                     };
                     out.extend(self.tracker.apply(message, &facts, &clock));

@@ -51,8 +51,10 @@ pub struct StatFacts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Want {
     pub task: TaskIds,
-    /// Its stat file and owner.
+    /// Its stat file.
     pub stat: bool,
+    /// The owner of its stat file (its effective user).
+    pub owner: bool,
     pub cmdline: bool,
     /// The name of this user ID (a uid event's new one).
     pub user_of: Option<u32>,
@@ -134,23 +136,33 @@ impl Tracker {
             return None;
         }
         let known = self.known.get(&task.pid).filter(|k| !k.stale);
-        let want = |stat, cmdline, user_of| {
+        let want = |stat, owner, cmdline, user_of| {
             Some(Want {
                 task,
                 stat,
+                owner,
                 cmdline,
                 user_of,
             })
         };
         match *event {
-            // The exact start time; name, command and user are the parent's.
-            KernelEvent::Fork { .. } => want(true, false, None),
-            KernelEvent::Exec { .. } => want(true, true, None),
-            KernelEvent::Uid { euid, .. } => want(known.is_none(), known.is_none(), Some(euid)),
+            // The exact start time. Name, command and user are the parent's, when it is known.
+            KernelEvent::Fork { parent, .. } => {
+                let orphan = !self.known.contains_key(&parent.tgid);
+                want(true, orphan, false, None)
+            }
+            // A set-user-ID program changes the user.
+            KernelEvent::Exec { .. } => want(true, true, true, None),
+            KernelEvent::Uid { euid, .. } => {
+                let unknown = known.is_none();
+                want(unknown, unknown, unknown, Some(euid))
+            }
             _ if known.is_some() => None,
             // A zombie's command line is empty: only its stat is worth reading.
-            KernelEvent::Exit { .. } | KernelEvent::Coredump { .. } => want(true, false, None),
-            _ => want(true, true, None),
+            KernelEvent::Exit { .. } | KernelEvent::Coredump { .. } => {
+                want(true, true, false, None)
+            }
+            _ => want(true, true, true, None),
         }
     }
 
