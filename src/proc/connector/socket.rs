@@ -64,7 +64,6 @@ pub struct Connector {
     losses: LossCounter,
     /// ENOBUFS came and no sequence gap has yet said how many messages it cost.
     overrun_unexplained: bool,
-    overruns: u64,
     /// The `ack` the kernel's answer to our request carries, and the answer once read.
     awaiting: u32,
     answer: Option<u32>,
@@ -98,7 +97,6 @@ impl Connector {
             buf: vec![0; DATAGRAM_BYTES],
             losses: LossCounter::default(),
             overrun_unexplained: false,
-            overruns: 0,
             awaiting,
             answer: None,
             subscribed: false,
@@ -151,11 +149,6 @@ impl Connector {
         Ok(nix::sys::socket::getsockopt(&self.fd, sockopt::RcvBuf)?)
     }
 
-    /// How many times the kernel said the receive buffer overflowed (ENOBUFS).
-    pub fn overruns(&self) -> u64 {
-        self.overruns
-    }
-
     /// Waits up to `timeout` (`None`: for ever) for the first message, then takes every message
     /// already queued. Returns early, maybe with nothing, when a signal interrupts the wait.
     pub fn receive(
@@ -199,10 +192,7 @@ impl Connector {
                 Err(Errno::EAGAIN | Errno::EINTR) => break,
                 // The kernel dropped messages for want of room; the gaps they left will say how
                 // many. Reading on empties the queue.
-                Err(Errno::ENOBUFS) => {
-                    self.overruns += 1;
-                    self.overrun_unexplained = true;
-                }
+                Err(Errno::ENOBUFS) => self.overrun_unexplained = true,
                 Err(err) => {
                     result = Err(err.into());
                     break;

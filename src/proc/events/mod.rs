@@ -171,14 +171,6 @@ impl Task {
             user: proc.user.clone(),
         }
     }
-
-    pub fn to_ref(&self) -> TaskRef {
-        TaskRef {
-            pid: self.pid,
-            start_ticks: self.start_ticks,
-            name: self.name.clone(),
-        }
-    }
 }
 
 /// Another process an event names (a parent, a tracer): enough to say who, and to find it.

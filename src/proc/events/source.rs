@@ -40,7 +40,7 @@ impl Default for SourceOptions {
             threads: false,
             from_scans: false,
             interval: Duration::from_secs(1),
-            // About 8 000 events: several seconds of a 1 000-forks-a-second storm.
+            // The kernel grants twice this, room for about 10 000 events: seconds of a storm.
             receive_buffer: 4 << 20,
         }
     }

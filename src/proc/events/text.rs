@@ -225,7 +225,11 @@ mod tests {
     }
 
     fn parent(pid: Pid, name: &str) -> Option<TaskRef> {
-        Some(task(pid, name).to_ref())
+        Some(TaskRef {
+            pid,
+            start_ticks: None,
+            name: name.into(),
+        })
     }
 
     fn told(kind: Kind, task: Task, parent: Option<TaskRef>) -> String {

@@ -290,6 +290,10 @@ impl Tracker {
         }
     }
 
+    /// The exit of a process is that of its main thread (pid == tgid), which is nearly always
+    /// the process's end. Two rare cases differ, as the kernel tells them: a main thread that
+    /// calls pthread_exit() while others run on, and a thread other than the main one calling
+    /// execve(), whose main thread is ended first (the exec then follows under the same PID).
     fn exit(
         &mut self,
         task: TaskIds,
