@@ -30,7 +30,6 @@ pub fn run(args: &EventsArgs) -> ExitCode {
         // Should registering fail, the signal still ends brood, only with its default status.
         let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
     }
-    let deadline = args.duration.map(|d| Instant::now() + d);
     let root = match args.pid {
         Some(pid) => match read_identity(pid) {
             Some(id) => Some(id),
@@ -51,6 +50,9 @@ pub fn run(args: &EventsArgs) -> ExitCode {
     let mut filter = EventFilter::new(root, args.subtree, args.filter.as_deref());
     filter.seed(&snapshot);
     drop(snapshot);
+    // Counted from here: subscribing and the first scan take a moment (a second, where the kernel
+    // does not answer), and the time asked for is time spent watching.
+    let deadline = args.duration.map(|d| Instant::now() + d);
 
     let mut out = BufWriter::new(io::stdout().lock());
     let mut batch = Vec::new();

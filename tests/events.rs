@@ -411,6 +411,34 @@ fn from_scans_says_it_polls_and_reads_a_zombies_exit_code() {
 }
 
 #[test]
+fn refused_in_a_pid_namespace_it_falls_back_to_scans_and_says_why() {
+    // The kernel ignores a subscription from any PID namespace but the first: `unshare --fork`
+    // starts brood in a new one (root only; skipped where it cannot).
+    let brood_bin = env!("CARGO_BIN_EXE_brood");
+    let output = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", brood_bin, "events"])
+        .args(["--format", "json", "--duration", "0.5"])
+        .stdin(Stdio::null())
+        .output();
+    let output = match output {
+        Ok(output) if !String::from_utf8_lossy(&output.stderr).contains("unshare:") => output,
+        other => {
+            eprintln!("skipping the PID namespace test: cannot make one here ({other:?})");
+            return;
+        }
+    };
+    assert!(output.status.success(), "{output:?}");
+    let first = String::from_utf8_lossy(&output.stdout);
+    let notice: Value = serde_json::from_str(first.lines().next().unwrap_or_default())
+        .unwrap_or_else(|err| panic!("not JSON ({err}): {first}"));
+    assert_eq!(notice["source"], "scan", "{notice}");
+    let text = notice["text"].as_str().unwrap_or_default();
+    assert!(text.contains("namespace"), "says why: {text}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("events from scans"), "{stderr}");
+}
+
+#[test]
 fn a_fork_storm_into_a_small_buffer_reports_dropped_events_instead_of_pretending() {
     let Some(mut source) = kernel_source("fork storm") else {
         return;

@@ -28,7 +28,8 @@ const DATAGRAM_BYTES: usize = 4096;
 pub enum ConnectorError {
     #[error("this kernel offers no process events connector ({0})")]
     Unavailable(#[source] io::Error),
-    #[error("the kernel's process events need root or CAP_NET_ADMIN")]
+    /// Before Linux 6.6 only CAP_NET_ADMIN may listen; since, any user may.
+    #[error("this kernel's process events need root or CAP_NET_ADMIN")]
     NotPermitted,
     #[error(
         "the kernel did not answer: it reports process events only to its first PID and user namespace"

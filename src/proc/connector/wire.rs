@@ -56,7 +56,9 @@ pub enum KernelEvent {
     Ack {
         err: u32,
     },
-    /// `parent` is the thread that called fork/clone; `child` may be a thread of a process.
+    /// `child` may be a thread of a process. `parent` is the child's parent: the thread that
+    /// called fork or clone, except for a new thread (or CLONE_PARENT), whose parent is that of
+    /// the process it joins.
     Fork {
         parent: TaskIds,
         child: TaskIds,

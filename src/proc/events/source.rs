@@ -13,7 +13,7 @@ use super::clock::Clock;
 use super::facts::{self, FactReader};
 use super::polled;
 use super::tracker::{Facts, Tracker};
-use super::{ProcEvent, Source};
+use super::{ProcEvent, Source, Stamp};
 use crate::proc::Snapshot;
 use crate::proc::connector::{Connector, ConnectorError, Received};
 use crate::proc::lifecycle::{Change, Lifecycle};
@@ -80,11 +80,13 @@ impl EventSource {
     /// Subscribes to the kernel's events (or falls back to scans) and scans once, after
     /// subscribing, so that every process is known: returns that scan too.
     pub fn open(options: &SourceOptions) -> Result<(EventSource, Snapshot), ScanError> {
+        // The notice is stamped before subscribing: every event comes after it.
+        let start = Clock::read().now();
         let refused = if options.from_scans {
             None
         } else {
             match Connector::open(options.receive_buffer) {
-                Ok(connector) => return EventSource::from_kernel(connector, options),
+                Ok(connector) => return EventSource::from_kernel(connector, options, start),
                 Err(err) => Some(err),
             }
         };
@@ -102,7 +104,7 @@ impl EventSource {
         };
         let source = EventSource {
             feed: Feed::Scans(Box::new(feed)),
-            pending: vec![ProcEvent::notice(Clock::read().now(), Source::Scan, text)],
+            pending: vec![ProcEvent::notice(start, Source::Scan, text)],
         };
         Ok((source, snapshot))
     }
@@ -110,6 +112,7 @@ impl EventSource {
     fn from_kernel(
         connector: Connector,
         options: &SourceOptions,
+        start: Stamp,
     ) -> Result<(EventSource, Snapshot), ScanError> {
         let snapshot = scan_once(options.threads)?;
         let mut tracker = Tracker::new(options.threads, snapshot.ticks_per_sec);
@@ -126,7 +129,7 @@ impl EventSource {
         let text = "events from the kernel: every fork, exec and exit is seen".to_string();
         let source = EventSource {
             feed: Feed::Kernel(Box::new(feed)),
-            pending: vec![ProcEvent::notice(Clock::read().now(), Source::Kernel, text)],
+            pending: vec![ProcEvent::notice(start, Source::Kernel, text)],
         };
         Ok((source, snapshot))
     }

@@ -147,9 +147,13 @@ impl Tracker {
         };
         match *event {
             // The exact start time. Name, command and user are the parent's, when it is known.
-            KernelEvent::Fork { parent, .. } => {
-                let orphan = !self.known.contains_key(&parent.tgid);
-                want(true, orphan, false, None)
+            KernelEvent::Fork { parent, child } => {
+                let creator = if child.is_thread() {
+                    child.tgid
+                } else {
+                    parent.tgid
+                };
+                want(true, !self.known.contains_key(&creator), false, None)
             }
             // A set-user-ID program changes the user.
             KernelEvent::Exec { .. } => want(true, true, true, None),
@@ -249,15 +253,16 @@ impl Tracker {
             .as_ref()
             .filter(|s| same_start(estimate, true, s.start_ticks));
         // A child is a copy of the thread that forked: same name, command and user until it
-        // execs or renames itself.
-        let creator = self
-            .known
-            .get(&parent.pid)
-            .or_else(|| self.known.get(&parent.tgid));
-        let ppid = if child.is_thread() {
-            child.tgid
+        // execs or renames itself. A new thread's creator is in its own process (the kernel
+        // names the process's parent as the thread's).
+        let (creator, ppid) = if child.is_thread() {
+            (self.known.get(&child.tgid), child.tgid)
         } else {
-            parent.tgid
+            let creator = self.known.get(&parent.pid);
+            (
+                creator.or_else(|| self.known.get(&parent.tgid)),
+                parent.tgid,
+            )
         };
         let known = Known {
             ppid,

@@ -180,10 +180,11 @@ fn a_child_gone_before_proc_was_read_has_its_start_estimated_from_the_fork() {
 
 #[test]
 fn threads_are_left_out_unless_asked_for() {
+    // The kernel names the process's parent (init) as a new thread's parent.
     let spawn = at(
         SEC,
         KernelEvent::Fork {
-            parent: ids(100),
+            parent: ids(1),
             child: thread(101, 100),
         },
     );
@@ -211,6 +212,7 @@ fn threads_are_left_out_unless_asked_for() {
     let task = event.task.unwrap();
     assert!(task.is_thread());
     assert_eq!(task.tgid, 100);
+    assert_eq!(&*task.name, "sh", "named as the process it joins");
     assert_eq!(
         event.parent.unwrap().pid,
         100,
