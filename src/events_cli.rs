@@ -27,7 +27,10 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 pub fn run(args: &EventsArgs) -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM, SIGHUP] {
-        // Should registering fail, the signal still ends brood, only with its default status.
+        // The first asks the loop to end; a second ends brood at once, should the loop be stuck
+        // (a write to a pipe nobody reads). Should registering fail, the signal still ends
+        // brood, only with its default status.
+        let _ = signal_hook::flag::register_conditional_default(signal, Arc::clone(&stop));
         let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
     }
     let root = match args.pid {
