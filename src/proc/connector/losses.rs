@@ -1,6 +1,7 @@
 //! Counting the process events that never arrived. The kernel numbers its messages per CPU, in
 //! order (cn_proc.c sends each under a per-CPU lock), so a gap in one CPU's numbers is exactly
-//! the number of messages lost there. Pure: sequence numbers in, counts out.
+//! the number of messages lost there, from the first message heard from that CPU on. Pure:
+//! sequence numbers in, counts out.
 
 /// More CPUs than any machine brood runs on; a larger number is a corrupt message, not a CPU.
 const MAX_CPUS: usize = 1 << 13;
@@ -34,6 +35,11 @@ impl LossCounter {
         self.last[cpu] = Some(seq);
         missed
     }
+
+    /// How many CPUs have been heard from: losses on the others cannot be counted yet.
+    pub fn cpus_heard(&self) -> usize {
+        self.last.iter().flatten().count()
+    }
 }
 
 #[cfg(test)]
@@ -49,6 +55,7 @@ mod tests {
         assert_eq!(losses.observe(0, 11), 0);
         assert_eq!(losses.observe(0, 15), 3, "12, 13 and 14 were lost");
         assert_eq!(losses.observe(1, 501), 0);
+        assert_eq!(losses.cpus_heard(), 2);
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct Connector {
     subscribed: bool,
     /// What arrived while the answer was awaited, handed out by the first `receive`.
     early: Vec<Received>,
+    /// CPUs online: until each has been heard from, an overrun cannot be counted in full.
+    cpus: usize,
 }
 
 impl Connector {
@@ -102,6 +104,10 @@ impl Connector {
             answer: None,
             subscribed: false,
             early: Vec::new(),
+            cpus: nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
+                .ok()
+                .flatten()
+                .map_or(1, |n| n.max(1) as usize),
         };
         connector
             .set_receive_buffer(receive_buffer)
@@ -157,10 +163,14 @@ impl Connector {
         timeout: Option<Duration>,
         out: &mut Vec<Received>,
     ) -> io::Result<()> {
-        if !self.early.is_empty() {
+        // What came early is handed out first, and the socket read all the same, without waiting:
+        // an overflowed socket takes nothing more until it has been read empty.
+        let timeout = if self.early.is_empty() {
+            timeout
+        } else {
             out.append(&mut self.early);
-            return Ok(());
-        }
+            Some(Duration::ZERO)
+        };
         self.receive_now(timeout, out)
     }
 
@@ -169,14 +179,15 @@ impl Connector {
         timeout: Option<Duration>,
         out: &mut Vec<Received>,
     ) -> io::Result<()> {
+        let waits = timeout != Some(Duration::ZERO);
         let timeout = timeout.map_or(PollTimeout::NONE, |t| {
             PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX)
         });
         let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, timeout) {
             Ok(0) => {
-                // Quiet now: an overrun no gap has explained will not be explained soon.
-                if std::mem::take(&mut self.overrun_unexplained) {
+                // Quiet a while: an overrun no gap has explained will not be explained soon.
+                if waits && std::mem::take(&mut self.overrun_unexplained) {
                     out.push(Received::Lost(None));
                 }
                 return Ok(());
@@ -187,13 +198,21 @@ impl Connector {
         }
         let mut buf = std::mem::take(&mut self.buf);
         let mut result = Ok(());
+        let mut uncounted_said = false;
         for _ in 0..MAX_DATAGRAMS {
             match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
                 Ok(len) => self.take(&buf[..len.min(buf.len())], out),
                 Err(Errno::EAGAIN | Errno::EINTR) => break,
-                // The kernel dropped messages for want of room; the gaps they left will say how
-                // many. Reading on empties the queue.
-                Err(Errno::ENOBUFS) => self.overrun_unexplained = true,
+                // The kernel dropped messages for want of room (and drops every one until the
+                // queue has been read empty); the gaps they left will say how many. A CPU not
+                // heard from yet has no number to count from: its losses are said, uncounted.
+                Err(Errno::ENOBUFS) => {
+                    if self.losses.cpus_heard() >= self.cpus {
+                        self.overrun_unexplained = true;
+                    } else if !std::mem::replace(&mut uncounted_said, true) {
+                        out.push(Received::Lost(None));
+                    }
+                }
                 Err(err) => {
                     result = Err(err.into());
                     break;

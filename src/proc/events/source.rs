@@ -151,10 +151,13 @@ impl EventSource {
     /// Waits up to `timeout` for events and appends them to `out`, in order. Returns sooner, maybe
     /// with none, when a signal arrives.
     pub fn next_batch(&mut self, timeout: Duration, out: &mut Vec<ProcEvent>) -> io::Result<()> {
-        if !self.pending.is_empty() {
+        // The notice first, and the events already there with it.
+        let timeout = if self.pending.is_empty() {
+            timeout
+        } else {
             out.append(&mut self.pending);
-            return Ok(());
-        }
+            Duration::ZERO
+        };
         match &mut self.feed {
             Feed::Kernel(feed) => feed.next_batch(timeout, out),
             Feed::Scans(feed) => feed.next_batch(timeout, out),
