@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod events_cli;
 pub mod exporter;
 pub mod lab;
 pub mod message;

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Snapshot(args)) => return snapshot(args),
         Some(Command::Exporter(args)) => return exporter(args),
+        Some(Command::Events(args)) => return brood::events_cli::run(args),
         None => {}
     }
     if !std::io::stdout().is_terminal() {

@@ -2,7 +2,9 @@
 //! Only `scan` reads /proc; everything else here is a pure function of snapshots.
 
 pub mod builder;
+pub mod connector;
 pub mod details;
+pub mod events;
 pub mod groups;
 pub mod ipc;
 pub mod lifecycle;
