@@ -30,6 +30,12 @@ pub enum Event {
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.
     Terminate(i32),
+    /// SIGTSTP reached brood from outside (`kill -TSTP`): it must give the terminal back first.
+    Stopping,
+    /// SIGCONT: brood runs again after a stop, and the terminal may have been changed meanwhile.
+    Continued,
+    /// The terminal's input cannot be read any more (why): brood could never be quit by a key.
+    InputLost(String),
     /// What /proc says about the process the details pane shows (read by the collector).
     Details(Box<Details>),
     /// An effect finished (a lab request answered, a signal sent, …).
@@ -148,6 +154,8 @@ pub enum Effect {
     },
     /// Give the terminal back to the shell and stop brood (Ctrl-Z).
     Suspend,
+    /// Take the terminal back (raw mode, the alternate screen) and draw the whole screen anew.
+    RetakeTerminal,
 }
 
 /// The result of an effect, reported back to `App::update`.

@@ -139,11 +139,7 @@ impl App {
                     return self.take_snapshot(*snapshot);
                 }
             }
-            Action::Suspend if self.job_control => return vec![Effect::Suspend],
-            Action::Suspend => self.set_status(
-                Severity::Error,
-                "Ctrl-Z: brood was not started by a job-control shell, so nothing could bring it back; not suspended",
-            ),
+            Action::Suspend => return self.suspend(),
             _ => {}
         }
         Vec::new()
@@ -231,6 +227,19 @@ impl App {
             .collect();
         targets.sort_by_key(|t| t.id.pid);
         targets
+    }
+
+    /// Ctrl-Z (or a stop signal to brood): the terminal goes back to the shell, then brood stops;
+    /// only if a job-control shell could bring it back.
+    pub(super) fn suspend(&mut self) -> Vec<Effect> {
+        if self.job_control {
+            return vec![Effect::Suspend];
+        }
+        self.set_status(
+            Severity::Error,
+            "brood was not started by a job-control shell, so nothing could bring it back; not suspended",
+        );
+        Vec::new()
     }
 
     /// A problem found at start (a bad config file): in the status line for longer than usual,

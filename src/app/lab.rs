@@ -13,7 +13,7 @@ use crate::message::{Effect, Outcome, SignalScope, Target};
 use crate::proc::lifecycle::Change;
 use crate::proc::signal::SignalError;
 use crate::proc::{Identity, Pid, PidIndex, Snapshot, State};
-use crate::signals;
+use crate::signals::{self, DefaultAction};
 
 /// The processes of brood's lab: those brood started, those a lab process forked on request,
 /// and those seen born to a lab process. Each by identity, so a process that reuses the PID (or
@@ -207,6 +207,12 @@ impl App {
         scope: SignalScope,
     ) -> Vec<Effect> {
         let info = signals::info(signal);
+        // A stop aimed at brood alone is Ctrl-Z: the terminal must go back to the shell first,
+        // and only a job-control shell can bring brood back.
+        let only_brood = matches!(&targets[..], [t] if t.id.pid == self.self_pid);
+        if only_brood && scope == SignalScope::Process && info.default == DefaultAction::Stop {
+            return self.suspend();
+        }
         let risky = |t: &Target| {
             let outside_lab = self.proc_by_pid(t.id.pid).is_none_or(|p| !self.is_lab(p));
             t.id.pid == 1 || t.id.pid == self.self_pid || (outside_lab && info.default.disrupts())
@@ -239,6 +245,27 @@ impl App {
         }
         self.overlay = Some(Overlay::Confirm { effect, question });
         Vec::new()
+    }
+
+    /// What a confirmed effect becomes: a signal that ends brood, sent to brood alone, is raised
+    /// only after the terminal was given back and the lab ended (sent as is, it would leave the
+    /// terminal in raw mode); everything else goes as asked.
+    pub(super) fn confirmed(&mut self, effect: Effect) -> Vec<Effect> {
+        if let Effect::Signal {
+            targets,
+            signal,
+            scope: SignalScope::Process,
+        } = &effect
+            && matches!(&targets[..], [t] if t.id.pid == self.self_pid)
+            && matches!(
+                signals::info(*signal).default,
+                DefaultAction::Terminate | DefaultAction::CoreDump
+            )
+        {
+            self.exit = Some(super::Exit::Raise(*signal as i32));
+            return Vec::new();
+        }
+        vec![effect]
     }
 
     /// With auto-reap on, brood collects each of its own zombie children as soon as it sees one.

@@ -124,10 +124,18 @@ pub struct StateCounts {
 }
 
 /// Why the main loop ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exit {
-    Quit { leave_running: bool },
+    Quit {
+        leave_running: bool,
+    },
+    /// A signal that ends brood reached it; it exits as the signal would have it (128 + N).
     Signal(i32),
+    /// The user sent brood itself a signal that ends it: the terminal is given back and the lab
+    /// ended first, then the signal is raised for real.
+    Raise(i32),
+    /// brood cannot go on (why).
+    Failed(String),
 }
 
 pub struct App {
@@ -223,6 +231,8 @@ pub struct App {
     start: Option<Settings>,
     /// Quit, leaving the lab running, once the stopped lab processes have been continued.
     leave_when_continued: bool,
+    /// The user was told that descriptors ran short (once is enough).
+    told_descriptors_short: bool,
 }
 
 impl App {
@@ -292,6 +302,7 @@ impl App {
             utc_offset_secs: settings.utc_offset_secs,
             start: Some(settings),
             leave_when_continued: false,
+            told_descriptors_short: false,
         }
     }
 
@@ -380,6 +391,13 @@ impl App {
             }
             Event::ScanFailed(reason) => self.set_status(Severity::Error, reason),
             Event::Terminate(signal) => self.exit = Some(Exit::Signal(signal)),
+            Event::Stopping => return self.suspend(),
+            Event::Continued => return vec![Effect::RetakeTerminal],
+            Event::InputLost(why) => {
+                self.exit = Some(Exit::Failed(format!(
+                    "the terminal's input cannot be read ({why}); brood ends rather than run with no way to quit it"
+                )));
+            }
             Event::Done(outcome) => {
                 // What a lab process or a signal did shows in /proc at once: scan now rather
                 // than at the next tick, unless the outcome changes nothing there.

@@ -22,6 +22,13 @@ impl App {
         {
             self.status = None;
         }
+        if snapshot.descriptors_short && !self.told_descriptors_short {
+            self.told_descriptors_short = true;
+            self.warn(
+                "file descriptors ran short: brood gave back the /proc files it keeps open and scans more slowly from now on (ulimit -n)"
+                    .into(),
+            );
+        }
         let now_index = snapshot.index_by_pid();
         let (changes, groups) = self.observe_scan(&snapshot, &now_index);
         // Old before new: what a refresh holds at its peak is brood's peak memory.

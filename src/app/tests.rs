@@ -431,7 +431,7 @@ fn quitting_with_lab_processes_asks_whether_to_leave_them_running() {
         }))
     );
     key(&mut app, KeyCode::Esc);
-    assert_eq!((app.exit, &app.overlay), (None, &None));
+    assert_eq!((&app.exit, &app.overlay), (&None, &None));
     press(&mut app, 'q');
     press(&mut app, 'l');
     assert_eq!(

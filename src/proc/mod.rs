@@ -167,6 +167,9 @@ pub struct Snapshot {
     /// Seconds since boot when the scan ran (from /proc/uptime), for ages and zombie timers.
     pub uptime_secs: f64,
     pub ticks_per_sec: u64,
+    /// Descriptors ran short during this scan: the scanner gave back files it keeps open, and
+    /// scans more slowly from now on.
+    pub descriptors_short: bool,
 }
 
 impl Snapshot {

@@ -100,11 +100,15 @@ pub struct Scanner {
     read_ahead: PidMap<Opened>,
     /// The processes of the last scan, shared with the snapshot handed out.
     last: Arc<Vec<ProcInfo>>,
+    /// Kept files were given back for want of descriptors in the scan under way.
+    shed_in_scan: bool,
 }
 
 impl Scanner {
     pub fn new(options: ScanOptions) -> Scanner {
-        let open_budget = options.max_open_files.unwrap_or_else(raise_fd_limit);
+        let open_budget = options
+            .max_open_files
+            .unwrap_or_else(|| budget::budget(raise_fd_limit()));
         Scanner {
             options,
             entries: PidMap::default(),
@@ -124,6 +128,7 @@ impl Scanner {
             quiet: Vec::new(),
             read_ahead: PidMap::default(),
             last: Arc::default(),
+            shed_in_scan: false,
         }
     }
 
@@ -206,6 +211,7 @@ impl Scanner {
             procs: Arc::clone(&self.last),
             uptime_secs,
             ticks_per_sec: self.ticks_per_sec,
+            descriptors_short: std::mem::take(&mut self.shed_in_scan),
         })
     }
 
