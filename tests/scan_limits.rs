@@ -85,7 +85,9 @@ fn a_budget_above_rlimit_nofile_sheds_files_instead_of_processes() {
         return scan_under_the_squeeze(&expected);
     }
     let mut children = Children::default();
-    let sleepers = children.sleepers(120);
+    // Enough new processes that the first scan reads them ahead on two threads, which must not
+    // take the descriptors the pass itself needs.
+    let sleepers = children.sleepers(300);
     let expected: Vec<String> = sleepers.iter().map(Pid::to_string).collect();
     let mut command = Command::new(std::env::current_exe().expect("test binary path"));
     command

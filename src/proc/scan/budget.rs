@@ -17,14 +17,20 @@ pub(super) const FD_RESERVE: u64 = 256;
 pub(super) const FD_SHED: usize = 32;
 
 impl Scanner {
-    /// Runs `open`; if it fails for want of file descriptors, closes some kept `stat` files, lowers
-    /// the budget for good, and tries once more. Past the budget, scans are slower, never partial.
+    /// Runs `open`; if it fails for want of file descriptors, gives back the files read ahead
+    /// and some kept `stat` files, lowers the budget for good, and tries once more. Past the
+    /// budget, scans are slower, never partial.
     pub(super) fn retry_on_fd_exhaustion<T>(
         &mut self,
         mut open: impl FnMut() -> io::Result<T>,
     ) -> io::Result<T> {
         match open() {
-            Err(err) if is_fd_exhaustion(&err) && self.open_files > 0 => {
+            Err(err)
+                if is_fd_exhaustion(&err)
+                    && (self.open_files > 0 || !self.read_ahead.is_empty()) =>
+            {
+                // What was read ahead is read again the ordinary way, one file at a time.
+                self.read_ahead = Default::default();
                 self.shed_files();
                 open()
             }
