@@ -36,7 +36,6 @@ use super::{Identity, Pid, PidMap, ProcInfo, Snapshot, State, TaskKind};
 use budget::raise_fd_limit;
 pub use budget::reserve_descriptors;
 use read::read_uptime;
-use read_ahead::Opened;
 
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
@@ -55,6 +54,19 @@ pub enum ScanError {
 
 /// Room for one getdents64 batch: about 2 000 /proc entries.
 const DIR_BUF_BYTES: usize = 64 * 1024;
+
+/// A stat file opened in this scan (none was kept, or the kept one was stale).
+struct Opened {
+    pub file: File,
+    pub read_ahead: Option<ReadAhead>,
+}
+
+/// What a first read of a process needs, read ahead with its stat file.
+struct ReadAhead {
+    pub stat: Vec<u8>,
+    pub uid: Option<u32>,
+    pub cmdline: Option<String>,
+}
 
 /// What the scanner remembers about one task between scans. What it last read of the task is
 /// in the last snapshot, which the UI holds too: one copy of it, not two.

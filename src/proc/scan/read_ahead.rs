@@ -6,20 +6,7 @@ use std::os::unix::fs::FileExt;
 
 use super::budget::is_fd_exhaustion;
 use super::read::{read_cmdline, read_uid};
-use super::{Pid, Scanner};
-
-/// A stat file opened in this scan (none was kept, or the kept one was stale).
-pub(super) struct Opened {
-    pub file: File,
-    pub read_ahead: Option<ReadAhead>,
-}
-
-/// What a first read of a process needs, read ahead with its stat file.
-pub(super) struct ReadAhead {
-    pub stat: Vec<u8>,
-    pub uid: Option<u32>,
-    pub cmdline: Option<String>,
-}
+use super::{Opened, Pid, ReadAhead, Scanner};
 
 /// New processes at least this many (a first scan) are read ahead on two threads.
 pub(super) const READ_AHEAD_FROM: usize = 256;
