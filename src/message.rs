@@ -8,6 +8,7 @@ use nix::sys::signal::Signal;
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::lab::scenarios::{ScenarioId, Step};
 use crate::proc::details::Details;
+use crate::proc::events::ProcEvent;
 use crate::proc::ipc::IpcState;
 use crate::proc::signal::SignalError;
 use crate::proc::{Identity, Pid, ProcInfo, Snapshot};
@@ -26,6 +27,9 @@ pub enum Event {
     Snapshot(Box<Snapshot>, SystemStats),
     /// Wait channels, locks and IPC ends, read on a slower cadence than snapshots.
     Ipc(Box<IpcState>),
+    /// The kernel's process events, in order (the first a notice of where they come from; a
+    /// notice from scans says the kernel's are refused, and no more follow).
+    ProcEvents(Vec<ProcEvent>),
     /// /proc could not be read at all (it is normal for single processes to fail; this is not that).
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.

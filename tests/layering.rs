@@ -108,9 +108,10 @@ fn allowed(top: &str) -> &'static [&'static str] {
     match top {
         "proc" | "signals" => &["proc", "signals"],
         "lab" => &["proc", "signals", "lab"],
-        "message" => &["proc", "signals", "lab", "message"],
-        "app" => &["proc", "signals", "lab", "message", "app"],
-        "ui" => &["proc", "signals", "lab", "message", "app", "ui"],
+        "history" => &["proc", "signals", "history"],
+        "message" => &["proc", "signals", "lab", "history", "message"],
+        "app" => &["proc", "signals", "lab", "history", "message", "app"],
+        "ui" => &["proc", "signals", "lab", "history", "message", "app", "ui"],
         // The edges main calls: each on the process model, with its command-line arguments.
         "snapshot" => &["proc", "signals", "cli", "snapshot"],
         "exporter" => &["proc", "signals", "cli", "exporter"],
@@ -118,7 +119,7 @@ fn allowed(top: &str) -> &'static [&'static str] {
         "cli" => &["lab", "cli"],
         "config" => &["app", "config"],
         "runtime" => &[
-            "proc", "signals", "lab", "message", "app", "ui", "cli", "config", "runtime",
+            "proc", "signals", "lab", "history", "message", "app", "ui", "cli", "config", "runtime",
         ],
         _ => &[],
     }

@@ -214,9 +214,9 @@ fn descriptors_running_short_is_said_once() {
     for _ in 0..3 {
         app.update(Event::Snapshot(Box::new(short()), SystemStats::default()));
     }
-    let told: Vec<&LogEntry> = app
-        .log
-        .iter()
+    let told: Vec<&crate::history::Entry> = app
+        .history
+        .entries(false)
         .filter(|e| e.text.contains("descriptors ran short"))
         .collect();
     assert_eq!(told.len(), 1);

@@ -13,6 +13,8 @@ pub enum PickKind {
     /// Filter by user: the first item is "every user".
     User,
     Sort,
+    /// The log's kind filter: the first item is "every kind".
+    LogKind,
 }
 
 /// A popup list: which item is highlighted among which.
@@ -132,6 +134,9 @@ impl App {
             }
             Action::Pause => {
                 self.paused = !self.paused;
+                self.log.frozen_after = self
+                    .paused
+                    .then(|| self.history.next_seq().saturating_sub(1));
                 if !self.paused
                     && let Some((snapshot, system)) = self.pending.take()
                 {
@@ -203,6 +208,10 @@ impl App {
                 if let Some(&column) = Column::ALL.get(picker.selected) {
                     self.sort_by(column);
                 }
+            }
+            PickKind::LogKind => {
+                self.pick_log_kind(picker.selected);
+                return;
             }
         }
         self.rebuild_rows(None);

@@ -7,6 +7,9 @@
 #[cfg(test)]
 mod dialog_tests;
 mod dialogs;
+mod events;
+#[cfg(test)]
+mod events_tests;
 mod explore;
 #[cfg(test)]
 mod explore_tests;
@@ -16,6 +19,7 @@ pub mod keymap;
 mod keys;
 mod lab;
 pub mod layout;
+pub mod log;
 mod mouse;
 mod refresh;
 mod scenario;
@@ -27,9 +31,10 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::time::SystemTime;
 
+use crate::history::History;
 use crate::message::{CollectorCommand, Effect, Event, SystemStats, Target};
 use crate::proc::details::Details;
 use crate::proc::groups::StoppedGroup;
@@ -38,10 +43,12 @@ use crate::proc::lifecycle::{Lifecycle, Marks};
 use crate::proc::tree::Row;
 use crate::proc::{Identity, Pid, PidIndex, Snapshot};
 pub use dialogs::SignalMenu;
+pub use events::EventFeed;
 pub use explore::{PickKind, Picker};
 use filter::Filter;
 use keymap::Keymap;
 pub use lab::LabMembers;
+use log::LogView;
 pub use scenario::{ScenarioMenu, ScenarioView, Scenarios};
 pub use search::{Prompt, PromptKind};
 pub use settings::{Settings, ThemeName};
@@ -94,16 +101,14 @@ pub struct StatusMessage {
 
 /// How many scans a status message stays up.
 const STATUS_SCANS: u64 = 5;
-/// Entries the event log keeps.
-const LOG_CAPACITY: usize = 1000;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogEntry {
-    pub at: SystemTime,
-    pub text: String,
-    /// About brood or its lab (the lab view shows only these); false for changes seen in /proc
-    /// of other processes.
-    pub about_lab: bool,
+/// What fills the screen below the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Page {
+    #[default]
+    Tree,
+    /// The event log, full screen.
+    Log,
 }
 
 /// Counts of processes per state for the header; threads and kernel threads are counted apart, as in htop.
@@ -165,7 +170,13 @@ pub struct App {
     pub theme: ThemeName,
     pub overlay: Option<Overlay>,
     pub status: Option<StatusMessage>,
-    pub log: VecDeque<LogEntry>,
+    pub page: Page,
+    /// Everything that happened, for the log (and the timeline, and recordings).
+    pub history: History,
+    /// Where the user is in the log, and its filters.
+    pub log: LogView,
+    /// Where process events come from, and how many were lost.
+    pub events: EventFeed,
     pub scan_count: u64,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
@@ -215,8 +226,6 @@ pub struct App {
     /// Refresh paused: snapshots are kept aside, not shown.
     pub paused: bool,
     pending: Option<(Box<Snapshot>, SystemStats)>,
-    /// What changed in the scans that came while paused, for the log when it resumes.
-    held_log: Vec<LogEntry>,
     /// A lab process just started: selected once a scan shows it, so `f` forks it at once.
     select_when_seen: Option<Pid>,
     /// Show only this process and its descendants (`--pid`).
@@ -264,7 +273,10 @@ impl App {
             theme: settings.theme,
             overlay: None,
             status: None,
-            log: VecDeque::new(),
+            page: Page::Tree,
+            history: History::default(),
+            log: LogView::default(),
+            events: EventFeed::default(),
             scan_count: 0,
             self_pid: settings.self_pid,
             pid_index: PidIndex::default(),
@@ -294,7 +306,6 @@ impl App {
             follow: false,
             paused: false,
             pending: None,
-            held_log: Vec::new(),
             select_when_seen: None,
             root: settings.root,
             my_uid: settings.my_uid,
@@ -353,28 +364,21 @@ impl App {
             }
             Event::Snapshot(snapshot, system) if self.paused => {
                 // The screen stays as it is, but nothing that happens meanwhile is lost: every
-                // scan is still compared with the one before, and the log gets it on resume.
+                // scan is still compared with the one before and the history takes it in; the
+                // log shows it on resume.
                 let now_index = snapshot.index_by_pid();
-                let (changes, groups) = self.observe_scan(&snapshot, &now_index);
-                if !changes.is_empty() || !groups.is_empty() {
-                    let before = self.pending.as_ref().map_or(&self.snapshot, |(s, _)| s);
-                    let indexes = [now_index, before.index_by_pid()];
-                    let mut lines = self.describe_changes(
-                        &changes,
-                        (&snapshot, &indexes[0]),
-                        (before, &indexes[1]),
-                    );
-                    lines.extend(groups);
-                    let at = (self.clock)();
-                    self.held_log
-                        .extend(lines.into_iter().map(|(text, about_lab)| LogEntry {
-                            at,
-                            text,
-                            about_lab,
-                        }));
-                    let over = self.held_log.len().saturating_sub(LOG_CAPACITY);
-                    self.held_log.drain(..over);
-                }
+                let changes = self.observe_scan(&snapshot, &now_index);
+                let before = match self.pending.take() {
+                    Some((before, _)) => before,
+                    None => Box::new(self.snapshot.clone()),
+                };
+                let before_index = before.index_by_pid();
+                let entries = self.change_entries(
+                    &changes,
+                    (&snapshot, &now_index),
+                    (&before, &before_index),
+                );
+                self.record_all(entries);
                 self.pending = Some((snapshot, system));
             }
             Event::Snapshot(snapshot, system) => {
@@ -408,6 +412,7 @@ impl App {
                 }
             }
             Event::Ipc(state) => self.take_ipc(*state),
+            Event::ProcEvents(batch) => self.take_proc_events(batch),
         }
         Vec::new()
     }

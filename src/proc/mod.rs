@@ -203,6 +203,11 @@ impl PidIndex {
     pub fn contains(&self, pid: Pid) -> bool {
         self.0.contains_key(&pid)
     }
+
+    /// Records that `pid` is at `index` (a process added to a snapshot after its scan).
+    pub fn insert(&mut self, pid: Pid, index: usize) {
+        self.0.insert(pid, index as u32);
+    }
 }
 
 /// Tasks by PID. PIDs are small integers chosen by the kernel, so one multiply spreads them well

@@ -4,6 +4,7 @@
 //! SIGTERM/SIGHUP/SIGINT/SIGQUIT (delivered as events).
 
 pub mod collector;
+mod events;
 pub mod executor;
 mod input;
 mod replies;
@@ -43,6 +44,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let config = effective(cli, config);
     let mut terminal = Terminal::enter(config.mouse)?;
     let collector = Collector::start(config.refresh, ScanOptions::default(), events.clone());
+    events::spawn(events.clone(), config.refresh)?;
     let executor = Executor::new(
         Lab::new("/proc/self/exe".into()),
         events.clone(),
