@@ -30,6 +30,8 @@ pub enum Event {
     /// The kernel's process events, in order (the first a notice of where they come from; a
     /// notice from scans says the kernel's are refused, and no more follow).
     ProcEvents(Vec<ProcEvent>),
+    /// The kernel's log says its OOM killer ended these processes (sent after their exits).
+    OomKilled(Vec<Identity>),
     /// /proc could not be read at all (it is normal for single processes to fail; this is not that).
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.

@@ -164,7 +164,7 @@ impl App {
             let in_state = |state: State| lab.iter().filter(move |p| p.state == state);
             self.overlay = Some(Overlay::Quit(QuitDialog {
                 processes: lab.len(),
-                zombies: in_state(State::Zombie).count(),
+                zombies: lab.iter().filter(|p| p.state.has_exited()).count(),
                 stopped: in_state(State::Stopped).map(|p| Target::of(p)).collect(),
             }));
         } else {

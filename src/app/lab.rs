@@ -106,8 +106,8 @@ impl App {
         let target = Target::of(&proc);
         let is_lab = self.is_lab(&proc);
         match action {
-            Action::Fork | Action::Exit if !is_lab || proc.state == State::Zombie => {
-                let what = if proc.state == State::Zombie {
+            Action::Fork | Action::Exit if !is_lab || proc.state.has_exited() => {
+                let what = if proc.state.has_exited() {
                     "a zombie cannot run anything"
                 } else if self.lab.guard == Some(proc.id) {
                     "the lab's guard only holds the lab's process group (and ends it if brood is killed); it takes no requests"
@@ -158,7 +158,7 @@ impl App {
     /// wait, collects an exited child of its own without blocking.
     fn wait_on(&mut self, proc: &crate::proc::ProcInfo) -> Vec<Effect> {
         let parent = self.proc_by_pid(proc.ppid).cloned();
-        if proc.state == State::Zombie {
+        if proc.state.has_exited() {
             if proc.ppid == self.self_pid {
                 return vec![Effect::ReapOwn(Some(proc.pid()))];
             }
@@ -457,7 +457,7 @@ impl App {
         {
             let zombie = self
                 .proc_by_pid(target.id.pid)
-                .filter(|p| p.id == target.id && p.state == State::Zombie);
+                .filter(|p| p.id == target.id && p.state.has_exited());
             let uid = self
                 .proc_by_pid(target.id.pid)
                 .filter(|p| p.id == target.id)

@@ -413,6 +413,14 @@ impl App {
             }
             Event::Ipc(state) => self.take_ipc(*state),
             Event::ProcEvents(batch) => self.take_proc_events(batch),
+            Event::OomKilled(victims) => {
+                let at = self.now_ns();
+                for victim in victims {
+                    let sender = "the kernel's OOM killer ended it (out of memory)";
+                    self.history
+                        .annotate(victim, crate::history::Pair::Exit, sender, at);
+                }
+            }
         }
         Vec::new()
     }

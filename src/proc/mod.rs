@@ -7,6 +7,7 @@ pub mod details;
 pub mod events;
 pub mod groups;
 pub mod ipc;
+pub mod kmsg;
 pub mod lifecycle;
 pub mod locks;
 pub mod lookup;
@@ -80,6 +81,12 @@ impl State {
             State::Other(letter) if letter.is_ascii_graphic() => char::from(letter),
             State::Other(_) => '?',
         }
+    }
+
+    /// It has exited: a zombie, or on its way out of the process table (as a process the
+    /// kernel's exit event marked before the next scan).
+    pub fn has_exited(self) -> bool {
+        matches!(self, State::Zombie | State::Dead)
     }
 
     /// One line for the help screen and the docs.

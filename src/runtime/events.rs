@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::message::Event;
 use crate::proc::events::source::{EventSource, SourceOptions};
-use crate::proc::events::{Clock, ProcEvent, Source};
+use crate::proc::events::{Clock, ExitStatus, Kind, ProcEvent, Source};
+use crate::proc::kmsg::KernelLog;
+use crate::proc::{Identity, Pid};
 
 /// Events that come within this long of the first of a batch go with it.
 const GATHER: Duration = Duration::from_millis(50);
@@ -34,6 +36,10 @@ fn run(events: &Sender<Event>, interval: Duration) {
             return;
         }
     };
+    let mut oom = OomWatch {
+        log: KernelLog::open(),
+        victims: Vec::new(),
+    };
     let mut batch = Vec::new();
     loop {
         let mut first: Option<Instant> = None;
@@ -57,11 +63,66 @@ fn run(events: &Sender<Event>, interval: Duration) {
                 break;
             }
         }
+        let victims = oom.victims_in(&batch);
         if events
             .send(Event::ProcEvents(std::mem::take(&mut batch)))
             .is_err()
         {
             return;
         }
+        if !victims.is_empty() && events.send(Event::OomKilled(victims)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Processes the OOM killer ended, read from the kernel's log when one was killed.
+struct OomWatch {
+    log: Option<KernelLog>,
+    /// Victims the log named whose exit has not come yet, and since when.
+    victims: Vec<(Pid, Instant)>,
+}
+
+/// A victim named in the log waits this long for its exit.
+const VICTIM_WAITS: Duration = Duration::from_secs(10);
+
+impl OomWatch {
+    /// The processes of `batch` that the OOM killer ended.
+    fn victims_in(&mut self, batch: &[ProcEvent]) -> Vec<Identity> {
+        let Some(log) = &mut self.log else {
+            return Vec::new();
+        };
+        let killed = |event: &&ProcEvent| {
+            matches!(
+                event.kind,
+                Kind::Exit {
+                    status: Some(ExitStatus::Signal {
+                        number: libc::SIGKILL,
+                        ..
+                    }),
+                    ..
+                }
+            )
+        };
+        let exits: Vec<&ProcEvent> = batch.iter().filter(killed).collect();
+        if exits.is_empty() && self.victims.is_empty() {
+            return Vec::new();
+        }
+        let now = Instant::now();
+        self.victims
+            .extend(log.oom_victims().into_iter().map(|pid| (pid, now)));
+        self.victims
+            .retain(|(_, since)| now.duration_since(*since) < VICTIM_WAITS);
+        let mut found = Vec::new();
+        for exit in exits {
+            let Some(id) = exit.task.as_ref().and_then(|t| t.identity()) else {
+                continue;
+            };
+            if let Some(at) = self.victims.iter().position(|(pid, _)| *pid == id.pid) {
+                self.victims.swap_remove(at);
+                found.push(id);
+            }
+        }
+        found
     }
 }
