@@ -717,6 +717,12 @@ pub fn read_ipc(snapshot: &super::Snapshot, links: bool) -> IpcState {
         }
     }
     state.locks = read_locks();
+    let lock_waiters = state
+        .waits_in
+        .iter()
+        .filter(|(_, kind)| **kind == WaitKind::FileLock)
+        .map(|(pid, _)| *pid);
+    super::ofd::attribute_from_proc(&mut state.locks, lock_waiters, processes().map(|p| p.pid()));
     let pipe_blocked: Vec<Pid> = state
         .waits_in
         .iter()

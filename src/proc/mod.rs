@@ -8,6 +8,7 @@ pub mod ipc;
 pub mod lifecycle;
 pub mod locks;
 pub mod lookup;
+pub mod ofd;
 pub mod scan;
 pub mod signal;
 pub mod stat;
