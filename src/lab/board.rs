@@ -102,7 +102,7 @@ impl Board {
 
     fn layout(&self) -> &Layout {
         // SAFETY: the mapping is page-aligned, as long as `Layout` and alive while `self` is;
-        // all its fields are atomics, valid for any bit pattern, including the zeros it starts with.
+        // all its fields are atomics, valid for any bit pattern, the zeros it starts with too.
         unsafe { self.layout.as_ref() }
     }
 

@@ -12,12 +12,19 @@ use nix::sys::signal::Signal;
 use super::rundir::LOCK_FILE;
 use crate::proc::{Identity, Pid, lookup, signal};
 
-/// Every process but the caller with a descriptor open on the run's lock in `dir`.
-fn holders(dir: &Path) -> Vec<Identity> {
+/// A file's identity: its device and inode.
+pub(crate) type FileId = (u64, u64);
+
+/// The identity of the run's lock in `dir`, looked up by name.
+pub(crate) fn lock_in(dir: &Path) -> Option<FileId> {
+    std::fs::metadata(dir.join(LOCK_FILE))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Every process but the caller with a descriptor open on the file `lock`.
+fn holders(lock: FileId) -> Vec<Identity> {
     let file = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
-    let Some(lock) = file(&dir.join(LOCK_FILE)) else {
-        return Vec::new();
-    };
     let me = std::process::id() as Pid;
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -35,12 +42,13 @@ fn holders(dir: &Path) -> Vec<Identity> {
         .collect()
 }
 
-/// SIGKILLs every process holding the run's lock until none is left (one may fork while it is
-/// being looked for) or `within` has passed. Their parents or adopters reap them.
-pub(crate) fn end_all(dir: &Path, within: Duration) {
+/// SIGKILLs every process holding the file `lock` (the run's lock, by identity: its name may
+/// belong to a newer run once the directory is gone) until none is left (one may fork while it
+/// is being looked for) or `within` has passed. Their parents or adopters reap them.
+pub(crate) fn end_all(lock: FileId, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let found = holders(dir);
+        let found = holders(lock);
         if found.is_empty() || Instant::now() >= deadline {
             return;
         }

@@ -265,7 +265,9 @@ impl Lab {
         kill_members(&everyone);
         // Lab processes that left the group (a new session, a job's group) and ones brood never
         // heard of still hold the run's lock.
-        holders::end_all(self.dir.path(), Duration::from_secs(2));
+        if let Some(lock) = self.dir.lock_id() {
+            holders::end_all(lock, Duration::from_secs(2));
+        }
         self.dir.remove();
     }
 }

@@ -25,9 +25,10 @@ pub struct RunDir {
 
 impl RunDir {
     /// Makes `$XDG_RUNTIME_DIR/brood-<pid>-<n>` (else the same in /dev/shm, else under the temp
-    /// dir) and takes its lock. `mkdir` never follows a symlink and fails on anything already there, so a planted
-    /// path cannot redirect it; the result is checked once more before use. A directory that
-    /// cannot be finished is removed again: a failed start leaves nothing behind.
+    /// dir) and takes its lock. `mkdir` never follows a symlink and fails on anything already
+    /// there, so a planted path cannot redirect it; the result is checked once more before use.
+    /// A directory that cannot be finished is removed again: a failed start leaves nothing
+    /// behind.
     pub fn create() -> std::io::Result<RunDir> {
         let base = std::env::var_os("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
@@ -58,6 +59,12 @@ impl RunDir {
     /// The lock's descriptor, for lab processes to inherit.
     pub fn lock_fd(&self) -> RawFd {
         self.lock.as_raw_fd()
+    }
+
+    /// The lock file's device and inode, from the descriptor held (the name may belong to a
+    /// newer run's lock once this directory is removed).
+    pub fn lock_id(&self) -> Option<(u64, u64)> {
+        self.lock.metadata().ok().map(|m| (m.dev(), m.ino()))
     }
 
     /// Leave the directory in place at drop (the workers were left running and still use it).

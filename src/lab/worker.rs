@@ -102,7 +102,9 @@ fn end_the_lab(dir: &Path) {
             }
             // Lab processes that left the group (a new session, a job's group) still hold the
             // run's lock.
-            super::holders::end_all(dir, Duration::from_secs(2));
+            if let Some(lock) = super::holders::lock_in(dir) {
+                super::holders::end_all(lock, Duration::from_secs(2));
+            }
             let _ = std::fs::remove_dir_all(dir);
             exit_now(0);
         }
@@ -118,19 +120,33 @@ fn end_the_lab(dir: &Path) {
 /// Runs the worker loop; returns the exit code when the worker should end.
 fn run(dir: &Path, lifeline: Option<OwnedFd>) -> i32 {
     set_name(WORKER_NAME);
-    // A reply to a peer that hung up must not kill the worker; and a child must stay a zombie
-    // until someone waits for it, so SIGCHLD keeps its default (not SIG_IGN, which auto-reaps).
-    // SAFETY: installing SIG_IGN / SIG_DFL runs no handler code.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigIgn);
-        let _ = signal(Signal::SIGCHLD, SigHandler::SigDfl);
-    }
+    default_signals();
     super::board::attach(dir);
     let mut worker = match Worker::bind(dir.to_path_buf(), lifeline) {
         Ok(worker) => worker,
         Err(_) => return 1,
     };
     worker.serve()
+}
+
+/// A lab process starts with every signal at its default action and none blocked, whatever
+/// brood had: exec keeps ignored signals ignored and the mask as it was, and brood ignores the
+/// terminal's job-control signals (SIGTTIN, SIGTTOU) itself. A lesson shows what the kernel does
+/// by default; a child must stay a zombie until someone waits for it (SIGCHLD ignored would reap
+/// it). Only SIGPIPE is ignored, so a reply to a peer that hung up cannot kill the worker; tasks
+/// that write pipes restore it.
+fn default_signals() {
+    for sig in Signal::iterator().filter(|s| ![Signal::SIGKILL, Signal::SIGSTOP].contains(s)) {
+        // SAFETY: SIG_DFL installs no handler code.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+    // SAFETY: SIG_IGN installs no handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
 }
 
 struct Worker {
@@ -170,7 +186,10 @@ impl Worker {
             };
             if let Next::Exit(code) = self.handle(stream) {
                 self.remove_socket();
-                return code;
+                // At once, as _exit(): what the process holds is let go by the kernel as it
+                // exits, not one by one before (closing a terminal's master side first would
+                // hang it up and SIGHUP a session leader still alive).
+                exit_now(code);
             }
         }
     }

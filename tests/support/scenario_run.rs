@@ -12,7 +12,7 @@ use brood::lab::protocol::WaitOutcome;
 use brood::lab::scenarios::{Control, Figures, Pace, ScenarioId, Step};
 use brood::proc::{Identity, Pid};
 
-use super::support::{own_pid, ppid_from_proc, state_of, wait_until};
+use super::support::{DEADLINE, own_pid, ppid_from_proc, state_of, wait_until};
 
 /// Lessons run at a third of their pace in tests, with 32 MiB for copy-on-write: the states
 /// they show stay long enough to be seen, and the whole suite stays short.
@@ -31,10 +31,15 @@ pub struct Run {
 
 impl Run {
     pub fn start(id: ScenarioId) -> Run {
+        Run::paced(id, TEST_PACE)
+    }
+
+    /// A run at another pace: lessons that keep CPUs busy for long go faster still.
+    pub fn paced(id: ScenarioId, pace: Pace) -> Run {
         let lab = Arc::new(Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab"));
         let (sender, inbox) = mpsc::channel();
         let sender = Mutex::new(sender);
-        let control = Arc::new(Control::paced(TEST_PACE));
+        let control = Arc::new(Control::paced(pace));
         brood::runtime::scenario::start(
             lab.clone(),
             id,
@@ -102,12 +107,25 @@ impl Run {
 
     /// Waits until the latest figures have `name` and `check` accepts its value.
     pub fn value_until(&self, name: &str, check: impl Fn(i64) -> bool) -> i64 {
-        wait_until(&format!("the figure {name}"), || {
+        let start = Instant::now();
+        loop {
             if let Some(why) = self.failure() {
                 panic!("the scenario failed: {why}");
             }
-            self.figures()?.value(name).filter(|&v| check(v))
-        })
+            let figures = self.figures();
+            if let Some(value) = figures
+                .as_ref()
+                .and_then(|f| f.value(name))
+                .filter(|&v| check(v))
+            {
+                return value;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for the figure {name}; the last figures: {figures:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits until a line of the latest figures contains `text`, and returns it.
@@ -141,12 +159,24 @@ impl Run {
     }
 
     pub fn wait_for_outcome(&self, what: &str, check: impl Fn(&WaitOutcome) -> bool) -> Pid {
-        wait_until(what, || {
-            self.waits()
-                .into_iter()
-                .find(|(_, outcome)| check(outcome))
-                .map(|(waiter, _)| waiter)
-        })
+        let start = Instant::now();
+        loop {
+            let waits = self.waits();
+            if let Some((waiter, _)) = waits.iter().find(|(_, outcome)| check(outcome)) {
+                return *waiter;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for: {what}; the waits seen: {waits:?}; failure: {:?}; \
+                 processes: {:?}",
+                self.failure(),
+                self.every_pid()
+                    .into_iter()
+                    .map(|p| (p, std::fs::read_to_string(format!("/proc/{p}/stat"))))
+                    .collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn every_pid(&self) -> Vec<Pid> {

@@ -113,8 +113,8 @@ pub enum Task {
         linger_ms: u32,
     },
     /// `setsid()`, fork, and leave the grandchild running as a daemon (new session, `/`, no
-    /// inherited descriptors) that counts every `every_ms`; exit 0.
-    Daemonize { every_ms: u32 },
+    /// inherited descriptors) that counts every `every_ms`; exit 0 after `linger_ms`.
+    Daemonize { every_ms: u32, linger_ms: u32 },
     /// Setup: map `mb` MiB of private memory and write every page of it.
     Touch { mb: u32 },
     /// After `after_ms`, write every page of the memory touched before the fork, spread over
@@ -201,7 +201,10 @@ impl Task {
                 after,
                 linger_ms,
             } => ("read-terminal", vec![small(pipe), after, linger_ms]),
-            Task::Daemonize { every_ms } => ("daemonize", vec![every_ms]),
+            Task::Daemonize {
+                every_ms,
+                linger_ms,
+            } => ("daemonize", vec![every_ms, linger_ms]),
             Task::Touch { mb } => ("touch", vec![mb]),
             Task::Rewrite {
                 after_ms,
@@ -294,7 +297,10 @@ impl Task {
                 after: a.n(1)?,
                 linger_ms: a.n(2)?,
             },
-            "daemonize" => Task::Daemonize { every_ms: a.n(0)? },
+            "daemonize" => Task::Daemonize {
+                every_ms: a.n(0)?,
+                linger_ms: a.n(1)?,
+            },
             "touch" => Task::Touch { mb: a.n(0)? },
             "rewrite" => Task::Rewrite {
                 after_ms: a.n(0)?,
@@ -431,7 +437,10 @@ pub fn run(task: Task, kit: &mut Kit, dir: &Path) -> i32 {
             after,
             linger_ms,
         } => session::read_terminal(kit, pipe, after, linger_ms),
-        Task::Daemonize { every_ms } => session::daemonize(dir, every_ms),
+        Task::Daemonize {
+            every_ms,
+            linger_ms,
+        } => session::daemonize(dir, every_ms, linger_ms),
         Task::Rewrite {
             after_ms,
             over_ms,
@@ -561,7 +570,10 @@ mod tests {
                 after: 8,
                 linger_ms: 5000,
             },
-            Task::Daemonize { every_ms: 1000 },
+            Task::Daemonize {
+                every_ms: 1000,
+                linger_ms: 2000,
+            },
             Task::Touch { mb: 200 },
             Task::Rewrite {
                 after_ms: 3000,

@@ -80,10 +80,10 @@ pub(super) fn read_terminal(kit: &mut Kit, pipe: u8, after: u32, linger_ms: u32)
 
 /// The classic daemon: `setsid()` makes this child a session leader without a controlling
 /// terminal; a second fork makes a process that is not a session leader, so opening a terminal
-/// can never make it its controlling terminal again. This child exits, and the grandchild is
-/// adopted. The grandchild keeps one descriptor of the lab: the run's lock, by which brood
-/// finds it to end it with the rest of the lab.
-pub(super) fn daemonize(dir: &Path, every_ms: u32) -> i32 {
+/// can never make it its controlling terminal again. This child exits (after `linger_ms`, to be
+/// seen leading its session), and the grandchild is adopted. The grandchild keeps one
+/// descriptor of the lab: the run's lock, by which brood finds it to end it with the lab.
+pub(super) fn daemonize(dir: &Path, every_ms: u32, linger_ms: u32) -> i32 {
     if nix::unistd::setsid().is_err() {
         return 1;
     }
@@ -92,6 +92,7 @@ pub(super) fn daemonize(dir: &Path, every_ms: u32) -> i32 {
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Parent { child }) => {
             publish(&format!("setsid forked daemon={child}"));
+            spend(linger_ms, false);
             0
         }
         Ok(ForkResult::Child) => {

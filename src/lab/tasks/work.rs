@@ -17,7 +17,7 @@ pub(super) fn exec_sleep(secs: u32, delay_ms: u32) -> i32 {
     let Ok(arg) = std::ffi::CString::new(secs.to_string()) else {
         return 127;
     };
-    publish(&format!("exec-in={:.1}s", f64::from(delay_ms) / 1000.0));
+    publish(&format!("exec-after={:.1}s", f64::from(delay_ms) / 1000.0));
     spend(delay_ms, false);
     let program = c"sleep";
     let _ = nix::unistd::execvp(program, &[program, arg.as_c_str()]);

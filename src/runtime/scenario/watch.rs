@@ -16,7 +16,7 @@ use crate::lab::scenarios::figures::{
 };
 use crate::lab::scenarios::{Control, Figures, ProcFigure, ScenarioId, Step};
 use crate::lab::tasks;
-use crate::proc::ipc::{IpcState, find_deadlocks, read_ends, read_locks};
+use crate::proc::ipc::{IpcState, find_deadlocks, read_blocked_fd, read_ends, read_locks};
 use crate::proc::stat::parse_stat;
 use crate::proc::wchan::{WaitKind, classify};
 use crate::proc::{Pid, ofd};
@@ -117,6 +117,9 @@ fn read_sample(lab: &Lab, roles: &[Role], needs: Needs) -> Sample {
             && let Ok(ends) = read_ends(pid)
         {
             sample.ends.insert(pid, ends);
+            if let Some(fd) = read_blocked_fd(pid) {
+                sample.blocked_fd.insert(pid, fd);
+            }
         }
         if needs.memory
             && let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))

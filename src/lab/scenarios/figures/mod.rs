@@ -30,6 +30,8 @@ pub struct Sample {
     pub deadlocks: Vec<Vec<Pid>>,
     /// The pipe and socket ends each process holds.
     pub ends: HashMap<Pid, Vec<FdEnd>>,
+    /// The descriptor each process is blocked reading or writing, from /proc/PID/syscall.
+    pub blocked_fd: HashMap<Pid, i32>,
     /// Each process's memory, from /proc/PID/smaps_rollup.
     pub memory: HashMap<Pid, Memory>,
     /// Each process's working directory and open descriptors.

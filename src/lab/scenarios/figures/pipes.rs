@@ -86,11 +86,13 @@ pub(super) fn leak(view: &View, out: &mut Out) {
             ));
             continue;
         }
-        // The pipe it reads, from its descriptors; then every other holder of a write end.
+        // The pipe it is blocked reading (it holds others: the lab's lifeline is one); then
+        // every other holder of a write end.
         let ends = view.0.ends.get(&consumer.pid);
-        let pipe = ends.and_then(|ends| {
+        let blocked = view.0.blocked_fd.get(&consumer.pid);
+        let pipe = ends.zip(blocked).and_then(|(ends, fd)| {
             ends.iter()
-                .find(|e| e.access.reads() && matches!(e.endpoint, Endpoint::Pipe(_)))
+                .find(|e| e.fd == *fd && matches!(e.endpoint, Endpoint::Pipe(_)))
                 .map(|e| e.endpoint.clone())
         });
         let Some(pipe) = pipe else {

@@ -155,17 +155,21 @@ pub(super) fn pool(d: &Driver) -> Result<()> {
             },
         )?;
     }
+    // Each wave once the last one is done and the workers have been idle a while, so the
+    // pause shows whatever the machine's speed.
+    let mut fed = 0;
     for (wave, count) in [4, 3, 3].into_iter().enumerate() {
-        if wave > 0 && !d.pause(3500) {
+        if wave > 0 && !(d.until(|| done(d, &workers) >= fed) && d.pause(2500)) {
             return Ok(());
         }
         d.task(parent, Task::Feed { pipe: 0, count })?;
+        fed += count;
         d.note(format!(
             "{parent} put {count} tasks into the pool's pipe (wave {})",
             wave + 1
         ));
     }
-    if !d.pause(3000) {
+    if !(d.until(|| done(d, &workers) >= fed) && d.pause(2000)) {
         return Ok(());
     }
     d.task(parent, Task::ClosePipes)?;
@@ -174,6 +178,19 @@ pub(super) fn pool(d: &Driver) -> Result<()> {
     ));
     d.wait_any(parent, workers.len());
     Ok(())
+}
+
+/// How many tasks the pool's workers say they finished.
+fn done(d: &Driver, workers: &[crate::proc::Identity]) -> u32 {
+    workers
+        .iter()
+        .filter_map(|w| {
+            let status = d.status(w.pid);
+            status
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix("done=")?.parse::<u32>().ok())
+        })
+        .sum()
 }
 
 /// A pool whose results come back on a second pipe; after a while brood kills a worker in the
@@ -199,15 +216,24 @@ pub(super) fn pool_results(d: &Driver) -> Result<()> {
     if !d.pause(4000) {
         return Ok(());
     }
-    for worker in workers {
-        let busy = || d.status(worker.pid).contains("working=");
-        if d.kill_while(worker, busy) {
-            d.note(format!(
-                "brood killed worker {worker} in the middle of a task, as X would: {}",
-                d.status(worker.pid)
-            ));
-            break;
+    // A worker caught busy (it is stopped first, so it cannot finish its task meanwhile);
+    // tried again until one is, or the pool is done.
+    let mut killed = None;
+    d.until(|| {
+        if d.status(master.pid).contains("all-done") {
+            return true;
         }
+        killed = workers
+            .iter()
+            .copied()
+            .find(|&worker| d.kill_while(worker, || d.status(worker.pid).contains("working=")));
+        killed.is_some()
+    });
+    if let Some(worker) = killed {
+        d.note(format!(
+            "brood killed worker {worker} in the middle of a task, as X would: {}",
+            d.status(worker.pid)
+        ));
     }
     Ok(())
 }

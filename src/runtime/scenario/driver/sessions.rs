@@ -17,11 +17,16 @@ use crate::proc::{Identity, lookup};
 
 pub(super) fn daemon(d: &Driver) -> Result<()> {
     let parent = d.spawn("parent", "parent: forks, waits for its child")?;
-    let first = d.fork(parent, "first", "first child: setsid(), fork(), exit")?;
+    let first = d.fork(
+        parent,
+        "first",
+        "first child: setsid(), fork(), 2 s later exit",
+    )?;
     d.task(
         first,
         Task::Daemonize {
             every_ms: d.ms(1000),
+            linger_ms: d.ms(2000),
         },
     )?;
     let reaped = d.wait_any(parent, 1);
