@@ -235,6 +235,7 @@ pub(super) fn hold_mutex(kit: &Kit, rounds: u32, hold_ms: u32) -> i32 {
         region.holder.store(0, Ordering::SeqCst);
         // SAFETY: this process holds the mutex.
         unsafe { libc::pthread_mutex_unlock(mutex) };
+        publish(&format!("round={round} released repaired={repaired}"));
         // Let a waiter in: a mutex is not fair, and the one that just let go would take it again.
         spend(hold_ms / 4, false);
     }

@@ -19,6 +19,7 @@ pub(super) fn exec_sleep(secs: u32, delay_ms: u32) -> i32 {
     };
     publish(&format!("exec-after={:.1}s", f64::from(delay_ms) / 1000.0));
     spend(delay_ms, false);
+    publish(&format!("called=execve(sleep,{secs})"));
     let program = c"sleep";
     let _ = nix::unistd::execvp(program, &[program, arg.as_c_str()]);
     publish("exec-failed");

@@ -124,11 +124,12 @@ pub(super) fn daemon(view: &View, out: &mut Out) {
     out.value("daemon_ppid", i64::from(daemon.ppid));
     out.value("daemon_tty", i64::from(daemon.tty));
     out.line(format!(
-        "daemon {}: parent {}, session {} led by {} (not by itself, so no terminal it opens can \
-         become its controlling terminal), controlling terminal: {}",
+        "daemon {}: parent {}, process group {} and session {}, the first child's (it leads \
+         neither, so no terminal it opens can become its controlling terminal), controlling \
+         terminal: {}",
         daemon.pid,
         daemon.ppid,
-        daemon.sid,
+        daemon.pgid,
         daemon.sid,
         tty_name(daemon.tty)
     ));

@@ -29,7 +29,7 @@ pub(super) fn pairs(id: ScenarioId, view: &View, out: &mut Out) {
     };
     let detector = |members: &[i32]| {
         if flagged(members) {
-            "brood flags them [deadlock]"
+            "brood's deadlock detector finds this cycle ([deadlock])"
         } else {
             "brood's detector finds no cycle"
         }

@@ -174,8 +174,11 @@ pub(super) fn results(view: &View, out: &mut Out) {
     let per_worker: Vec<String> = view
         .role("worker")
         .map(|w| {
-            let doing =
-                field(&w.status, "working").unwrap_or(if w.alive() { "idle" } else { "gone" });
+            let doing = if w.alive() {
+                field(&w.status, "working").unwrap_or("idle")
+            } else {
+                "gone"
+            };
             format!("{} {doing}", w.pid)
         })
         .collect();

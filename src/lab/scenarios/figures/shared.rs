@@ -94,7 +94,7 @@ pub(super) fn robust(view: &View, out: &mut Out) {
         if shared.repairs > 0 {
             out.line(format!(
                 "{what}: {} time(s) a locker got EOWNERDEAD and repaired it with \
-                 pthread_mutex_consistent(); {done} of 3 finished their rounds",
+                 pthread_mutex_consistent(); {done} finished all their rounds",
                 shared.repairs
             ));
         }

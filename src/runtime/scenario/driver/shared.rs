@@ -120,7 +120,8 @@ pub(super) fn robust_mutex(d: &Driver) -> Result<()> {
         });
         if let Some(victim) = killed {
             d.note(format!(
-                "brood killed {victim} while it held the {key} mutex, as X would"
+                "brood killed {victim} while it held the {key} mutex, as X would (stopped \
+                 first, so it could not let go meanwhile)"
             ));
         }
     }
