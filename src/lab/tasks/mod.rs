@@ -19,6 +19,7 @@ use std::path::Path;
 pub use locks::{LockKind, lock_path};
 pub use pipes::MESSAGE_BYTES;
 pub use shared::{SharedFigures, read_shared};
+use work::spend;
 
 use crate::proc::Pid;
 
@@ -458,45 +459,6 @@ fn publish(text: &str) {
     super::board::publish(text);
 }
 
-/// Spends `ms` of work, busy on a CPU (R) or asleep (S). Work done is counted, not time passed:
-/// busy work in the CPU time this process used, sleep in naps of at most 100 ms. Stopped (T),
-/// a process does no work, so a child continued after a long stop still has its work ahead.
-fn spend(ms: u32, busy: bool) {
-    use std::time::{Duration, Instant};
-    let wanted = Duration::from_millis(u64::from(ms));
-    if busy {
-        let start = cpu_time();
-        let mut x = 0u64;
-        while cpu_time().saturating_sub(start) < wanted {
-            for _ in 0..100_000 {
-                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-            }
-        }
-        return;
-    }
-    let nap = Duration::from_millis(100);
-    let mut slept = Duration::ZERO;
-    while slept < wanted {
-        let this = nap.min(wanted - slept);
-        let start = Instant::now();
-        std::thread::sleep(this);
-        // A nap that took longer was stopped or not scheduled meanwhile: it counts as itself.
-        slept += start.elapsed().min(this);
-    }
-}
-
-/// The CPU time this process has used (user and system).
-fn cpu_time() -> std::time::Duration {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_SELF).map_or(std::time::Duration::ZERO, |usage| {
-        let total = usage.user_time() + usage.system_time();
-        std::time::Duration::from_micros(
-            u64::try_from(total.tv_sec()).unwrap_or(0) * 1_000_000
-                + u64::try_from(total.tv_usec()).unwrap_or(0),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,12 +580,5 @@ mod tests {
                 .contains("over 255")
         );
         assert!(Task::parse(&["lock-pair", "7", "0", "1", "2"]).is_err());
-    }
-
-    #[test]
-    fn busy_work_counts_cpu_time_used() {
-        let before = cpu_time();
-        spend(30, true);
-        assert!(cpu_time() - before >= std::time::Duration::from_millis(30));
     }
 }
