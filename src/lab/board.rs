@@ -5,14 +5,11 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::num::NonZeroUsize;
 use std::path::Path;
-use std::ptr::NonNull;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering, fence};
 
-use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
-
+use super::shared_file::{Shareable, SharedFile};
 use crate::proc::Pid;
 
 /// The board's file name in a run directory.
@@ -22,7 +19,7 @@ const FILE: &str = "board";
 const SLOTS: usize = 2048;
 const TEXT_WORDS: usize = 31;
 /// The longest line a slot holds; longer ones are cut at a character boundary.
-pub const TEXT_BYTES: usize = TEXT_WORDS * 8;
+const TEXT_BYTES: usize = TEXT_WORDS * 8;
 
 /// One process's line, guarded by a sequence number: odd while its owner writes, so a reader
 /// that sees it change reads again and never takes half a line.
@@ -44,16 +41,13 @@ struct Layout {
 
 const BYTES: usize = std::mem::size_of::<Layout>();
 
+// SAFETY: every field is an atomic, valid for any bit pattern.
+unsafe impl Shareable for Layout {}
+
 /// A mapping of a run's board.
 pub struct Board {
-    layout: NonNull<Layout>,
+    file: SharedFile<Layout>,
 }
-
-// SAFETY: every field of the layout is an atomic, made to be shared between threads and
-// processes; the mapping lives as long as the `Board`.
-unsafe impl Send for Board {}
-// SAFETY: as above: shared access only ever goes through atomics.
-unsafe impl Sync for Board {}
 
 impl Board {
     /// Makes the board of a new run (brood, before any lab process exists).
@@ -82,28 +76,13 @@ impl Board {
     }
 
     fn map(file: &File) -> std::io::Result<Board> {
-        let length = NonZeroUsize::new(BYTES).ok_or(std::io::ErrorKind::InvalidInput)?;
-        // SAFETY: a new shared mapping of the whole file, which has exactly this length; no
-        // Rust object aliases it, and it is accessed through atomics only.
-        let address = unsafe {
-            mmap(
-                None,
-                length,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-                file,
-                0,
-            )
-        }?;
         Ok(Board {
-            layout: address.cast(),
+            file: SharedFile::map(file)?,
         })
     }
 
     fn layout(&self) -> &Layout {
-        // SAFETY: the mapping is page-aligned, as long as `Layout` and alive while `self` is;
-        // all its fields are atomics, valid for any bit pattern, the zeros it starts with too.
-        unsafe { self.layout.as_ref() }
+        self.file.get()
     }
 
     /// Takes a slot for `pid`.
@@ -176,13 +155,6 @@ impl Board {
         (first..claimed)
             .filter_map(|claim| self.read(claim % SLOTS))
             .collect()
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        // SAFETY: the address and length are the mapping's own; nothing uses it after this.
-        let _ = unsafe { munmap(self.layout.cast(), BYTES) };
     }
 }
 

@@ -9,6 +9,7 @@ mod holders;
 pub mod protocol;
 pub mod rundir;
 pub mod scenarios;
+mod shared_file;
 pub mod tasks;
 pub mod worker;
 

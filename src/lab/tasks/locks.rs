@@ -23,7 +23,7 @@ pub enum LockKind {
 }
 
 impl LockKind {
-    pub fn from_number(n: u32) -> Option<LockKind> {
+    pub(super) fn from_number(n: u32) -> Option<LockKind> {
         [LockKind::Flock, LockKind::Posix, LockKind::Ofd]
             .into_iter()
             .find(|k| *k as u32 == n)

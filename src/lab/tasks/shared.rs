@@ -5,16 +5,14 @@
 use std::cell::UnsafeCell;
 use std::fs::OpenOptions;
 use std::mem::offset_of;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use nix::unistd::getpid;
 
 use super::{Kit, publish, spend};
+use crate::lab::shared_file::{Shareable, SharedFile};
 use crate::proc::Pid;
 
 /// The layout of a shared region. The counters come first so a reader of the file finds them
@@ -40,24 +38,18 @@ const _: () = assert!(std::mem::size_of::<Region>() <= REGION_BYTES);
 /// Increments between pauses in [`super::Task::Add`].
 const ADD_BURST: u32 = 10_000;
 
+// SAFETY: counters are atomics; the mutex and semaphore sit in `UnsafeCell`s and are reached
+// only through pthread; a new file's zeros are valid for all of them.
+unsafe impl Shareable for Region {}
+
 /// A `MAP_SHARED` mapping; fork() gives the child the same pages, not a copy.
 pub(super) struct Mapping {
-    region: NonNull<Region>,
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: the address and length are those mmap returned; nothing uses it afterwards.
-        let _ = unsafe { munmap(self.region.cast(), REGION_BYTES) };
-    }
+    file: SharedFile<Region>,
 }
 
 impl Mapping {
     fn region(&self) -> &Region {
-        // SAFETY: the mapping lives as long as `self`, is page-aligned and large enough, and was
-        // initialised in `map`; every field is an atomic or an `UnsafeCell`, so a shared
-        // reference never promises that another process leaves it alone.
-        unsafe { self.region.as_ref() }
+        self.file.get()
     }
 }
 
@@ -101,21 +93,8 @@ pub(super) fn map(dir: &Path, permits: u32, robust: bool) -> Result<Mapping, Str
         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     file.set_len(REGION_BYTES as u64)
         .map_err(|e| format!("cannot size the shared file: {e}"))?;
-    let length = NonZeroUsize::new(REGION_BYTES).ok_or("an empty region")?;
-    // SAFETY: a fresh shared mapping of the whole file, which has exactly this length.
-    let address = unsafe {
-        mmap(
-            None,
-            length,
-            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-            MapFlags::MAP_SHARED,
-            &file,
-            0,
-        )
-    }
-    .map_err(|e| format!("mmap failed: {}", e.desc()))?;
     let mapping = Mapping {
-        region: address.cast(),
+        file: SharedFile::map(&file).map_err(|e| format!("mmap failed: {e}"))?,
     };
     let region = mapping.region();
     // SAFETY: the region is zeroed (a new file) and no other process maps it yet: the mutex

@@ -160,9 +160,7 @@ pub(super) fn signals(d: &Driver) -> Result<()> {
     let parent = d.spawn("parent", "parent: waits for both")?;
     let gentle = d.fork(parent, "handles", "child 1: will get SIGTERM")?;
     let hard = d.fork(parent, "killed", "child 2: will get SIGKILL")?;
-    for child in [gentle, hard] {
-        d.task(child, Task::HandleTerm { ms: d.ms(120_000) })?;
-    }
+    d.task_all(&[gentle, hard], Task::HandleTerm { ms: d.ms(120_000) })?;
     d.wait_any(parent, 2);
     if !d.pause(4000) {
         return Ok(());

@@ -99,6 +99,11 @@ impl Driver {
         }
     }
 
+    /// Gives each of `processes` the same task.
+    fn task_all(&self, processes: &[Identity], task: Task) -> Result<()> {
+        processes.iter().try_for_each(|&p| self.task(p, task))
+    }
+
     fn role(&self, id: Identity, key: &str, label: &str) {
         if let Ok(mut roles) = self.roles.lock() {
             roles.push(Role {

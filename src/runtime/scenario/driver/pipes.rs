@@ -146,15 +146,13 @@ pub(super) fn pool(d: &Driver) -> Result<()> {
     for n in 1..=3 {
         workers.push(d.fork(parent, "worker", &format!("pool worker {n}"))?);
     }
-    for &worker in &workers {
-        d.task(
-            worker,
-            Task::PoolWorker {
-                pipe: 0,
-                work_ms: d.ms(800),
-            },
-        )?;
-    }
+    d.task_all(
+        &workers,
+        Task::PoolWorker {
+            pipe: 0,
+            work_ms: d.ms(800),
+        },
+    )?;
     // Each wave once the last one is done and the workers have been idle a while, so the
     // pause shows whatever the machine's speed.
     let mut fed = 0;
@@ -208,9 +206,7 @@ pub(super) fn pool_results(d: &Driver) -> Result<()> {
     for n in 1..=3 {
         workers.push(d.fork(master, "worker", &format!("worker {n}: says what it took"))?);
     }
-    for &worker in &workers {
-        d.task(worker, Task::ResultWorker { work_ms: d.ms(700) })?;
-    }
+    d.task_all(&workers, Task::ResultWorker { work_ms: d.ms(700) })?;
     d.task(master, Task::PoolMaster { tasks: 15 })?;
     d.wait_any(parent, 1);
     if !d.pause(4000) {
@@ -248,16 +244,14 @@ pub(super) fn fork_per_task(d: &Driver) -> Result<()> {
             let label = format!("task {task_number} (wave {})", wave + 1);
             children.push(d.fork(parent, "task", &label)?);
         }
-        for &child in &children {
-            d.task(
-                child,
-                Task::Work {
-                    ms: d.ms(800),
-                    busy: true,
-                    code: 0,
-                },
-            )?;
-        }
+        d.task_all(
+            &children,
+            Task::Work {
+                ms: d.ms(800),
+                busy: true,
+                code: 0,
+            },
+        )?;
         d.wait_any(parent, children.len())
             .join()
             .map_err(|_| "a wait thread panicked")?;

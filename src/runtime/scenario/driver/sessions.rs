@@ -97,14 +97,12 @@ pub(super) fn job_control(d: &Driver) -> Result<()> {
     d.task(shell, Task::ClosePipes)?;
     // As a shell does: the job's processes get a group of their own, led by the first.
     d.task(first, Task::JoinGroup { leader: 0 })?;
-    for stage in [second, third] {
-        d.task(
-            stage,
-            Task::JoinGroup {
-                leader: first.pid.unsigned_abs(),
-            },
-        )?;
-    }
+    d.task_all(
+        &[second, third],
+        Task::JoinGroup {
+            leader: first.pid.unsigned_abs(),
+        },
+    )?;
     d.note(format!(
         "the shell {shell} made a session and took a pseudo-terminal as its controlling terminal; \
          the job {first} {second} {third} is process group {first}, in the background"

@@ -28,16 +28,14 @@ pub(super) fn counters(d: &Driver) -> Result<()> {
         parents.push((parent, children, locked));
     }
     for (parent, children, locked) in &parents {
-        for &child in children {
-            d.task(
-                child,
-                Task::Add {
-                    count: ADDS_PER_CHILD,
-                    locked: *locked,
-                    spread_ms: d.ms(3000),
-                },
-            )?;
-        }
+        d.task_all(
+            children,
+            Task::Add {
+                count: ADDS_PER_CHILD,
+                locked: *locked,
+                spread_ms: d.ms(3000),
+            },
+        )?;
         d.wait_any(*parent, children.len());
     }
     Ok(())
@@ -57,14 +55,12 @@ pub(super) fn semaphore(d: &Driver) -> Result<()> {
         let label = format!("child {n}: sem_wait, 1.5 s inside, sem_post");
         children.push(d.fork(parent, "child", &label)?);
     }
-    for &child in &children {
-        d.task(
-            child,
-            Task::Enter {
-                work_ms: d.ms(1500),
-            },
-        )?;
-    }
+    d.task_all(
+        &children,
+        Task::Enter {
+            work_ms: d.ms(1500),
+        },
+    )?;
     d.wait_any(parent, children.len());
     Ok(())
 }
@@ -92,15 +88,13 @@ pub(super) fn robust_mutex(d: &Driver) -> Result<()> {
         groups.push((parent, children, key));
     }
     for (parent, children, _) in &groups {
-        for &child in children {
-            d.task(
-                child,
-                Task::HoldMutex {
-                    rounds: 4,
-                    hold_ms: d.ms(1000),
-                },
-            )?;
-        }
+        d.task_all(
+            children,
+            Task::HoldMutex {
+                rounds: 4,
+                hold_ms: d.ms(1000),
+            },
+        )?;
         d.wait_any(*parent, children.len());
     }
     if !d.pause(2500) {
@@ -147,16 +141,14 @@ pub(super) fn copy_on_write(d: &Driver) -> Result<()> {
             hold_ms: d.ms(30_000),
         },
     )?;
-    for sharer in sharers {
-        d.task(
-            sharer,
-            Task::Work {
-                ms: d.ms(40_000),
-                busy: false,
-                code: 0,
-            },
-        )?;
-    }
+    d.task_all(
+        &sharers,
+        Task::Work {
+            ms: d.ms(40_000),
+            busy: false,
+            code: 0,
+        },
+    )?;
     d.wait_any(parent, 3);
     Ok(())
 }
