@@ -357,5 +357,34 @@ mod tests {
             assert!(all(ScenarioId::DeadlockFlock).contains(condition));
         }
         assert!(all(ScenarioId::Signals).contains("128+N"));
+        // Said right on today's kernels (the review of #13).
+        assert!(all(ScenarioId::Zombie).contains("no user memory"));
+        assert!(all(ScenarioId::Zombie).contains("does not apply to root"));
+        for id in [
+            ScenarioId::Pipe,
+            ScenarioId::PipeFull,
+            ScenarioId::DeadlockPipe,
+        ] {
+            assert!(
+                all(id).contains("pipe_") && all(id).contains("anon_pipe_"),
+                "{id}"
+            );
+        }
+        assert!(all(ScenarioId::PipeFull).contains("F_GETPIPE_SZ"));
+        assert!(all(ScenarioId::DeadlockPipe).contains("code 1"));
+        assert!(all(ScenarioId::SharedMemory).contains("on purpose"));
+        assert!(all(ScenarioId::SingleChild).contains("_exit(0), not exit()"));
+        // What the chapter gets wrong or leaves out.
+        assert!(all(ScenarioId::Sigchld).contains("ECHILD"));
+        assert!(all(ScenarioId::Sigchld).contains("a flag, not a count"));
+        assert!(all(ScenarioId::PipeLeak).contains("O_CLOEXEC"));
+        assert!(all(ScenarioId::DeadlockFcntl).contains("EDEADLK"));
+        assert!(all(ScenarioId::DeadlockFcntl).contains("PID -1"));
+        assert!(all(ScenarioId::RobustMutex).contains("EOWNERDEAD"));
+        assert!(all(ScenarioId::CopyOnWrite).contains("PSS"));
+        assert!(all(ScenarioId::Daemon).contains("second fork"));
+        assert!(all(ScenarioId::JobControl).contains("SIGTTIN"));
+        assert!(all(ScenarioId::JobControl).contains("SIGHUP, then SIGCONT"));
+        assert!(all(ScenarioId::PoolResults).contains("BrokenProcessPool"));
     }
 }
