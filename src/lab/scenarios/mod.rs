@@ -311,6 +311,8 @@ mod tests {
                 assert!(!value.trim().is_empty(), "{id}: empty {field}");
                 assert!(!value.contains("  "), "{id}: double space in {field}");
             }
+            // The menu gives a title 44 columns.
+            assert!(text.title.chars().count() <= 44, "{id}: title too long");
         }
         for entry in texts::all() {
             assert!(
