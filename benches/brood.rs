@@ -14,6 +14,7 @@ use brood::exporter::Exporter;
 use brood::exporter::sampler::Refresh;
 use brood::message::{Event, SystemStats};
 use brood::proc::builder::{Rng, ServerBuilder, population};
+use brood::proc::ipc::Sweeper;
 use brood::proc::lifecycle::Lifecycle;
 use brood::proc::scan::{ScanOptions, Scanner};
 use brood::proc::tree::{TreeOptions, build_rows, by_pid};
@@ -83,6 +84,7 @@ fn next_refresh(before: &Snapshot) -> Snapshot {
         procs: Arc::new(b.procs),
         uptime_secs: before.uptime_secs + 1.0,
         ticks_per_sec: before.ticks_per_sec,
+        descriptors_short: false,
     }
 }
 
@@ -176,6 +178,30 @@ fn scan_first(bencher: Bencher, n: usize) {
     bencher
         .with_inputs(|| Scanner::new(ScanOptions::default()))
         .bench_local_refs(|scanner| scanner.scan().expect("scan"));
+}
+
+/// A scan plus the IPC sweep, as the collector does them with the IPC panel closed (every fifth
+/// scan sweeps, with no links: `panel_open = false`) and open (every scan, links and all).
+#[divan::bench(args = [false, true], sample_count = 30)]
+fn scan_with_ipc(bencher: Bencher, panel_open: bool) {
+    let mut population = Children::default();
+    population.sleepers(2_000);
+    let mut scanner = Scanner::new(ScanOptions::default());
+    let mut sweeper = Sweeper::default();
+    let mut scans = 0u64;
+    let mut refresh = || {
+        let snapshot = scanner.scan().expect("scan");
+        sweeper.observe(&snapshot);
+        scans += 1;
+        (panel_open || scans.is_multiple_of(5)).then(|| {
+            sweeper.skip_own_files(scanner.held_files());
+            sweeper.sweep(&snapshot, panel_open)
+        })
+    };
+    for _ in 0..12 {
+        refresh();
+    }
+    bencher.bench_local(refresh);
 }
 
 // ---- the Prometheus exporter, on real processes ------------------------------------------------

@@ -14,7 +14,7 @@ use crate::lab::scenarios::ScenarioId;
 )]
 pub struct Cli {
     /// Refresh interval in seconds, from 0.1 to 3600 (e.g. 0.5)
-    #[arg(short = 'd', long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval)]
+    #[arg(short = 'd', long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval, allow_negative_numbers = true)]
     pub interval: Duration,
 
     /// Turn colours off (setting the NO_COLOR environment variable does the same)
@@ -71,6 +71,8 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Serve zombie, orphan, deadlock and stuck-process metrics for Prometheus (no terminal needed)
     Exporter(ExporterArgs),
+    /// Print every fork, exec and exit as it happens, one line each (no terminal needed)
+    Events(EventsArgs),
 }
 
 /// The exporter's default address: loopback only, unless `--listen` says otherwise.
@@ -83,11 +85,11 @@ pub struct ExporterArgs {
     pub listen: std::net::SocketAddr,
 
     /// Seconds between two scans, from 0.1 to 3600; scrapes are served from the latest scan
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_interval)]
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_interval, allow_negative_numbers = true)]
     pub interval: Duration,
 
     /// Seconds a process must stay in uninterruptible sleep (D) to count as stuck, 0.1 to 3600
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_interval)]
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_interval, allow_negative_numbers = true)]
     pub d_state_threshold: Duration,
 }
 
@@ -104,6 +106,41 @@ pub struct SnapshotArgs {
     /// Include kernel threads (hidden by default, as pstree does)
     #[arg(long)]
     pub kernel_threads: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Output format: one sentence a line, or one JSON object a line
+    #[arg(long, value_enum, default_value_t = SnapshotFormat::Text)]
+    pub format: SnapshotFormat,
+
+    /// Print only the events of this process (and the forks it makes)
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: Option<i32>,
+
+    /// With --pid: its descendants' events too, following every fork
+    #[arg(long, requires = "pid")]
+    pub subtree: bool,
+
+    /// Print only the events of processes whose name, command line or PID contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+
+    /// Stop after this many seconds (e.g. 0.5); without it, run until interrupted
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration, allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
+
+    /// Print the events of threads too (their creation and end)
+    #[arg(long)]
+    pub threads: bool,
+
+    /// Take events from scans even where the kernel's are allowed (they miss short processes)
+    #[arg(long)]
+    pub from_scans: bool,
+
+    /// Seconds between scans when events come from scans, from 0.1 to 3600
+    #[arg(short = 'd', long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval, allow_negative_numbers = true)]
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,6 +160,19 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     if !(0.1..=3600.0).contains(&secs) {
         return Err(format!("{secs} s is out of range: use 0.1 to 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 1e9) {
+        return Err(format!(
+            "{secs} s is out of range: give a positive number of seconds"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -168,6 +218,11 @@ mod tests {
         assert_eq!(cli.interval, Duration::from_millis(500));
         assert!(Cli::try_parse_from(["brood", "--interval", "0"]).is_err());
         assert!(Cli::try_parse_from(["brood", "--interval", "soon"]).is_err());
+        // A negative number is a value, refused for its range, not taken for an option.
+        let err = Cli::try_parse_from(["brood", "--interval", "-1"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("out of range: use 0.1 to 3600"), "{err}");
         assert!(Cli::try_parse_from(["brood", "--bogus"]).is_err());
     }
 
@@ -231,6 +286,40 @@ mod tests {
             );
         }
         assert!(Cli::try_parse_from(["brood", "exporter", "--interval", "0"]).is_err());
+    }
+
+    #[test]
+    fn events_takes_a_pid_subtree_filter_and_duration() {
+        let cli = Cli::try_parse_from([
+            "brood",
+            "events",
+            "--format",
+            "json",
+            "--pid",
+            "7",
+            "--subtree",
+            "--filter",
+            "cc",
+            "--duration",
+            "1.5",
+            "--threads",
+        ])
+        .unwrap();
+        let Some(Command::Events(args)) = cli.command else {
+            panic!("no events subcommand: {cli:?}");
+        };
+        assert_eq!(args.format, SnapshotFormat::Json);
+        assert_eq!((args.pid, args.subtree), (Some(7), true));
+        assert_eq!(args.filter.as_deref(), Some("cc"));
+        assert_eq!(args.duration, Some(Duration::from_millis(1500)));
+        assert!(args.threads && !args.from_scans);
+        assert_eq!(args.interval, Duration::from_secs(1));
+        assert!(
+            Cli::try_parse_from(["brood", "events", "--subtree"]).is_err(),
+            "needs --pid"
+        );
+        assert!(Cli::try_parse_from(["brood", "events", "--duration", "0"]).is_err());
+        assert!(Cli::try_parse_from(["brood", "events", "--duration", "soon"]).is_err());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod events_cli;
 pub mod exporter;
+pub mod history;
 pub mod lab;
 pub mod message;
 pub mod proc;

@@ -43,7 +43,12 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Snapshot(args)) => return snapshot(args),
         Some(Command::Exporter(args)) => return exporter(args),
+        Some(Command::Events(args)) => return brood::events_cli::run(args),
         None => {}
+    }
+    if let Some(problem) = incapable_terminal(std::env::var_os("TERM")) {
+        eprintln!("brood: {problem}");
+        return ExitCode::from(2);
     }
     if !std::io::stdout().is_terminal() {
         eprintln!(
@@ -59,6 +64,20 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "brood: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Why the terminal `TERM` names cannot show brood's screen, if it cannot: brood moves the cursor
+/// and draws in colour, which a dumb terminal (or one that says nothing about itself) cannot do.
+fn incapable_terminal(term: Option<std::ffi::OsString>) -> Option<String> {
+    match term.as_ref().and_then(|t| t.to_str()) {
+        None | Some("") => Some(
+            "TERM is not set, so brood cannot tell how to draw on this terminal; set it (e.g. TERM=xterm-256color)".into(),
+        ),
+        Some("dumb") => Some(
+            "this terminal (TERM=dumb) cannot move the cursor or draw a screen, which brood needs; for a printed tree: brood snapshot".into(),
+        ),
+        Some(_) => None,
     }
 }
 
@@ -147,11 +166,12 @@ fn print_and_exit(cli: &Cli) -> Option<ExitCode> {
             }
         }
     } else if cli.print_config {
-        let (config, error) = brood::config::Config::load(cli.config.as_deref());
+        let (config, errors) = brood::config::Config::load(cli.config.as_deref());
         let mut text = String::new();
-        if let Some(error) = error {
-            let _ = writeln!(std::io::stderr(), "brood: {error}; using the defaults");
-            text.push_str(&format!("# {error}; these are the defaults\n"));
+        for error in errors {
+            let consequence = error.consequence();
+            let _ = writeln!(std::io::stderr(), "brood: {error}; {consequence}");
+            text.push_str(&format!("# {error}; {consequence}\n"));
         }
         text.push_str(&brood::runtime::effective(cli, config).to_toml());
         text.into_bytes()

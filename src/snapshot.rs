@@ -242,6 +242,7 @@ mod tests {
             nice: 0,
             threads: 1,
             tracer: None,
+            ran: true,
         }
     }
 
@@ -273,6 +274,7 @@ mod tests {
             ]),
             uptime_secs: 5000.0,
             ticks_per_sec: 100,
+            descriptors_short: false,
         }
     }
 

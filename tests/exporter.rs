@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use brood::exporter::metrics::{Exposition, Format};
 use brood::exporter::observe::Report;
-use brood::proc::ipc::{IpcState, find_deadlocks, read_locks};
+use brood::proc::ipc::{IpcState, find_deadlocks};
+use brood::proc::locks::read_locks;
 use nix::sys::signal::Signal;
 use scrape::{PROMETHEUS_ACCEPT, Sample, get, parse, value};
 use support::*;
@@ -183,7 +184,7 @@ fn a_crossed_flock_pair_is_one_deadlock_cycle_of_two() {
         };
         find_deadlocks(&state.waits())
             .into_iter()
-            .find(|d| d.members().any(|m| m == locks.one.0))
+            .find(|d| d.members().any(|m| m.pid == locks.one.0))
     });
     let during = exporter.scrape_after_next_scan();
     let (cycles, processes) = (

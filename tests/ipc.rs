@@ -12,18 +12,24 @@ use std::process::{Command, Stdio};
 use brood::proc::ipc::{
     Access, Endpoint, IpcState, WaitReason, find_deadlocks, read_ends, read_ipc, read_socket_peers,
 };
+use brood::proc::lookup::read_identity;
 use brood::proc::wchan::WaitKind;
-use brood::proc::{Pid, State};
+use brood::proc::{Identity, Pid, State};
 use fork::{CrossedLocks, fork_child};
 use support::*;
 
 fn ipc_of(pids: &[Pid]) -> IpcState {
     let mut state = IpcState::default();
     for &pid in pids {
-        state.ends.insert(pid, read_ends(pid).ok());
+        state.ends.insert(pid, read_ends(pid).ok().map(Into::into));
+        state.ids.insert(pid, id_of(pid));
     }
     state.socket_peers = read_socket_peers();
     state
+}
+
+fn id_of(pid: Pid) -> Identity {
+    read_identity(pid).expect("a live test process")
 }
 
 fn blocked_in(pid: Pid, kind: WaitKind) -> Option<()> {
@@ -47,10 +53,10 @@ fn two_processes_joined_by_a_pipe_are_linked_with_direction() {
         Some((child("sleep")?, child("cat")?))
     });
     let _guards = (Killed(writer), Killed(reader));
-    let links = ipc_of(&[writer, reader]).links_of(writer);
+    let links = ipc_of(&[writer, reader]).links_of(id_of(writer));
     // (Both may also share pipes they inherited from whoever started the tests.)
     assert!(
-        links.iter().any(|l| l.peer == reader
+        links.iter().any(|l| l.peer.pid == reader
             && matches!(l.endpoint, Endpoint::Pipe(_))
             && (l.mine, l.theirs) == (Access::Write, Access::Read)),
         "sleep writes into a pipe that cat reads: {links:?}"
@@ -69,11 +75,11 @@ fn a_socketpair_links_the_two_processes_holding_its_ends() {
             .stdin(Stdio::from(OwnedFd::from(theirs))),
     );
     let state = ipc_of(&[own_pid(), child.pid()]);
-    let links = state.links_of(own_pid());
+    let links = state.links_of(id_of(own_pid()));
     assert!(
         links
             .iter()
-            .any(|l| l.peer == child.pid() && matches!(l.endpoint, Endpoint::Socket(_))),
+            .any(|l| l.peer.pid == child.pid() && matches!(l.endpoint, Endpoint::Socket(_))),
         "the socketpair's ends, in this test and in the child, are paired: {links:?}"
     );
     drop(mine);
@@ -89,10 +95,10 @@ fn processes_sharing_a_posix_shared_memory_object_are_linked() {
             .stdin(Stdio::from(file.try_clone().unwrap())),
     );
     let b = Reaped::from_command(Command::new("sleep").arg("60").stdin(Stdio::from(file)));
-    let links = ipc_of(&[a.pid(), b.pid()]).links_of(a.pid());
+    let links = ipc_of(&[a.pid(), b.pid()]).links_of(id_of(a.pid()));
     let _ = std::fs::remove_file(&path);
     assert!(
-        links.iter().any(|l| l.peer == b.pid()
+        links.iter().any(|l| l.peer.pid == b.pid()
             && l.endpoint == Endpoint::SharedMemory(format!("brood-test-{}", own_pid()))),
         "{links:?}"
     );
@@ -104,14 +110,14 @@ fn crossed_flock_order_is_one_deadlock_naming_both_locks() {
     let (one, two) = (&locks.one, &locks.two);
     let deadlock = wait_until("both children to block on each other's lock", || {
         let state = IpcState {
-            locks: brood::proc::ipc::read_locks(),
+            locks: brood::proc::locks::read_locks(),
             ..IpcState::default()
         };
         find_deadlocks(&state.waits())
             .into_iter()
-            .find(|d| d.members().any(|m| m == one.0))
+            .find(|d| d.members().any(|m| m.pid == one.0))
     });
-    let mut members: Vec<Pid> = deadlock.members().collect();
+    let mut members: Vec<Pid> = deadlock.members().map(|m| m.pid).collect();
     members.sort_unstable();
     let mut expected = vec![one.0, two.0];
     expected.sort_unstable();
@@ -154,9 +160,9 @@ fn processes_reading_from_each_other_first_are_found_deadlocked() {
         let state = read_ipc(&scanner().scan().ok()?, false);
         find_deadlocks(&state.waits())
             .into_iter()
-            .find(|d| d.members().any(|m| m == a.0))
+            .find(|d| d.members().any(|m| m.pid == a.0))
     });
-    assert!(deadlock.members().any(|m| m == b.0));
+    assert!(deadlock.members().any(|m| m.pid == b.0));
     assert!(
         deadlock
             .cycle
@@ -183,24 +189,24 @@ fn an_idle_reader_whose_writer_is_alive_is_not_a_deadlock() {
     let waits = read_ipc(&snapshot, true).waits();
     let wait = waits
         .iter()
-        .find(|w| w.pid == reader.0)
+        .find(|w| w.id.pid == reader.0)
         .expect("the reader is seen waiting");
     assert_eq!(
-        wait.releasers,
+        wait.releasers.iter().map(|r| r.pid).collect::<Vec<_>>(),
         vec![own_pid()],
         "only this test, which is not blocked, holds the write end"
     );
     assert!(
         find_deadlocks(&waits)
             .iter()
-            .all(|d| d.members().all(|m| m != reader.0))
+            .all(|d| d.members().all(|m| m.pid != reader.0))
     );
     // The cheap sweep (blocked processes only) does not call it a deadlock either.
     let cheap = read_ipc(&snapshot, false).waits();
     assert!(
         find_deadlocks(&cheap)
             .iter()
-            .all(|d| d.members().all(|m| m != reader.0))
+            .all(|d| d.members().all(|m| m.pid != reader.0))
     );
     drop(write_end);
 }
@@ -225,14 +231,14 @@ fn a_system_v_segment_links_its_creator_and_the_process_that_attached_it() {
     });
     let links = wait_until("the child to attach the segment", || {
         let state = read_ipc(&scanner().scan().ok()?, true);
-        let links = state.links_of(attacher.0);
+        let links = state.links_of(id_of(attacher.0));
         links
             .iter()
             .any(|l| l.endpoint == Endpoint::SysvSharedMemory(i64::from(id)))
             .then_some(links)
     });
     assert!(
-        links.iter().any(|l| l.peer == own_pid()),
+        links.iter().any(|l| l.peer.pid == own_pid()),
         "linked to its creator, this test: {links:?}"
     );
 }

@@ -85,7 +85,9 @@ fn a_budget_above_rlimit_nofile_sheds_files_instead_of_processes() {
         return scan_under_the_squeeze(&expected);
     }
     let mut children = Children::default();
-    let sleepers = children.sleepers(120);
+    // Enough new processes that the first scan reads them ahead on two threads, which must not
+    // take the descriptors the pass itself needs.
+    let sleepers = children.sleepers(300);
     let expected: Vec<String> = sleepers.iter().map(Pid::to_string).collect();
     let mut command = Command::new(std::env::current_exe().expect("test binary path"));
     command
@@ -117,8 +119,10 @@ fn a_budget_above_rlimit_nofile_sheds_files_instead_of_processes() {
 fn scan_under_the_squeeze(expected: &str) {
     let expected: Vec<Pid> = expected.split(',').map(|p| p.parse().unwrap()).collect();
     let mut scanner = scanner_with_budget(100_000);
+    let mut said_short = false;
     for round in 0..4 {
         let snapshot = scanner.scan().expect("/proc is readable");
+        said_short |= snapshot.descriptors_short;
         for pid in &expected {
             let proc = snapshot
                 .procs
@@ -135,4 +139,66 @@ fn scan_under_the_squeeze(expected: &str) {
             scanner.open_files()
         );
     }
+    assert!(said_short, "a scan said descriptors ran short");
+}
+
+/// Set in the re-executed test binary: the sleeper whose command line it must come to read.
+const UNREAD_ENV: &str = "BROOD_SCAN_LIMITS_UNREAD";
+
+/// A command line that could not be read because descriptors ran out (the stat file took the
+/// last one) is read again at the next scan, not remembered empty for the process's life.
+#[test]
+fn a_command_line_unread_for_want_of_descriptors_is_read_at_the_next_scan() {
+    if let Ok(sleeper) = std::env::var(UNREAD_ENV) {
+        return read_after_the_squeeze(sleeper.parse().expect("a PID"));
+    }
+    let mut children = Children::default();
+    let sleeper = children.sleepers(1)[0];
+    let mut command = Command::new(std::env::current_exe().expect("test binary path"));
+    command
+        .args([
+            "--exact",
+            "a_command_line_unread_for_want_of_descriptors_is_read_at_the_next_scan",
+            "--test-threads=1",
+        ])
+        .env(UNREAD_ENV, sleeper.to_string());
+    // SAFETY: as above, setrlimit only, between fork and exec.
+    unsafe {
+        command
+            .pre_exec(|| setrlimit(Resource::RLIMIT_NOFILE, 64, 64).map_err(std::io::Error::from));
+    }
+    let output = command.output().expect("re-run the test binary");
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "squeezed scan failed:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "the squeezed copy ran no test: {text}"
+    );
+}
+
+fn read_after_the_squeeze(sleeper: Pid) {
+    // Every descriptor but one taken: a process's stat file opens, its command line cannot.
+    let mut held = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        held.push(file);
+    }
+    held.pop();
+    let mut scanner = scanner_with_budget(0);
+    let cmdline = |scanner: &mut Scanner| {
+        let snapshot = scanner.scan().expect("/proc is readable");
+        let proc = snapshot.procs.iter().find(|p| p.pid() == sleeper).cloned();
+        proc.expect("the sleeper is listed").cmdline.to_string()
+    };
+    assert_eq!(
+        cmdline(&mut scanner),
+        "",
+        "no descriptor was left to read it"
+    );
+    drop(held);
+    assert_eq!(
+        cmdline(&mut scanner),
+        "sleep 600",
+        "read once descriptors are back"
+    );
 }

@@ -308,12 +308,14 @@ fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
     // 4002 and 4010 each read the pipe only the other writes: a pipe deadlock.
     ipc.ends.insert(
         4002,
-        Some(vec![end(3, 100, Access::Read), end(4, 200, Access::Write)]),
+        Some(vec![end(3, 100, Access::Read), end(4, 200, Access::Write)].into()),
     );
     ipc.ends.insert(
         4010,
-        Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)]),
+        Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)].into()),
     );
+    // Read against the scan on screen: the same processes, not others with their PIDs.
+    ipc.ids = app.snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
     ipc.ends.insert(300, None);
     ipc.waits_in.insert(4002, WaitKind::PipeRead);
     ipc.waits_in.insert(4010, WaitKind::PipeRead);

@@ -1,10 +1,10 @@
-//! Keys while a popup is open. Navigation and closing come from the key table (up/down, quit);
-//! inside a dialog, Enter confirms, Tab switches the signal scope and digits type an exit code.
+//! Keys while a popup is open, each popup reading its own layer of the key table (menus,
+//! confirmations, the quit dialog, the exit code); only the digits of an exit code are typed.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use nix::sys::signal::Signal;
 
-use super::keymap::Action;
+use super::keymap::{Action, ConfirmAction, ExitCodeAction, MenuAction, QuitAction};
 use super::{App, Exit, Overlay};
 use crate::lab::protocol::Request;
 use crate::message::{Effect, SignalScope, Target};
@@ -42,95 +42,119 @@ impl SignalMenu {
     }
 }
 
+/// Where `selected` goes in a list of `count` items for `action` (up and down wrap around).
+pub(super) fn moved(selected: usize, count: usize, action: MenuAction, page: usize) -> usize {
+    let last = count.saturating_sub(1);
+    match action {
+        MenuAction::Up => selected.checked_sub(1).unwrap_or(last),
+        MenuAction::Down if selected >= last => 0,
+        MenuAction::Down => selected + 1,
+        MenuAction::PageUp => selected.saturating_sub(page),
+        MenuAction::PageDown => (selected + page).min(last),
+        MenuAction::First => 0,
+        MenuAction::Last => last,
+        MenuAction::Choose | MenuAction::Cancel | MenuAction::Scope => selected,
+    }
+}
+
 impl App {
-    pub(super) fn on_overlay_key(
-        &mut self,
-        overlay: Overlay,
-        key: KeyEvent,
-        action: Option<Action>,
-    ) -> Vec<Effect> {
-        let closes = matches!(action, Some(Action::Quit));
+    /// Rows a page of a popup list moves.
+    pub(super) fn menu_page(&self) -> usize {
+        usize::from(self.screen.1.saturating_sub(8)).max(1)
+    }
+
+    pub(super) fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Vec<Effect> {
+        let menu = self.keymap.menu.action_for(key);
         match overlay {
             Overlay::Help { scroll } => {
-                let scroll = match action {
-                    Some(Action::Up) => scroll.saturating_sub(1),
-                    Some(Action::Down) => scroll.saturating_add(1),
-                    Some(Action::PageUp) => scroll.saturating_sub(10),
-                    Some(Action::PageDown) => scroll.saturating_add(10),
-                    Some(Action::Quit | Action::Help) => return Vec::new(),
+                // The keys that open the help close it too.
+                let closes = menu == Some(MenuAction::Cancel)
+                    || menu == Some(MenuAction::Choose)
+                    || self.keymap.main.action_for(key) == Some(Action::Help);
+                if closes {
+                    return Vec::new();
+                }
+                // The last line at the bottom of the box, never past it.
+                let shown = usize::from(self.screen.1.saturating_sub(4));
+                let last = super::help::rows(&self.keymap).len().saturating_sub(shown);
+                let (scroll, page) = (usize::from(scroll), self.menu_page());
+                let scroll = match menu {
+                    Some(MenuAction::Up) => scroll.saturating_sub(1),
+                    Some(MenuAction::Down) => scroll + 1,
+                    Some(MenuAction::PageUp) => scroll.saturating_sub(page),
+                    Some(MenuAction::PageDown) => scroll + page,
+                    Some(MenuAction::First) => 0,
+                    Some(MenuAction::Last) => last,
                     _ => scroll,
                 };
+                let scroll = u16::try_from(scroll.min(last)).unwrap_or(u16::MAX);
                 self.overlay = Some(Overlay::Help { scroll });
             }
-            Overlay::ExitCode { target, mut input } => match key.code {
-                KeyCode::Enter => {
-                    let code = if input.is_empty() {
-                        Some(0)
-                    } else {
-                        input.parse::<u8>().ok()
-                    };
-                    match code {
-                        Some(code) => return self.lab_request(target.id, Request::Exit(code)),
-                        None => {
-                            self.set_status(
-                                super::Severity::Error,
-                                format!("{input:?} is not an exit code (0 to 255)"),
-                            );
-                            self.overlay = Some(Overlay::ExitCode {
-                                target,
-                                input: String::new(),
-                            });
+            Overlay::ExitCode { target, mut input } => {
+                match self.keymap.exit_code.action_for(key) {
+                    Some(ExitCodeAction::Send) => {
+                        let code = if input.is_empty() {
+                            Some(0)
+                        } else {
+                            input.parse::<u8>().ok()
+                        };
+                        if let Some(code) = code {
+                            return self.lab_request(target.id, Request::Exit(code));
                         }
+                        self.set_status(
+                            super::Severity::Error,
+                            format!("{input:?} is not an exit code (0 to 255)"),
+                        );
+                        input.clear();
                     }
-                }
-                KeyCode::Char(c) if c.is_ascii_digit() && input.len() < 3 => {
-                    input.push(c);
-                    self.overlay = Some(Overlay::ExitCode { target, input });
-                }
-                KeyCode::Backspace => {
-                    input.pop();
-                    self.overlay = Some(Overlay::ExitCode { target, input });
-                }
-                _ if closes => {}
-                _ => self.overlay = Some(Overlay::ExitCode { target, input }),
-            },
-            Overlay::SignalMenu(mut menu) => {
-                let count = signals::all().len();
-                match (action, key.code) {
-                    (_, KeyCode::Enter) => {
-                        if let Some(info) = menu.signal() {
-                            return self.request_signal(menu.targets, info.signal, menu.scope);
-                        }
+                    Some(ExitCodeAction::Erase) => {
+                        input.pop();
                     }
-                    (_, KeyCode::Tab) => menu.scope = menu.scope.next(),
-                    (Some(Action::Up), _) => {
-                        menu.selected = menu.selected.checked_sub(1).unwrap_or(count - 1)
-                    }
-                    (Some(Action::Down), _) => menu.selected = (menu.selected + 1) % count,
-                    (Some(Action::First), _) => menu.selected = 0,
-                    (Some(Action::Last), _) => menu.selected = count - 1,
-                    _ if closes => return Vec::new(),
-                    _ => {}
+                    Some(ExitCodeAction::Cancel) => return Vec::new(),
+                    None => match key.code {
+                        KeyCode::Char(c) if c.is_ascii_digit() && input.len() < 3 => input.push(c),
+                        _ => {}
+                    },
                 }
-                self.overlay = Some(Overlay::SignalMenu(menu));
+                self.overlay = Some(Overlay::ExitCode { target, input });
             }
-            Overlay::Pick(picker) => return self.on_picker_key(picker, key, action),
-            Overlay::Confirm { effect, question } => match key.code {
-                KeyCode::Enter | KeyCode::Char('y') => return vec![effect],
-                KeyCode::Char('n') => {}
-                _ if closes => {}
-                _ => self.overlay = Some(Overlay::Confirm { effect, question }),
+            Overlay::SignalMenu(mut menu_state) => {
+                match menu {
+                    Some(MenuAction::Choose) => {
+                        if let Some(info) = menu_state.signal() {
+                            return self.request_signal(
+                                menu_state.targets,
+                                info.signal,
+                                menu_state.scope,
+                            );
+                        }
+                    }
+                    Some(MenuAction::Scope) => menu_state.scope = menu_state.scope.next(),
+                    Some(MenuAction::Cancel) => return Vec::new(),
+                    Some(action) => {
+                        let count = signals::all().len();
+                        menu_state.selected =
+                            moved(menu_state.selected, count, action, self.menu_page());
+                    }
+                    None => {}
+                }
+                self.overlay = Some(Overlay::SignalMenu(menu_state));
+            }
+            Overlay::Pick(picker) => return self.on_picker_key(picker, menu),
+            Overlay::Confirm { effect, question } => match self.keymap.confirm.action_for(key) {
+                Some(ConfirmAction::Yes) => return self.confirmed(effect),
+                Some(ConfirmAction::No) => {}
+                None => self.overlay = Some(Overlay::Confirm { effect, question }),
             },
-            // Esc stays; Enter or the quit key again ends the lab and quits; l leaves it running;
-            // c continues the stopped ones first, so leaving does not hang the lab up.
-            Overlay::Quit(dialog) => match key.code {
-                KeyCode::Esc => {}
-                KeyCode::Char('l') => {
+            Overlay::Quit(dialog) => match self.keymap.quit_dialog.action_for(key) {
+                Some(QuitAction::Stay) => {}
+                Some(QuitAction::Leave) => {
                     self.exit = Some(Exit::Quit {
                         leave_running: true,
                     })
                 }
-                KeyCode::Char('c') if !dialog.stopped.is_empty() => {
+                // Continued first, so leaving does not let the kernel hang the lab up.
+                Some(QuitAction::Continue) if !dialog.stopped.is_empty() => {
                     self.leave_when_continued = true;
                     return vec![Effect::Signal {
                         targets: dialog.stopped,
@@ -138,19 +162,17 @@ impl App {
                         scope: SignalScope::Process,
                     }];
                 }
-                KeyCode::Enter => {
+                Some(QuitAction::End) => {
                     self.exit = Some(Exit::Quit {
                         leave_running: false,
                     })
                 }
-                _ if closes => {
-                    self.exit = Some(Exit::Quit {
-                        leave_running: false,
-                    })
-                }
-                _ => self.overlay = Some(Overlay::Quit(dialog)),
+                Some(QuitAction::Continue) | None => self.overlay = Some(Overlay::Quit(dialog)),
             },
-            Overlay::ScenarioMenu(menu) => return self.on_scenario_menu_key(menu, key, action),
+            Overlay::ScenarioMenu(scenario_menu) => {
+                let again = self.keymap.main.action_for(key) == Some(Action::Scenarios);
+                return self.on_scenario_menu_key(scenario_menu, menu, again);
+            }
         }
         Vec::new()
     }

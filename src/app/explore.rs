@@ -1,9 +1,8 @@
 //! The explorer's side of `update`: filters, sort, list mode, tags, the details pane, follow,
 //! pause and suspend, and the pickers (user, sort column) they open.
 
-use crossterm::event::{KeyCode, KeyEvent};
-
-use super::keymap::Action;
+use super::dialogs::moved;
+use super::keymap::{Action, MenuAction};
 use super::sort::Column;
 use super::{App, Overlay, Severity};
 use crate::message::{Effect, Target};
@@ -14,6 +13,8 @@ pub enum PickKind {
     /// Filter by user: the first item is "every user".
     User,
     Sort,
+    /// The log's kind filter: the first item is "every kind".
+    LogKind,
 }
 
 /// A popup list: which item is highlighted among which.
@@ -133,6 +134,9 @@ impl App {
             }
             Action::Pause => {
                 self.paused = !self.paused;
+                self.log.frozen_after = self
+                    .paused
+                    .then(|| self.history.next_seq().saturating_sub(1));
                 if !self.paused
                     && let Some((snapshot, system)) = self.pending.take()
                 {
@@ -140,11 +144,7 @@ impl App {
                     return self.take_snapshot(*snapshot);
                 }
             }
-            Action::Suspend if self.job_control => return vec![Effect::Suspend],
-            Action::Suspend => self.set_status(
-                Severity::Error,
-                "Ctrl-Z: brood was not started by a job-control shell, so nothing could bring it back; not suspended",
-            ),
+            Action::Suspend => return self.suspend(),
             _ => {}
         }
         Vec::new()
@@ -178,23 +178,19 @@ impl App {
     pub(super) fn on_picker_key(
         &mut self,
         mut picker: Picker,
-        key: KeyEvent,
-        action: Option<Action>,
+        action: Option<MenuAction>,
     ) -> Vec<Effect> {
-        let count = picker.items.len().max(1);
-        match (action, key.code) {
-            (_, KeyCode::Enter) => {
+        match action {
+            Some(MenuAction::Choose) => {
                 self.pick(&picker);
                 return Vec::new();
             }
-            (Some(Action::Up), _) => {
-                picker.selected = picker.selected.checked_sub(1).unwrap_or(count - 1)
+            Some(MenuAction::Cancel) => return Vec::new(),
+            Some(action) => {
+                let count = picker.items.len();
+                picker.selected = moved(picker.selected, count, action, self.menu_page());
             }
-            (Some(Action::Down), _) => picker.selected = (picker.selected + 1) % count,
-            (Some(Action::First), _) => picker.selected = 0,
-            (Some(Action::Last), _) => picker.selected = count - 1,
-            (Some(Action::Quit), _) => return Vec::new(),
-            _ => {}
+            None => {}
         }
         self.overlay = Some(Overlay::Pick(picker));
         Vec::new()
@@ -212,6 +208,10 @@ impl App {
                 if let Some(&column) = Column::ALL.get(picker.selected) {
                     self.sort_by(column);
                 }
+            }
+            PickKind::LogKind => {
+                self.pick_log_kind(picker.selected);
+                return;
             }
         }
         self.rebuild_rows(None);
@@ -236,6 +236,19 @@ impl App {
             .collect();
         targets.sort_by_key(|t| t.id.pid);
         targets
+    }
+
+    /// Ctrl-Z (or a stop signal to brood): the terminal goes back to the shell, then brood stops;
+    /// only if a job-control shell could bring it back.
+    pub(super) fn suspend(&mut self) -> Vec<Effect> {
+        if self.job_control {
+            return vec![Effect::Suspend];
+        }
+        self.set_status(
+            Severity::Error,
+            "brood was not started by a job-control shell, so nothing could bring it back; not suspended",
+        );
+        Vec::new()
     }
 
     /// A problem found at start (a bad config file): in the status line for longer than usual,

@@ -4,8 +4,10 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use nix::sys::signal::Signal;
 
+use super::filter::StateFilter;
 use super::sort::Column;
 use super::*;
+use crate::proc::State;
 use crate::proc::builder::SnapshotBuilder;
 use crate::proc::details::{Details, Unreadable};
 

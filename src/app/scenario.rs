@@ -1,9 +1,8 @@
 //! The scenarios' side of `update`: the menu (S), the explanation panel (E), starting a scenario
 //! and taking in what its driver reports. Decisions only; the driver runs in the effects layer.
 
-use crossterm::event::{KeyCode, KeyEvent};
-
-use super::keymap::Action;
+use super::dialogs::moved;
+use super::keymap::{Action, MenuAction};
 use super::{App, Overlay, Severity};
 use crate::lab::scenarios::{Figures, ScenarioId, Step};
 use crate::message::{Effect, Outcome};
@@ -91,23 +90,22 @@ impl App {
         vec![Effect::Scenario { id, run }]
     }
 
+    /// `again`: the key that opened the menu was pressed again, which closes it.
     pub(super) fn on_scenario_menu_key(
         &mut self,
         mut menu: ScenarioMenu,
-        key: KeyEvent,
-        action: Option<Action>,
+        action: Option<MenuAction>,
+        again: bool,
     ) -> Vec<Effect> {
-        let count = ScenarioId::ALL.len();
-        match (action, key.code) {
-            (_, KeyCode::Enter) => return self.start_scenario(menu.scenario()),
-            (Some(Action::Up), _) => {
-                menu.selected = menu.selected.checked_sub(1).unwrap_or(count - 1)
+        match action {
+            Some(MenuAction::Choose) => return self.start_scenario(menu.scenario()),
+            Some(MenuAction::Cancel) => return Vec::new(),
+            _ if again => return Vec::new(),
+            Some(action) => {
+                let count = ScenarioId::ALL.len();
+                menu.selected = moved(menu.selected, count, action, self.menu_page());
             }
-            (Some(Action::Down), _) => menu.selected = (menu.selected + 1) % count,
-            (Some(Action::First), _) => menu.selected = 0,
-            (Some(Action::Last), _) => menu.selected = count - 1,
-            (Some(Action::Quit | Action::Scenarios), _) => return Vec::new(),
-            _ => {}
+            None => {}
         }
         self.overlay = Some(Overlay::ScenarioMenu(menu));
         Vec::new()
@@ -153,7 +151,7 @@ mod tests {
     use super::*;
     use crate::app::Settings;
     use crate::message::Event;
-    use crossterm::event::KeyModifiers;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
         app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
@@ -209,6 +207,10 @@ mod tests {
             1,
             Step::Note("1 exited 0 after handling SIGTERM".into()),
         ));
-        assert!(app.log.iter().any(|e| e.text.contains("after handling")));
+        assert!(
+            app.history
+                .entries(false)
+                .any(|e| e.text.contains("after handling"))
+        );
     }
 }

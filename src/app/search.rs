@@ -1,18 +1,22 @@
 //! The search and filter boxes at the bottom of the screen. While one is open it reads typed
-//! text (a dialog may); every other key still comes from the key table: F3 / Shift-F3 step
-//! through matches, arrows move the selection.
+//! text; its other keys come from the key table's input layer (next and previous match, accept,
+//! cancel), and keys that are not text still move the selection.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::App;
 use super::filter::text_matches;
-use super::keymap::Action;
+use super::keymap::{Action, InputAction};
 use crate::message::Effect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromptKind {
     Search,
     Filter,
+    /// Searching the full-screen log.
+    LogSearch,
+    /// Filtering the full-screen log by text.
+    LogFilter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +27,17 @@ pub struct Prompt {
     pub not_found: bool,
     /// The row the search started from: typing looks for the first match from there.
     anchor: usize,
+}
+
+impl Prompt {
+    pub(super) fn new(kind: PromptKind, input: String) -> Prompt {
+        Prompt {
+            kind,
+            input,
+            not_found: false,
+            anchor: 0,
+        }
+    }
 }
 
 impl App {
@@ -45,63 +60,82 @@ impl App {
         });
     }
 
-    pub(super) fn on_prompt_key(
-        &mut self,
-        mut prompt: Prompt,
-        key: KeyEvent,
-        action: Option<Action>,
-    ) -> Vec<Effect> {
+    pub(super) fn on_prompt_key(&mut self, mut prompt: Prompt, key: KeyEvent) -> Vec<Effect> {
         let typed = !key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-        match key.code {
-            KeyCode::Esc => {
-                if prompt.kind == PromptKind::Filter {
-                    self.filter.text.clear();
-                    self.rebuild_rows(None);
+        match self.keymap.input.action_for(key) {
+            Some(InputAction::Cancel) => {
+                match prompt.kind {
+                    PromptKind::Filter => {
+                        self.filter.text.clear();
+                        self.rebuild_rows(None);
+                    }
+                    PromptKind::LogFilter => self.log.filter.text.clear(),
+                    PromptKind::Search | PromptKind::LogSearch => {}
                 }
                 return Vec::new();
             }
-            KeyCode::Enter => {
-                if prompt.kind == PromptKind::Filter {
-                    return Vec::new();
+            Some(InputAction::Accept)
+                if matches!(prompt.kind, PromptKind::Filter | PromptKind::LogFilter) =>
+            {
+                return Vec::new();
+            }
+            Some(step @ (InputAction::Accept | InputAction::Next | InputAction::Previous))
+                if prompt.kind == PromptKind::LogSearch =>
+            {
+                if prompt.input.is_empty() {
+                    prompt.input = self.last_search.clone();
+                    self.log.search = prompt.input.to_lowercase();
                 }
                 self.prompt = Some(prompt);
-                self.search_step(true);
+                self.log_search_step(step != InputAction::Previous);
                 return Vec::new();
             }
-            KeyCode::Backspace => {
-                prompt.input.pop();
-            }
-            KeyCode::Char(c) if typed => prompt.input.push(c),
-            _ => {
-                if prompt.input.is_empty()
-                    && matches!(action, Some(Action::Search | Action::SearchPrev))
-                {
+            Some(step @ (InputAction::Accept | InputAction::Next | InputAction::Previous)) => {
+                if prompt.input.is_empty() {
                     prompt.input = self.last_search.clone();
                 }
                 self.prompt = Some(prompt);
-                return match action {
-                    Some(Action::Search) => {
-                        self.search_step(true);
-                        Vec::new()
-                    }
-                    Some(Action::SearchPrev) => {
-                        self.search_step(false);
-                        Vec::new()
-                    }
-                    Some(
-                        action @ (Action::Up
-                        | Action::Down
-                        | Action::PageUp
-                        | Action::PageDown
-                        | Action::First
-                        | Action::Last
-                        | Action::ForceQuit),
-                    ) => self.perform(action),
-                    _ => Vec::new(),
-                };
+                self.search_step(step != InputAction::Previous);
+                return Vec::new();
             }
+            Some(InputAction::Erase) => {
+                prompt.input.pop();
+            }
+            None => match key.code {
+                KeyCode::Char(c) if typed => prompt.input.push(c),
+                // Keys that are not text still move the selection.
+                _ if matches!(prompt.kind, PromptKind::LogSearch | PromptKind::LogFilter) => {
+                    use super::keymap::LogAction;
+                    self.prompt = Some(prompt);
+                    return match self.keymap.log.action_for(key) {
+                        Some(
+                            action @ (LogAction::Up
+                            | LogAction::Down
+                            | LogAction::PageUp
+                            | LogAction::PageDown
+                            | LogAction::First
+                            | LogAction::Last),
+                        ) => self.perform_log(action),
+                        _ => Vec::new(),
+                    };
+                }
+                _ => {
+                    self.prompt = Some(prompt);
+                    return match self.keymap.main.action_for(key) {
+                        Some(
+                            action @ (Action::Up
+                            | Action::Down
+                            | Action::PageUp
+                            | Action::PageDown
+                            | Action::First
+                            | Action::Last),
+                        ) => self.perform(action),
+                        _ => Vec::new(),
+                    };
+                }
+            },
         }
         // The text changed.
         match prompt.kind {
@@ -115,6 +149,17 @@ impl App {
                 self.filter.text = prompt.input.clone();
                 self.prompt = Some(prompt);
                 self.rebuild_rows(None);
+            }
+            PromptKind::LogSearch => {
+                self.last_search = prompt.input.clone();
+                self.log.search = prompt.input.to_lowercase();
+                let found = self.log.find(&self.history, self.lab_view, true, true);
+                prompt.not_found = !found && !prompt.input.is_empty();
+                self.prompt = Some(prompt);
+            }
+            PromptKind::LogFilter => {
+                self.log.filter.text = prompt.input.to_lowercase();
+                self.prompt = Some(prompt);
             }
         }
         Vec::new()

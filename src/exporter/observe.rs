@@ -175,7 +175,11 @@ impl Observer {
         report.zombie_parents = parents;
 
         let deadlocks = find_deadlocks(&ipc.waits());
-        let members: HashSet<Pid> = deadlocks.iter().flat_map(|d| d.members()).collect();
+        let members: HashSet<Pid> = deadlocks
+            .iter()
+            .flat_map(|d| d.members())
+            .map(|id| id.pid)
+            .collect();
         report.deadlock_cycles = deadlocks.len() as u64;
         report.deadlocked_processes = members.len() as u64;
         report.unreadable_processes =
@@ -359,9 +363,13 @@ mod tests {
                 lock(2, false, 13, 501),
                 lock(2, true, 12, 501),
             ],
-            ends: [(12, Some(Vec::new())), (40, None), (41, None)]
-                .into_iter()
-                .collect(),
+            ends: [
+                (12, Some(std::sync::Arc::default())),
+                (40, None),
+                (41, None),
+            ]
+            .into_iter()
+            .collect(),
             ..IpcState::default()
         };
         let snapshot = family().proc(12, 11, "a").proc(13, 11, "b").build();

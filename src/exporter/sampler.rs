@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use super::metrics::Exposition;
 use super::observe::{Observer, Report};
-use crate::proc::ipc::read_ipc;
+use crate::proc::ipc::Sweeper;
 use crate::proc::scan::{ScanOptions, Scanner};
 
 /// One refresh after another: what the sampler thread runs, and what the benchmark measures.
 pub struct Refresh {
     scanner: Scanner,
+    sweeper: Sweeper,
     observer: Observer,
     report: Report,
 }
@@ -25,6 +26,7 @@ impl Refresh {
     pub fn new(threshold: Duration) -> Refresh {
         Refresh {
             scanner: Scanner::new(ScanOptions::default()),
+            sweeper: Sweeper::default(),
             observer: Observer::new(threshold),
             report: Report::default(),
         }
@@ -40,7 +42,8 @@ impl Refresh {
             Ok(snapshot) => {
                 // Descriptors are read only for processes blocked on a pipe (and, if those
                 // seem to wait for each other, for everyone): no links are asked for.
-                let ipc = read_ipc(&snapshot, false);
+                self.sweeper.observe(&snapshot);
+                let ipc = self.sweeper.sweep(&snapshot, false);
                 self.report = self.observer.observe(&snapshot, &ipc);
             }
             Err(_) => scan.errors += 1,

@@ -37,6 +37,7 @@ pub fn process(pid: Pid, ppid: Pid, name: &str) -> ProcInfo {
         nice: 0,
         threads: 1,
         tracer: None,
+        ran: true,
     }
 }
 
@@ -52,6 +53,7 @@ impl Default for SnapshotBuilder {
                 procs: Arc::default(),
                 uptime_secs: 10_000.0,
                 ticks_per_sec: TICKS_PER_SEC,
+                descriptors_short: false,
             },
         }
     }
@@ -196,5 +198,6 @@ pub fn population(n: usize) -> Snapshot {
         procs: Arc::new(b.procs),
         uptime_secs: 100_000.0,
         ticks_per_sec: 100,
+        descriptors_short: false,
     }
 }

@@ -49,6 +49,13 @@ fn parse_line(line: &str) -> Option<LockEntry> {
     })
 }
 
+/// The kernel's lock table, parsed; empty if it cannot be read.
+pub fn read_locks() -> Vec<LockEntry> {
+    std::fs::read_to_string("/proc/locks")
+        .map(|t| parse_locks(&t))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,9 @@
 //! Only `scan` reads /proc; everything else here is a pure function of snapshots.
 
 pub mod builder;
+pub mod connector;
 pub mod details;
+pub mod events;
 pub mod groups;
 pub mod ipc;
 pub mod lifecycle;
@@ -147,6 +149,9 @@ pub struct ProcInfo {
     pub threads: i64,
     /// Who traces it, read only for traced processes.
     pub tracer: Option<Pid>,
+    /// Whether it may have run since the scan before: false only when the scanner proved it did
+    /// not (its CPU time, to the nanosecond, stood still), so what was read of it still holds.
+    pub ran: bool,
 }
 
 impl ProcInfo {
@@ -163,6 +168,9 @@ pub struct Snapshot {
     /// Seconds since boot when the scan ran (from /proc/uptime), for ages and zombie timers.
     pub uptime_secs: f64,
     pub ticks_per_sec: u64,
+    /// Descriptors ran short during this scan: the scanner gave back files it keeps open, and
+    /// scans more slowly from now on.
+    pub descriptors_short: bool,
 }
 
 impl Snapshot {
@@ -195,6 +203,11 @@ impl PidIndex {
 
     pub fn contains(&self, pid: Pid) -> bool {
         self.0.contains_key(&pid)
+    }
+
+    /// Records that `pid` is at `index` (a process added to a snapshot after its scan).
+    pub fn insert(&mut self, pid: Pid, index: usize) {
+        self.0.insert(pid, index as u32);
     }
 }
 

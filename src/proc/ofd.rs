@@ -161,7 +161,7 @@ mod tests {
         };
         let deadlocks = find_deadlocks(&state.waits());
         assert_eq!(deadlocks.len(), 1, "{deadlocks:?}");
-        let mut members: Vec<Pid> = deadlocks[0].members().collect();
+        let mut members: Vec<Pid> = deadlocks[0].members().map(|m| m.pid).collect();
         members.sort_unstable();
         assert_eq!(members, vec![7, 8]);
     }

@@ -12,7 +12,7 @@ use sysinfo::System;
 use crate::message::{CollectorCommand as Command, Event, SystemStats};
 use crate::proc::Identity;
 use crate::proc::details;
-use crate::proc::ipc::read_ipc;
+use crate::proc::ipc::Sweeper;
 use crate::proc::scan::{ScanOptions, Scanner};
 
 /// Scans between two IPC sweeps (deadlock detection) when no view needs links.
@@ -59,6 +59,7 @@ fn run(
     events: &Sender<Event>,
 ) {
     let mut scanner = Scanner::new(options);
+    let mut sweeper = Sweeper::default();
     let mut system = System::new().ok();
     let mut inspected: Option<Identity> = None;
     let send_details = |id: Option<Identity>| match id {
@@ -72,7 +73,12 @@ fn run(
         let started = Instant::now();
         let (event, ipc) = match scanner.scan() {
             Ok(snapshot) => {
-                let ipc = (links || scan % IPC_EVERY == 1).then(|| read_ipc(&snapshot, links));
+                sweeper.observe(&snapshot);
+                let due = links || scan % IPC_EVERY == 1;
+                let ipc = due.then(|| {
+                    sweeper.skip_own_files(scanner.held_files());
+                    sweeper.sweep(&snapshot, links)
+                });
                 (
                     Event::Snapshot(Box::new(snapshot), read_system(system.as_mut())),
                     ipc,

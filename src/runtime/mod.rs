@@ -4,6 +4,7 @@
 //! SIGTERM/SIGHUP/SIGINT/SIGQUIT (delivered as events).
 
 pub mod collector;
+mod events;
 pub mod executor;
 mod input;
 mod replies;
@@ -12,6 +13,7 @@ mod signal_set;
 mod terminal;
 
 use std::process::ExitCode;
+
 use std::sync::mpsc::{self, Receiver};
 
 use crate::app::{App, Exit, Settings};
@@ -24,16 +26,25 @@ use collector::Collector;
 use executor::Executor;
 use terminal::Terminal;
 
+/// Fewer descriptors than this and brood could not read its terminal, /proc and its lab at once.
+const MIN_DESCRIPTORS: u64 = 32;
+
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     // First, before any thread starts.
-    crate::proc::scan::reserve_descriptors();
+    let descriptors = crate::proc::scan::reserve_descriptors();
+    if descriptors < MIN_DESCRIPTORS {
+        anyhow::bail!(
+            "brood needs at least {MIN_DESCRIPTORS} open files and the limit is {descriptors} (ulimit -n): raise it"
+        );
+    }
     let (events, inbox) = mpsc::channel();
     input::spawn_signal_thread(events.clone())?;
 
-    let (config, config_error) = Config::load(cli.config.as_deref());
+    let (config, config_errors) = Config::load(cli.config.as_deref());
     let config = effective(cli, config);
     let mut terminal = Terminal::enter(config.mouse)?;
     let collector = Collector::start(config.refresh, ScanOptions::default(), events.clone());
+    events::spawn(events.clone(), config.refresh)?;
     let executor = Executor::new(
         Lab::new("/proc/self/exe".into()),
         events.clone(),
@@ -42,7 +53,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     terminal::install_panic_hook(executor.lab());
     let result = (|| {
         let size = terminal.size()?;
-        let mut app = App::new(settings(cli, &config, config_error));
+        let mut app = App::new(settings(cli, &config, config_errors));
         app.update(Event::Resize {
             width: size.width,
             height: size.height,
@@ -54,19 +65,29 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         main_loop(&mut terminal, &mut app, &inbox, &executor)
     })();
     terminal.leave();
-    let (code, leave_running) = match result {
+    let exit = match result {
         Ok(exit) => exit,
         Err(err) => {
             executor.shutdown(false);
             return Err(err);
         }
     };
-    executor.shutdown(leave_running);
-    Ok(code)
+    executor.shutdown(matches!(
+        exit,
+        Exit::Quit {
+            leave_running: true
+        }
+    ));
+    match exit {
+        Exit::Quit { .. } => Ok(ExitCode::SUCCESS),
+        Exit::Signal(signal) => Ok(ExitCode::from(128 + signal as u8)),
+        Exit::Raise(signal) => Ok(terminal::raise(signal)),
+        Exit::Failed(why) => Err(anyhow::anyhow!(why)),
+    }
 }
 
 /// The app's settings: the configuration, the command line, and what brood reads about itself.
-fn settings(cli: &Cli, config: &Config, config_error: Option<ConfigError>) -> Settings {
+fn settings(cli: &Cli, config: &Config, config_errors: Vec<ConfigError>) -> Settings {
     Settings {
         keymap: config.keymap.clone(),
         theme: config.theme,
@@ -82,9 +103,9 @@ fn settings(cli: &Cli, config: &Config, config_error: Option<ConfigError>) -> Se
         user: cli.user.clone(),
         filter: cli.filter.clone(),
         scenario: cli.scenario,
-        warnings: config_error
-            .map(|error| format!("config: {error}; running on the defaults"))
-            .into_iter()
+        warnings: config_errors
+            .iter()
+            .map(|error| format!("config: {error}; {}", error.consequence()))
             .collect(),
     }
 }
@@ -105,11 +126,13 @@ fn main_loop(
     app: &mut App,
     inbox: &Receiver<Event>,
     executor: &Executor,
-) -> anyhow::Result<(ExitCode, bool)> {
+) -> anyhow::Result<Exit> {
     loop {
         terminal.draw(app)?;
         let Ok(first) = inbox.recv() else {
-            return Ok((ExitCode::SUCCESS, false));
+            return Ok(Exit::Quit {
+                leave_running: false,
+            });
         };
         // Handle everything already queued before the next frame: one redraw per burst of events.
         for event in std::iter::once(first).chain(inbox.try_iter()) {
@@ -117,17 +140,12 @@ fn main_loop(
                 match effect {
                     // The terminal is the main loop's own.
                     Effect::Suspend => terminal.suspend()?,
+                    Effect::RetakeTerminal => terminal.retake()?,
                     effect => executor.run(effect),
                 }
             }
-            match app.exit {
-                Some(Exit::Quit { leave_running }) => {
-                    return Ok((ExitCode::SUCCESS, leave_running));
-                }
-                Some(Exit::Signal(signal)) => {
-                    return Ok((ExitCode::from(128 + signal as u8), false));
-                }
-                None => {}
+            if let Some(exit) = app.exit.take() {
+                return Ok(exit);
             }
         }
     }

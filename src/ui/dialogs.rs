@@ -5,7 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use super::hints;
 use super::theme::Theme;
+use crate::app::keymap::{ConfirmAction, ExitCodeAction, MenuAction, QuitAction};
 use crate::app::{App, Overlay, PickKind, Picker, QuitDialog, SignalMenu};
 use crate::signals;
 
@@ -20,7 +22,13 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, t
                     Span::styled("  (empty means 0)", theme.dim()),
                 ]),
                 Line::raw(""),
-                Line::styled("Enter: exit   Esc: cancel", theme.dim()),
+                Line::styled(
+                    hints::line(&[
+                        (app.keymap.exit_code.label(ExitCodeAction::Send), "exit"),
+                        (app.keymap.exit_code.label(ExitCodeAction::Cancel), "cancel"),
+                    ]),
+                    theme.dim(),
+                ),
             ];
             popup(frame, screen, " exit ", lines, 50, theme);
         }
@@ -28,7 +36,10 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, t
             let mut lines: Vec<Line<'_>> = question.iter().map(|q| Line::raw(q.clone())).collect();
             lines.push(Line::raw(""));
             lines.push(Line::styled(
-                "y / Enter: send   n / Esc: cancel",
+                hints::line(&[
+                    (app.keymap.confirm.label(ConfirmAction::Yes), "send"),
+                    (app.keymap.confirm.label(ConfirmAction::No), "cancel"),
+                ]),
                 theme.dim(),
             ));
             popup(frame, screen, " confirm ", lines, 64, theme);
@@ -37,17 +48,18 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, overlay: &Overlay, t
             frame,
             screen,
             " quit ",
-            quit_lines(dialog, theme),
+            quit_lines(app, dialog, theme),
             64,
             theme,
         ),
         Overlay::SignalMenu(menu) => draw_signal_menu(frame, screen, app, menu, theme),
-        Overlay::Pick(picker) => draw_picker(frame, screen, picker, theme),
+        Overlay::Pick(picker) => draw_picker(frame, screen, app, picker, theme),
     }
 }
 
 /// How many lab processes live and in which state, and what each way out does to them.
-fn quit_lines(dialog: &QuitDialog, theme: Theme) -> Vec<Line<'static>> {
+fn quit_lines(app: &App, dialog: &QuitDialog, theme: Theme) -> Vec<Line<'static>> {
+    let keys = &app.keymap.quit_dialog;
     let plural = |n: usize, one: &str, many: &str| {
         if n == 1 {
             format!("1 {one}")
@@ -73,14 +85,17 @@ fn quit_lines(dialog: &QuitDialog, theme: Theme) -> Vec<Line<'static>> {
             text
         }
     };
-    let key = |key: &'static str, text: &'static str| {
-        Line::from(vec![Span::styled(key, theme.key()), Span::raw(text)])
+    let key = |action: QuitAction, text: &'static str| {
+        Line::from(vec![
+            Span::styled(keys.label(action), theme.key()),
+            Span::raw(text),
+        ])
     };
     let mut lines = vec![
         Line::from(format!("{summary}.")),
         Line::raw(""),
-        key("Enter / q", ": end them all and quit"),
-        key("l", ": leave them running and quit"),
+        key(QuitAction::End, ": end them all and quit"),
+        key(QuitAction::Leave, ": leave them running and quit"),
     ];
     if !dialog.stopped.is_empty() {
         lines.insert(
@@ -92,18 +107,18 @@ fn quit_lines(dialog: &QuitDialog, theme: Theme) -> Vec<Line<'static>> {
         );
         lines.insert(3, Line::raw(""));
         lines.push(key(
-            "c",
+            QuitAction::Continue,
             ": continue the stopped ones, then leave them running",
         ));
     }
-    lines.push(key("Esc", ": stay in brood"));
+    lines.push(key(QuitAction::Stay, ": stay in brood"));
     lines
 }
 
 fn draw_signal_menu(
     frame: &mut Frame<'_>,
     screen: Rect,
-    _app: &App,
+    app: &App,
     menu: &SignalMenu,
     theme: Theme,
 ) {
@@ -117,7 +132,13 @@ fn draw_signal_menu(
                 n => format!("to {n} tagged processes ({}…) — ", menu.target),
             }),
             Span::styled(menu.scope.describe(), theme.key()),
-            Span::styled("  (Tab: process / subtree / group)", theme.dim()),
+            Span::styled(
+                format!(
+                    "  ({}: process / subtree / group)",
+                    app.keymap.menu.label(MenuAction::Scope)
+                ),
+                theme.dim(),
+            ),
         ]),
         Line::raw(""),
     ];
@@ -133,7 +154,7 @@ fn draw_signal_menu(
             Span::styled(effect, theme.orphan()),
         ])
     });
-    let keys = "↑↓: choose   Enter: send   Esc: cancel";
+    let keys = hints::menu(app, "send");
     lines.extend(menu_lines(
         items.collect(),
         menu.selected,
@@ -144,10 +165,11 @@ fn draw_signal_menu(
     popup(frame, screen, " send a signal ", lines, 124, theme);
 }
 
-fn draw_picker(frame: &mut Frame<'_>, screen: Rect, picker: &Picker, theme: Theme) {
+fn draw_picker(frame: &mut Frame<'_>, screen: Rect, app: &App, picker: &Picker, theme: Theme) {
     let title = match picker.kind {
         PickKind::User => " show processes of ",
         PickKind::Sort => " sort by ",
+        PickKind::LogKind => " show in the log ",
     };
     let visible = usize::from(screen.height.saturating_sub(6));
     let items = picker
@@ -155,7 +177,7 @@ fn draw_picker(frame: &mut Frame<'_>, screen: Rect, picker: &Picker, theme: Them
         .iter()
         .map(|item| Line::raw(format!(" {item}")))
         .collect();
-    let keys = "↑↓: choose   Enter: pick   Esc: cancel";
+    let keys = hints::menu(app, "pick");
     popup(
         frame,
         screen,
@@ -172,7 +194,7 @@ pub(super) fn menu_lines<'a>(
     items: Vec<Line<'a>>,
     selected: usize,
     visible: usize,
-    keys: &'static str,
+    keys: String,
     theme: Theme,
 ) -> Vec<Line<'a>> {
     let visible = visible.max(1);

@@ -5,8 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::hints;
 use super::theme::Theme;
-use crate::app::keymap::Action;
+use crate::app::keymap::{Action, Bindable, InputAction};
 use crate::app::{App, Prompt, PromptKind, Severity};
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
@@ -28,8 +29,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
 /// The key hints, generated from the key table.
 fn hints(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    for action in Action::ALL {
-        let (Some(label), Some(key)) = (action.hint(), app.keymap.keys_for(action).first()) else {
+    for &action in Action::all() {
+        let (Some(label), Some(key)) = (action.hint(), app.keymap.main.keys_for(action).first())
+        else {
             continue;
         };
         spans.push(Span::raw(" "));
@@ -41,24 +43,30 @@ fn hints(app: &App, theme: Theme) -> Line<'static> {
 
 /// The search or filter box: what was typed, and the keys that work in it.
 fn prompt_line(app: &App, prompt: &Prompt, theme: Theme) -> Line<'static> {
-    let keys = |action: Action| {
-        app.keymap
-            .keys_for(action)
-            .iter()
-            .find(|k| !matches!(k.code, crossterm::event::KeyCode::Char(_)))
-            .or_else(|| app.keymap.keys_for(action).first())
-            .map_or_else(String::new, ToString::to_string)
-    };
+    let input = &app.keymap.input;
     let (label, help) = match prompt.kind {
-        PromptKind::Search => (
+        PromptKind::Search | PromptKind::LogSearch => (
             " Search: ",
-            format!(
-                "   Enter/{} next  {} previous  Esc close",
-                keys(Action::Search),
-                keys(Action::SearchPrev)
-            ),
+            hints::line(&[
+                (
+                    format!(
+                        "{} {}",
+                        input.first(InputAction::Accept),
+                        input.first(InputAction::Next)
+                    ),
+                    "next",
+                ),
+                (input.label(InputAction::Previous), "previous"),
+                (input.first(InputAction::Cancel), "close"),
+            ]),
         ),
-        PromptKind::Filter => (" Filter: ", "   Enter keep  Esc clear".to_string()),
+        PromptKind::Filter | PromptKind::LogFilter => (
+            " Filter: ",
+            hints::line(&[
+                (input.first(InputAction::Accept), "keep"),
+                (input.first(InputAction::Cancel), "clear"),
+            ]),
+        ),
     };
     let mut spans = vec![
         Span::styled(label, theme.title()),
@@ -68,6 +76,6 @@ fn prompt_line(app: &App, prompt: &Prompt, theme: Theme) -> Line<'static> {
     if prompt.not_found {
         spans.push(Span::styled("  not found", theme.error()));
     }
-    spans.push(Span::styled(help, theme.dim()));
+    spans.push(Span::styled(format!("   {help}"), theme.dim()));
     Line::from(spans)
 }

@@ -8,7 +8,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::proc::State;
+use crate::app::help::{self, HelpRow};
+use crate::app::keymap::MenuAction;
 
 pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme, scroll: u16) {
     let width = screen.width.saturating_sub(4).min(100);
@@ -21,9 +22,16 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme, scroll
     );
     let lines = help_lines(app, theme);
     let max_scroll = (lines.len() as u16).saturating_sub(height.saturating_sub(2));
+    let menu = &app.keymap.menu;
+    let title = format!(
+        " help — {} closes, {} {} scroll ",
+        menu.first(MenuAction::Cancel),
+        menu.first(MenuAction::Up),
+        menu.first(MenuAction::Down)
+    );
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" help — Esc or ? closes, ↑↓ scroll ")
+        .title(title)
         .title_style(theme.title());
     frame.render_widget(Clear, area);
     frame.render_widget(
@@ -35,64 +43,25 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme, scroll
 }
 
 fn help_lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
-    let heading = |text: &'static str| {
-        Line::from(Span::styled(
-            text,
-            theme.title().remove_modifier(Modifier::REVERSED),
-        ))
-    };
-    // States and badges first: they fit on one screen; the long key list follows.
-    let mut lines = vec![heading("States (column S)")];
-    for state in State::KNOWN {
-        lines.push(Line::from(vec![
-            Span::raw("  "),
-            Span::styled(state.letter().to_string(), theme.state(state)),
-            Span::raw(format!("  {}", state.meaning())),
-        ]));
-    }
-    lines.push(Line::raw(""));
-    lines.push(heading("Badges"));
-    let badges: [(&str, &str); 7] = [
-        (
-            "[zombie 5s, parent P]",
-            "dead for 5 s, waiting for parent P to reap it (≥: at least)",
-        ),
-        (
-            "[orphan, was child of P]",
-            "brood saw its parent P die; it was adopted by its new PPID",
-        ),
-        (
-            "[orphan?]",
-            "first seen adopted: not a session leader, parent in another session",
-        ),
-        (
-            "[stopped] / [traced by P]",
-            "job-control stop (T) / stopped under tracer P (t)",
-        ),
-        (
-            "[deadlock]",
-            "on a cycle of processes that wait only for each other (i explains)",
-        ),
-        (
-            "[linked]",
-            "shares a pipe, socket or queue with the selected process (i)",
-        ),
-        ("[+N]", "a folded subtree with N children"),
-    ];
-    for (badge, meaning) in badges {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {badge:<26}"), theme.orphan()),
-            Span::raw(meaning),
-        ]));
-    }
-    lines.push(Line::raw(""));
-    lines.push(heading("Keys (in dialogs: Enter confirms, Esc cancels)"));
-    for (action, keys) in app.keymap.bindings() {
-        let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<24}", names.join(", ")), theme.key()),
-            Span::raw(action.doc()),
-        ]));
-    }
-    lines
+    let heading = theme.title().remove_modifier(Modifier::REVERSED);
+    help::rows(&app.keymap)
+        .into_iter()
+        .map(|row| match row {
+            HelpRow::Heading(text) => Line::from(Span::styled(text, heading)),
+            HelpRow::State(state) => Line::from(vec![
+                Span::raw("  "),
+                Span::styled(state.letter().to_string(), theme.state(state)),
+                Span::raw(format!("  {}", state.meaning())),
+            ]),
+            HelpRow::Badge(badge, meaning) => Line::from(vec![
+                Span::styled(format!("  {badge:<26}"), theme.orphan()),
+                Span::raw(meaning),
+            ]),
+            HelpRow::Key(keys, doc) => Line::from(vec![
+                Span::styled(format!("  {keys:<24}"), theme.key()),
+                Span::raw(doc),
+            ]),
+            HelpRow::Blank => Line::raw(""),
+        })
+        .collect()
 }

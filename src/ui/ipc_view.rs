@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::theme::Theme;
 use crate::app::App;
 use crate::proc::ipc::Access;
-use crate::proc::{ProcInfo, State};
+use crate::proc::{Identity, ProcInfo, State};
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     let block = Block::default()
@@ -28,9 +28,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     );
 }
 
-fn label(app: &App, pid: i32) -> String {
-    app.proc_by_pid(pid)
-        .map_or_else(|| pid.to_string(), |p| format!("{pid} {}", p.name))
+fn label(app: &App, id: Identity) -> String {
+    app.proc_by_pid(id.pid)
+        .filter(|p| p.id == id)
+        .map_or_else(|| id.to_string(), |p| format!("{id} {}", p.name))
 }
 
 fn lines_for(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
@@ -43,13 +44,13 @@ fn lines_for(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
         (state, _) => state.meaning().to_string(),
     };
     let mut lines = vec![Line::from(vec![
-        Span::styled(label(app, pid), theme.key()),
+        Span::styled(label(app, proc.id), theme.key()),
         Span::raw(format!(": {} — {why}", proc.state.letter())),
     ])];
     for deadlock in app
         .deadlocks
         .iter()
-        .filter(|d| d.members().any(|m| m == pid))
+        .filter(|d| d.members().any(|m| m == proc.id))
     {
         let steps: Vec<String> = deadlock
             .cycle
@@ -64,16 +65,14 @@ fn lines_for(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
             )),
         ]));
     }
-    match app.ipc.ends.get(&pid) {
+    match app.ipc.ends.get(&pid).filter(|_| app.ipc.knows(proc.id)) {
         Some(None) => lines.push(Line::styled(
             "its descriptors: permission denied",
             theme.dim(),
         )),
-        None if app.ipc.ends.is_empty() => {
-            lines.push(Line::styled("reading descriptors…", theme.dim()))
-        }
-        _ => {
-            let links = app.ipc.links_of(pid);
+        None => lines.push(Line::styled("reading descriptors…", theme.dim())),
+        Some(Some(_)) => {
+            let links = &app.links;
             if links.is_empty() {
                 lines.push(Line::styled(
                     "no pipe, socket, shared memory or queue shared with another process",
@@ -93,7 +92,7 @@ fn lines_for(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
                     (Access::Write, Access::Write) => "═ both write ═",
                 };
                 lines.push(Line::from(vec![
-                    Span::raw(format!("  {} {arrow} ", label(app, pid))),
+                    Span::raw(format!("  {} {arrow} ", label(app, proc.id))),
                     Span::styled(label(app, link.peer), theme.key()),
                     Span::styled(format!("  {}", link.endpoint.describe()), theme.dim()),
                 ]));

@@ -110,6 +110,7 @@ fn pending(pending: u64, blocked: u64) -> String {
 pub fn draw_menu(
     frame: &mut Frame<'_>,
     screen: Rect,
+    app: &App,
     menu: crate::app::ScenarioMenu,
     theme: Theme,
 ) {
@@ -127,7 +128,7 @@ pub fn draw_menu(
             ])
         })
         .collect();
-    let keys = "↑↓: choose   Enter: start it in the lab   Esc: cancel";
+    let keys = super::hints::menu(app, "start it in the lab");
     let lines = super::dialogs::menu_lines(items, menu.selected, visible, keys, theme);
     super::dialogs::popup(
         frame,

@@ -14,7 +14,7 @@ use crate::app::layout;
 use crate::app::sort::{Column, Sort};
 use crate::proc::lifecycle::{Marks, Orphan};
 use crate::proc::tree::Row;
-use crate::proc::{Pid, ProcInfo, State};
+use crate::proc::{Identity, ProcInfo, State};
 
 const USER_WIDTH: usize = 8;
 
@@ -40,15 +40,7 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
         columns,
         guide_budget: layout::guide_budget(area.width),
         // Peers of the selected process, badged while the IPC panel shows its links.
-        linked: match app.selected_proc() {
-            Some(selected) if app.show_ipc => app
-                .ipc
-                .links_of(selected.pid())
-                .iter()
-                .map(|l| l.peer)
-                .collect(),
-            _ => Vec::new(),
-        },
+        linked: app.links.iter().map(|l| l.peer).collect(),
     };
     let visible = app
         .rows
@@ -146,7 +138,7 @@ struct RowContext<'a> {
     theme: Theme,
     columns: Vec<(Column, u16, u16)>,
     guide_budget: usize,
-    linked: Vec<Pid>,
+    linked: Vec<Identity>,
 }
 
 fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) -> Line<'static> {
@@ -250,10 +242,10 @@ fn badges(context: &RowContext<'_>, proc: &ProcInfo, marks: Marks) -> Vec<(Strin
         Some(Orphan::Probable) => badges.push(("[orphan?]".to_string(), theme.orphan())),
         None => {}
     }
-    if app.in_deadlock(proc.pid()) {
+    if app.in_deadlock(proc.id) {
         badges.push(("[deadlock]".to_string(), theme.state(State::Zombie)));
     }
-    if context.linked.contains(&proc.pid()) {
+    if context.linked.contains(&proc.id) {
         badges.push(("[linked]".to_string(), theme.key()));
     }
     if proc.pid() == app.self_pid {

@@ -166,7 +166,7 @@ fn fcntl_deadlock_gets_edeadlk_while_the_ofd_pair_hangs_and_only_it_is_flagged()
     let cycles: Vec<Vec<Pid>> = brood::proc::ipc::find_deadlocks(&ipc.waits())
         .iter()
         .map(|d| {
-            let mut members: Vec<Pid> = d.members().collect();
+            let mut members: Vec<Pid> = d.members().map(|m| m.pid).collect();
             members.sort_unstable();
             members
         })

@@ -16,7 +16,8 @@ use crate::lab::scenarios::figures::{
 };
 use crate::lab::scenarios::{Control, Figures, ProcFigure, ScenarioId, Step};
 use crate::lab::tasks;
-use crate::proc::ipc::{IpcState, find_deadlocks, read_blocked_fd, read_ends, read_locks};
+use crate::proc::ipc::{IpcState, find_deadlocks, read_blocked_fd, read_ends};
+use crate::proc::locks::read_locks;
 use crate::proc::stat::parse_stat;
 use crate::proc::wchan::{WaitKind, classify};
 use crate::proc::{Pid, ofd};
@@ -108,7 +109,7 @@ fn read_sample(lab: &Lab, roles: &[Role], needs: Needs) -> Sample {
         };
         sample.deadlocks = find_deadlocks(&state.waits())
             .iter()
-            .map(|d| d.members().collect())
+            .map(|d| d.members().map(|m| m.pid).collect())
             .collect();
         sample.locks = state.locks;
     }

@@ -1,0 +1,68 @@
+//! What the help screen says, as data: the states, the badges and every layer of the key table.
+//! The app owns it (it scrolls it, so it must know how long it is); `ui` draws it.
+
+use super::keymap::Keymap;
+use crate::proc::State;
+
+/// One line of the help screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelpRow {
+    Heading(&'static str),
+    State(State),
+    Badge(&'static str, &'static str),
+    /// Keys, and what they do.
+    Key(String, &'static str),
+    Blank,
+}
+
+/// Every badge the tree shows, and what it means.
+pub const BADGES: [(&str, &str); 8] = [
+    (
+        "[zombie 5s, parent P]",
+        "dead for 5 s, waiting for parent P to reap it (≥: at least)",
+    ),
+    (
+        "[orphan, was child of P]",
+        "brood saw its parent P die; it was adopted by its new PPID",
+    ),
+    (
+        "[orphan?]",
+        "first seen adopted: not a session leader, parent in another session",
+    ),
+    (
+        "[stopped] / [traced by P]",
+        "job-control stop (T) / stopped under tracer P (t)",
+    ),
+    (
+        "[deadlock]",
+        "on a cycle of processes that wait only for each other (i explains)",
+    ),
+    (
+        "[linked]",
+        "shares a pipe, socket or queue with the selected process (i)",
+    ),
+    ("[+N]", "a folded subtree with N children"),
+    (
+        "[lab guard]",
+        "holds the lab's process group; ends the lab if brood is killed",
+    ),
+];
+
+/// The whole help screen: states and badges first (they fit on one screen), then the keys.
+pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
+    let mut rows = vec![HelpRow::Heading("States (column S)")];
+    rows.extend(State::KNOWN.into_iter().map(HelpRow::State));
+    rows.push(HelpRow::Blank);
+    rows.push(HelpRow::Heading("Badges"));
+    rows.extend(
+        BADGES
+            .iter()
+            .map(|&(badge, meaning)| HelpRow::Badge(badge, meaning)),
+    );
+    for (title, keys) in keymap.help_sections() {
+        rows.push(HelpRow::Blank);
+        rows.push(HelpRow::Heading(title));
+        rows.extend(keys.into_iter().map(|(keys, doc)| HelpRow::Key(keys, doc)));
+    }
+    rows
+}

@@ -1,0 +1,569 @@
+//! The app's decisions on hand-built snapshots: selection, folding, paging, the lab keys.
+
+use super::*;
+use crate::lab::protocol::Request;
+use crate::message::SignalScope;
+use crate::proc::State;
+use crate::proc::builder::{SnapshotBuilder, id};
+use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyModifiers};
+use nix::sys::signal::Signal;
+
+fn app_with(snapshot: Snapshot) -> App {
+    let mut app = sized_app(1);
+    feed(&mut app, snapshot);
+    app
+}
+
+/// An app whose own PID is `self_pid`, on a 100x30 screen, before any scan.
+pub(super) fn sized_app(self_pid: Pid) -> App {
+    let mut app = App::new(Settings::new(self_pid));
+    app.update(Event::Resize {
+        width: 100,
+        height: 30,
+    });
+    app
+}
+
+pub(super) fn feed(app: &mut App, snapshot: Snapshot) {
+    app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
+}
+
+pub(super) fn press(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+}
+
+fn selected_pid(app: &App) -> Option<Pid> {
+    app.selected.map(|id| id.pid)
+}
+
+fn tree() -> SnapshotBuilder {
+    SnapshotBuilder::default()
+        .proc(1, 0, "init")
+        .proc(10, 1, "a")
+        .proc(11, 10, "a1")
+        .proc(12, 11, "a2")
+        .proc(20, 1, "b")
+}
+
+#[test]
+fn selection_follows_the_process_not_the_row() {
+    let mut app = app_with(tree().build());
+    press(&mut app, 'j');
+    press(&mut app, 'j');
+    assert_eq!(selected_pid(&app), Some(11));
+    // A new process above it shifts every row down; the selection stays on PID 11.
+    feed(&mut app, tree().proc(5, 1, "early").build());
+    assert_eq!(selected_pid(&app), Some(11));
+    assert_eq!(
+        app.rows[app.selected_row].proc_index,
+        app.snapshot
+            .procs
+            .iter()
+            .position(|p| p.pid() == 11)
+            .unwrap()
+    );
+}
+
+#[test]
+fn selection_moves_to_the_parent_when_the_process_exits() {
+    let mut app = app_with(tree().build());
+    app.update(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
+    press(&mut app, 'j');
+    press(&mut app, 'j');
+    assert_eq!(selected_pid(&app), Some(12));
+    // 12 and its parent 11 both die: the nearest surviving ancestor is 10.
+    feed(
+        &mut app,
+        SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(10, 1, "a")
+            .proc(20, 1, "b")
+            .build(),
+    );
+    assert_eq!(selected_pid(&app), Some(10));
+}
+
+#[test]
+fn a_reused_pid_is_not_mistaken_for_the_selected_process() {
+    let mut app = app_with(tree().build());
+    press(&mut app, 'G');
+    assert_eq!(selected_pid(&app), Some(20));
+    // PID 20 died and a new process got the same PID: selection goes to the parent, init.
+    let reused = SnapshotBuilder::default()
+        .proc(1, 0, "init")
+        .proc(10, 1, "a")
+        .proc(11, 10, "a1")
+        .proc(12, 11, "a2")
+        .with(20, 10, "impostor", |p| p.id.start_ticks = 999)
+        .build();
+    feed(&mut app, reused);
+    assert_eq!(
+        app.selected,
+        Some(Identity {
+            pid: 1,
+            start_ticks: 1
+        })
+    );
+}
+
+#[test]
+fn folding_hides_descendants_and_moves_up_when_already_folded() {
+    let mut app = app_with(tree().build());
+    press(&mut app, 'j');
+    assert_eq!(selected_pid(&app), Some(10));
+    press(&mut app, 'h');
+    assert_eq!(app.rows.len(), 3);
+    press(&mut app, 'h');
+    assert_eq!(selected_pid(&app), Some(1));
+    press(&mut app, 'j');
+    press(&mut app, 'l');
+    assert_eq!(app.rows.len(), 5);
+    press(&mut app, '*');
+    assert_eq!(app.rows.len(), 3, "fold all keeps init and its children");
+    press(&mut app, '*');
+    assert_eq!(app.rows.len(), 5);
+}
+
+#[test]
+fn help_takes_keys_while_open_and_quit_closes_it_first() {
+    let mut app = app_with(tree().build());
+    press(&mut app, '?');
+    assert!(app.overlay.is_some());
+    press(&mut app, 'j');
+    assert_eq!(
+        selected_pid(&app),
+        Some(1),
+        "keys scroll the help, not the tree"
+    );
+    press(&mut app, 'q');
+    assert!(app.overlay.is_none());
+    assert_eq!(app.exit, None);
+    press(&mut app, 'q');
+    assert_eq!(
+        app.exit,
+        Some(Exit::Quit {
+            leave_running: false
+        })
+    );
+}
+
+#[test]
+fn thread_toggle_asks_the_collector_and_says_so() {
+    let mut app = app_with(tree().build());
+    assert_eq!(
+        press(&mut app, 'H'),
+        vec![Effect::Collector(CollectorCommand::ScanThreads(true))]
+    );
+    assert_eq!(
+        app.status.as_ref().map(|s| s.text.as_str()),
+        Some("userland threads shown")
+    );
+    for _ in 0..=STATUS_SCANS {
+        feed(&mut app, tree().build());
+    }
+    assert_eq!(app.status, None, "status messages expire");
+}
+
+#[test]
+fn paging_stays_in_bounds_and_keeps_the_selection_on_screen() {
+    let mut app = app_with(crate::proc::builder::population(500));
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::PageDown,
+        KeyModifiers::NONE,
+    )));
+    let page = usize::from(app.table_height());
+    assert_eq!(app.selected_row, page);
+    assert!(app.scroll <= app.selected_row && app.selected_row < app.scroll + page);
+    press(&mut app, 'G');
+    assert_eq!(app.selected_row, app.rows.len() - 1);
+    assert_eq!(app.scroll, app.rows.len() - page);
+}
+
+/// brood (PID 100) with one lab worker (200, group 200) whose child 201 is a zombie.
+pub(super) fn lab_tree() -> SnapshotBuilder {
+    SnapshotBuilder::default()
+        .proc(1, 0, "init")
+        .proc(100, 1, "brood")
+        .with(200, 100, "brood-lab", |p| p.pgrp = 200)
+        .with(201, 200, "brood-lab", |p| {
+            p.pgrp = 200;
+            p.state = State::Zombie;
+        })
+}
+
+/// The lab tree, with 300, a stranger.
+pub(super) fn lab_machine() -> App {
+    let snapshot = lab_tree().proc(300, 1, "stranger").build();
+    let mut app = sized_app(100);
+    app.update(Event::Done(crate::message::Outcome::Spawned {
+        id: id(200),
+        guard: Some(id(150)),
+    }));
+    app.update(Event::Done(crate::message::Outcome::LabReply {
+        target: id(200),
+        request: Request::Fork,
+        reply: Ok(crate::lab::protocol::Reply::Forked(id(201))),
+    }));
+    feed(&mut app, snapshot);
+    app
+}
+
+/// The log's lines as the log shows them now, oldest first.
+pub(super) fn shown_log(app: &App) -> Vec<String> {
+    app.log
+        .window(&app.history, app.lab_view, 100_000)
+        .entries
+        .iter()
+        .map(|e| e.line())
+        .collect()
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+#[test]
+fn what_happens_while_paused_reaches_the_log_on_resume() {
+    let mut app = app_with(tree().build());
+    let logged = |app: &App, pid: &str| {
+        shown_log(app)
+            .into_iter()
+            .filter(|line| line.starts_with(pid))
+            .collect::<Vec<_>>()
+    };
+    press(&mut app, 'p');
+    // Born and gone while paused, both between two scans the screen did not show.
+    feed(&mut app, tree().proc(50, 10, "quick").build());
+    feed(&mut app, tree().build());
+    assert!(logged(&app, "50").is_empty(), "the log waits while paused");
+    press(&mut app, 'p');
+    let lines = logged(&app, "50");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("appeared, child of 10 (a)"), "{lines:?}");
+    // Resumed, the next scan logs as before, and nothing twice.
+    feed(&mut app, tree().build());
+    assert_eq!(logged(&app, "50").len(), 2);
+}
+
+#[test]
+fn a_lab_process_just_started_is_selected_once_a_scan_shows_it() {
+    let mut app = sized_app(100);
+    feed(
+        &mut app,
+        SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(100, 1, "brood")
+            .build(),
+    );
+    assert_eq!(selected_pid(&app), Some(100));
+    app.update(Event::Done(crate::message::Outcome::Spawned {
+        id: id(200),
+        guard: Some(id(150)),
+    }));
+    assert_eq!(selected_pid(&app), Some(100), "not before a scan shows it");
+    feed(&mut app, lab_tree().build());
+    assert_eq!(selected_pid(&app), Some(200));
+    assert_eq!(
+        press(&mut app, 'f'),
+        vec![Effect::Lab {
+            target: id(200),
+            request: Request::Fork
+        }]
+    );
+    // Later scans leave the selection where the user puts it.
+    app.select_pid(100);
+    feed(&mut app, lab_tree().build());
+    assert_eq!(selected_pid(&app), Some(100));
+}
+
+#[test]
+fn lab_keys_ask_for_lab_effects_and_refuse_strangers() {
+    let mut app = lab_machine();
+    assert_eq!(press(&mut app, 'n'), vec![Effect::Spawn]);
+    app.select_pid(200);
+    assert_eq!(
+        press(&mut app, 'f'),
+        vec![Effect::Lab {
+            target: id(200),
+            request: Request::Fork
+        }]
+    );
+    assert!(press(&mut app, 'w').is_empty(), "one request at a time");
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|s| s.text.contains("has not answered its last request yet")),
+        "{:?}",
+        app.status
+    );
+    app.update(Event::Done(crate::message::Outcome::LabReply {
+        target: id(200),
+        request: Request::Fork,
+        reply: Ok(crate::lab::protocol::Reply::Forked(id(202))),
+    }));
+    assert_eq!(
+        press(&mut app, 'w'),
+        vec![Effect::Lab {
+            target: id(200),
+            request: Request::Wait
+        }]
+    );
+    app.select_pid(300);
+    assert!(press(&mut app, 'f').is_empty());
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("not a lab process")
+    );
+}
+
+#[test]
+fn wait_on_a_zombie_asks_its_parent_to_reap_it() {
+    let mut app = lab_machine();
+    app.select_pid(201);
+    assert_eq!(
+        press(&mut app, 'w'),
+        vec![Effect::Lab {
+            target: id(200),
+            request: Request::Reap(201)
+        }]
+    );
+    app.select_pid(100);
+    assert_eq!(press(&mut app, 'w'), vec![Effect::ReapOwn(None)]);
+}
+
+#[test]
+fn exit_asks_for_a_code_then_sends_it() {
+    let mut app = lab_machine();
+    app.select_pid(200);
+    assert!(press(&mut app, 'x').is_empty());
+    assert!(matches!(app.overlay, Some(Overlay::ExitCode { .. })));
+    press(&mut app, '4');
+    press(&mut app, '2');
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Lab {
+            target: id(200),
+            request: Request::Exit(42)
+        }]
+    );
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn signal_menu_preselects_sigterm_and_confirms_only_for_processes_brood_did_not_start() {
+    let mut app = lab_machine();
+    app.select_pid(200);
+    let effects = press(&mut app, 's');
+    assert!(matches!(effects.as_slice(), [Effect::ReadDispositions(id)] if id.pid == 200));
+    let Some(Overlay::SignalMenu(menu)) = &app.overlay else {
+        panic!("no menu")
+    };
+    assert_eq!(menu.signal().map(|s| s.name()), Some("SIGTERM"));
+    let sent = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [Effect::Signal {
+                signal: Signal::SIGTERM,
+                ..
+            }]
+        ),
+        "lab: no confirmation"
+    );
+
+    app.select_pid(300);
+    press(&mut app, 's');
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    let Some(Overlay::Confirm { question, .. }) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert!(question.iter().any(|line| line.contains("300 (stranger)")));
+    assert!(matches!(
+        press(&mut app, 'y').as_slice(),
+        [Effect::Signal {
+            signal: Signal::SIGTERM,
+            ..
+        }]
+    ));
+
+    // SIGCONT cannot hurt a stranger: no confirmation. PID 1 always asks.
+    assert!(matches!(
+        press(&mut app, 'C').as_slice(),
+        [Effect::Signal {
+            signal: Signal::SIGCONT,
+            ..
+        }]
+    ));
+    app.select_pid(1);
+    assert!(press(&mut app, 'C').is_empty());
+    assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
+    press(&mut app, 'n');
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn tab_in_the_signal_menu_widens_the_scope_and_always_confirms() {
+    let mut app = lab_machine();
+    app.select_pid(200);
+    press(&mut app, 's');
+    key(&mut app, KeyCode::Tab);
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    let Some(Overlay::Confirm { effect, .. }) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert!(matches!(
+        effect,
+        Effect::Signal {
+            scope: SignalScope::Subtree,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn quitting_with_lab_processes_asks_whether_to_leave_them_running() {
+    let mut app = lab_machine();
+    press(&mut app, 'q');
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Quit(QuitDialog {
+            processes: 2,
+            zombies: 1,
+            stopped: Vec::new(),
+        }))
+    );
+    key(&mut app, KeyCode::Esc);
+    assert_eq!((&app.exit, &app.overlay), (&None, &None));
+    press(&mut app, 'q');
+    press(&mut app, 'l');
+    assert_eq!(
+        app.exit,
+        Some(Exit::Quit {
+            leave_running: true
+        })
+    );
+
+    let mut app = lab_machine();
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(
+        app.exit,
+        Some(Exit::Quit {
+            leave_running: false
+        }),
+        "Ctrl-C quits at once"
+    );
+}
+
+#[test]
+fn lab_view_shows_brood_and_its_lab_only() {
+    let mut app = lab_machine();
+    press(&mut app, 'L');
+    let pids: Vec<Pid> = app
+        .rows
+        .iter()
+        .map(|r| app.snapshot.procs[r.proc_index].pid())
+        .collect();
+    assert_eq!(pids, vec![100, 200, 201]);
+}
+
+#[test]
+fn log_entries_say_whether_they_are_about_the_lab() {
+    let mut app = lab_machine();
+    let next = lab_tree()
+        .with(202, 200, "brood-lab", |p| p.pgrp = 200)
+        .proc(300, 1, "stranger")
+        .proc(301, 300, "stranger-child")
+        .build();
+    feed(&mut app, next);
+    let about = |pid: &str| {
+        app.history
+            .entries(false)
+            .find(|e| e.text.starts_with(pid))
+            .map(|e| e.lab)
+    };
+    assert_eq!(about("202 "), Some(true), "a new lab process");
+    assert_eq!(about("301 "), Some(false), "a stranger's child");
+}
+
+/// 10 and 11 read each other's pipe (a deadlock), as a sweep of `snapshot` would find them.
+fn deadlocked(snapshot: &Snapshot) -> IpcState {
+    use crate::proc::ipc::{Access, Endpoint, FdEnd};
+    use crate::proc::wchan::WaitKind;
+    let end = |fd, inode, access| FdEnd {
+        fd,
+        endpoint: Endpoint::Pipe(inode),
+        access,
+    };
+    let mut ipc = IpcState::default();
+    ipc.ends.insert(
+        10,
+        Some(vec![end(3, 100, Access::Read), end(4, 200, Access::Write)].into()),
+    );
+    ipc.ends.insert(
+        11,
+        Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)].into()),
+    );
+    ipc.waits_in.insert(10, WaitKind::PipeRead);
+    ipc.waits_in.insert(11, WaitKind::PipeRead);
+    ipc.ids = snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
+    ipc
+}
+
+fn deadlock_lines(app: &App) -> Vec<String> {
+    shown_log(app)
+        .into_iter()
+        .filter(|line| line.starts_with("deadlock"))
+        .collect()
+}
+
+#[test]
+fn a_deadlock_is_told_once_when_it_forms_and_once_when_it_breaks() {
+    let pair = tree;
+    let mut app = app_with(pair().build());
+    app.update(Event::Ipc(Box::new(deadlocked(&app.snapshot))));
+    assert!(app.in_deadlock(app.snapshot.procs[1].id));
+    // A later sweep that misses it (descriptors unreadable that time) while both still sleep.
+    app.update(Event::Ipc(Box::default()));
+    app.update(Event::Ipc(Box::new(deadlocked(&app.snapshot))));
+    feed(&mut app, pair().build());
+    assert_eq!(deadlock_lines(&app).len(), 1, "{:?}", deadlock_lines(&app));
+    // 11 is killed, and PID 11 goes to another process: the deadlock is broken, and the badge
+    // does not land on the newcomer.
+    let reused = SnapshotBuilder::default()
+        .proc(1, 0, "init")
+        .proc(10, 1, "a")
+        .with(11, 10, "newcomer", |p| p.id.start_ticks = 999)
+        .proc(20, 1, "b")
+        .build();
+    feed(&mut app, reused);
+    let lines = deadlock_lines(&app);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1], "deadlock broken: 10, 11");
+    let newcomer = app.snapshot.procs.iter().find(|p| p.pid() == 11).unwrap();
+    assert!(!app.in_deadlock(newcomer.id));
+    // A sweep of the new processes finds nothing of the old pair.
+    app.update(Event::Ipc(Box::default()));
+    assert!(app.deadlocks.is_empty());
+}
+
+#[test]
+fn deadlocks_outside_the_lab_stay_out_of_the_lab_views_log() {
+    let mut app = app_with(tree().build());
+    app.update(Event::Ipc(Box::new(deadlocked(&app.snapshot))));
+    let entry = app
+        .history
+        .entries(false)
+        .find(|e| e.text.starts_with("deadlock"))
+        .expect("logged");
+    assert!(!entry.lab, "10 and 11 are not the lab's");
+}
