@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     // The hidden roles come first: lab processes are this binary, started by brood.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(code) = brood::lab::worker::run_role(&args) {
-        std::process::exit(code);
+        brood::lab::worker::exit_now(code);
     }
     let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,

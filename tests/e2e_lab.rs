@@ -110,6 +110,13 @@ fn spawn_fork_exit_wait_signal_and_quit_leave_nothing_behind() {
     wait_until("the worker to be a zombie of brood", || {
         proc_state(worker).filter(|s| *s == (State::Zombie, brood_pid))
     });
+    brood.wait_for(
+        |text| {
+            text.lines()
+                .any(|l| l.contains("[zombie") && l.trim_start().starts_with(&worker.to_string()))
+        },
+        PATIENCE,
+    );
 
     // Quit: brood asks (a lab process, a zombie, remains), Enter ends everything.
     brood.send_key(Key::Char('q'));

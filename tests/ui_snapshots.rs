@@ -376,18 +376,25 @@ fn scenario_panel_explains_the_zombie_beside_the_tree() {
             label: label.into(),
         }));
     }
-    let figure = |pid, key: &str, wchan: &str, status: &str| ProcFigure {
+    // The panel's states come from the figures' sample, as the watcher read them.
+    let figure = |pid, key: &str, state, wchan: &str, status: &str| ProcFigure {
         pid,
         key: key.into(),
         label: String::new(),
+        state: Some(state),
+        ppid: 0,
+        pgid: 0,
+        sid: 0,
+        tty: 0,
         wchan: wchan.into(),
         status: status.into(),
-        alive: true,
+        pending: 0,
+        blocked: 0,
     };
     app.update(step(Step::Figures(Figures {
         procs: vec![
-            figure(4100, "parent", "do_sys_poll", ""),
-            figure(4101, "child", "", "exiting code=0"),
+            figure(4100, "parent", 'S', "do_sys_poll", ""),
+            figure(4101, "child", 'Z', "", "exiting code=0"),
         ],
         ..Figures::default()
     })));

@@ -155,22 +155,30 @@ impl App {
 
     pub(super) fn ask_to_quit(&mut self) {
         if self.counts.lab > 0 {
-            let lab: Vec<&ProcInfo> = self
-                .snapshot
-                .procs
-                .iter()
-                .filter(|p| p.kind == TaskKind::Process && self.is_lab(p))
-                .collect();
-            let in_state = |state: State| lab.iter().filter(move |p| p.state == state);
-            self.overlay = Some(Overlay::Quit(QuitDialog {
-                processes: lab.len(),
-                zombies: lab.iter().filter(|p| p.state.has_exited()).count(),
-                stopped: in_state(State::Stopped).map(|p| Target::of(p)).collect(),
-            }));
+            self.overlay = Some(Overlay::Quit(self.quit_dialog()));
         } else {
             self.exit = Some(Exit::Quit {
                 leave_running: false,
             });
+        }
+    }
+
+    /// What the quit dialog says of the lab now (it is told again after every scan while open).
+    pub(super) fn quit_dialog(&self) -> QuitDialog {
+        let lab: Vec<&ProcInfo> = self
+            .snapshot
+            .procs
+            .iter()
+            .filter(|p| p.kind == TaskKind::Process && self.is_lab(p))
+            .collect();
+        QuitDialog {
+            processes: lab.len(),
+            zombies: lab.iter().filter(|p| p.state.has_exited()).count(),
+            stopped: lab
+                .iter()
+                .filter(|p| p.state == State::Stopped)
+                .map(|p| Target::of(p))
+                .collect(),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::filter::StateFilter;
-use super::{App, LabMembers, StateCounts};
+use super::{App, LabMembers, Overlay, StateCounts};
 use crate::history::{Entry, Kinds, Origin, Pair, tell};
 use crate::message::{Effect, SystemStats};
 use crate::proc::groups;
@@ -54,6 +54,20 @@ impl App {
             self.tagged.retain(|id| alive.contains(id));
         }
         self.rebuild_rows(Some(&previous));
+        if let Some(Overlay::Quit(_)) = self.overlay {
+            // The lab changes while the question is open: the dialog says what is true now.
+            let dialog = self.quit_dialog();
+            if dialog.processes == 0 {
+                self.overlay = None;
+                let quit = self.keymap.main.label(super::keymap::Action::Quit);
+                self.set_status(
+                    super::Severity::Info,
+                    format!("the lab has ended meanwhile; {quit} quits"),
+                );
+            } else {
+                self.overlay = Some(Overlay::Quit(dialog));
+            }
+        }
         if let Some(pid) = self.select_when_seen
             && self.pid_index.contains(pid)
         {

@@ -465,6 +465,47 @@ fn quitting_with_lab_processes_asks_whether_to_leave_them_running() {
 }
 
 #[test]
+fn the_quit_dialog_says_what_the_lab_is_now() {
+    let mut app = lab_machine();
+    press(&mut app, 'q');
+    // The worker ends while the question is open: one zombie more, nobody running.
+    let worker_exited = SnapshotBuilder::default()
+        .proc(1, 0, "init")
+        .proc(100, 1, "brood")
+        .with(200, 100, "brood-lab", |p| {
+            p.pgrp = 200;
+            p.state = State::Zombie;
+        })
+        .with(201, 200, "brood-lab", |p| {
+            p.pgrp = 200;
+            p.state = State::Zombie;
+        })
+        .build();
+    feed(&mut app, worker_exited);
+    let Some(Overlay::Quit(dialog)) = &app.overlay else {
+        panic!("the dialog stays open: {:?}", app.overlay);
+    };
+    assert_eq!((dialog.processes, dialog.zombies), (2, 2));
+    // Everything reaped: nothing is left to ask about.
+    feed(
+        &mut app,
+        SnapshotBuilder::default()
+            .proc(1, 0, "init")
+            .proc(100, 1, "brood")
+            .build(),
+    );
+    assert_eq!(app.overlay, None);
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("the lab has ended")
+    );
+    assert_eq!(app.exit, None, "quitting is still the user's to ask");
+}
+
+#[test]
 fn lab_view_shows_brood_and_its_lab_only() {
     let mut app = lab_machine();
     press(&mut app, 'L');

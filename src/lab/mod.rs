@@ -4,9 +4,12 @@
 //! lives: the group's number can never pass to anyone else, and if brood is killed outright the
 //! guard, never busy, ends the whole group. Blocking calls live here; the runtime calls them.
 
+pub mod board;
+mod holders;
 pub mod protocol;
 pub mod rundir;
 pub mod scenarios;
+mod shared_file;
 pub mod tasks;
 pub mod worker;
 
@@ -72,6 +75,8 @@ pub struct Lab {
     /// Every process brood knows to be of its lab, by identity: the workers it started and the
     /// children they forked on request.
     members: Mutex<Vec<Identity>>,
+    /// Where lab processes say what their tasks are doing.
+    board: board::Board,
 }
 
 /// A request sent to a worker whose reply has not been read yet.
@@ -86,6 +91,7 @@ impl Lab {
     /// Prepares a lab whose workers run `exe` (brood itself: `/proc/self/exe`).
     pub fn new(exe: PathBuf) -> Result<Lab, LabError> {
         let dir = RunDir::create().map_err(LabError::Setup)?;
+        let board = board::Board::create(dir.path()).map_err(LabError::Setup)?;
         let (lifeline_read, lifeline_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| LabError::Setup(e.into()))?;
         Ok(Lab {
@@ -95,6 +101,7 @@ impl Lab {
             _lifeline_write: lifeline_write,
             guard: Mutex::new(None),
             members: Mutex::new(Vec::new()),
+            board,
         })
     }
 
@@ -118,7 +125,13 @@ impl Lab {
         self.members.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
-    fn remember(&self, member: Identity) {
+    /// What each lab process last said its task was doing, by PID.
+    pub fn statuses(&self) -> std::collections::HashMap<Pid, String> {
+        self.board.lines()
+    }
+
+    /// Counts `member` as one of the lab's (a process a task forked, which brood did not ask for).
+    pub fn remember(&self, member: Identity) {
         if let Ok(mut members) = self.members.lock() {
             members.push(member);
         }
@@ -251,6 +264,11 @@ impl Lab {
         let mut everyone = self.members();
         everyone.extend(self.guard.lock().ok().and_then(|g| *g));
         kill_members(&everyone);
+        // Lab processes that left the group (a new session, a job's group) and ones brood never
+        // heard of still hold the run's lock.
+        if let Some(lock) = self.dir.lock_id() {
+            holders::end_all(lock, Duration::from_secs(2));
+        }
         self.dir.remove();
     }
 }

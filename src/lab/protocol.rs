@@ -19,6 +19,9 @@ pub enum Request {
     Exit(u8),
     /// Block in `waitpid(-1, WUNTRACED | WCONTINUED)` until a child changes state.
     Wait,
+    /// `waitpid(-1, WNOHANG | WUNTRACED | WCONTINUED)`: report a change if there is one, never
+    /// block (so the worker stays free to answer).
+    Check,
     /// `waitpid(pid, WNOHANG)`: collect this child if it is a zombie.
     Reap(Pid),
     /// Block in `waitpid(pid, 0)` until this one child ends.
@@ -108,6 +111,7 @@ impl fmt::Display for Request {
             Request::Fork => f.write_str("fork"),
             Request::Exit(code) => write!(f, "exit {code}"),
             Request::Wait => f.write_str("wait"),
+            Request::Check => f.write_str("check"),
             Request::Reap(pid) => write!(f, "reap {pid}"),
             Request::WaitPid(pid) => write!(f, "waitpid {pid}"),
             Request::Task(task) => write!(f, "task {task}"),
@@ -122,7 +126,7 @@ impl Request {
         if verb == "task" {
             return Task::parse(&words.collect::<Vec<_>>()).map(Request::Task);
         }
-        if !["ping", "fork", "wait", "exit", "reap", "waitpid"].contains(&verb) {
+        if !["ping", "fork", "wait", "check", "exit", "reap", "waitpid"].contains(&verb) {
             return Err(format!(
                 "unknown command {:?}",
                 verb.chars().take(32).collect::<String>()
@@ -141,6 +145,7 @@ impl Request {
             "ping" if arg.is_none() => Request::Ping,
             "fork" if arg.is_none() => Request::Fork,
             "wait" if arg.is_none() => Request::Wait,
+            "check" if arg.is_none() => Request::Check,
             "exit" => Request::Exit(
                 u8::try_from(number("an exit code")?).map_err(|_| "exit codes are 0 to 255")?,
             ),
@@ -244,6 +249,7 @@ mod tests {
             Request::Fork,
             Request::Exit(3),
             Request::Wait,
+            Request::Check,
             Request::Reap(42),
             Request::WaitPid(43),
             Request::Task(Task::Tick {

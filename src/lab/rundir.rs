@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The lock file's name in a run directory.
-const LOCK_FILE: &str = "lock";
+pub const LOCK_FILE: &str = "lock";
 
 pub struct RunDir {
     path: PathBuf,
@@ -24,14 +24,16 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Makes `$XDG_RUNTIME_DIR/brood-<pid>-<n>` (or the same under the temp dir) and takes its
-    /// lock. `mkdir` never follows a symlink and fails on anything already there, so a planted
-    /// path cannot redirect it; the result is checked once more before use. A directory that
-    /// cannot be finished is removed again: a failed start leaves nothing behind.
+    /// Makes `$XDG_RUNTIME_DIR/brood-<pid>-<n>` (else the same in /dev/shm, else under the temp
+    /// dir) and takes its lock. `mkdir` never follows a symlink and fails on anything already
+    /// there, so a planted path cannot redirect it; the result is checked once more before use.
+    /// A directory that cannot be finished is removed again: a failed start leaves nothing
+    /// behind.
     pub fn create() -> std::io::Result<RunDir> {
         let base = std::env::var_os("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
             .filter(|p| p.is_dir())
+            .or_else(in_memory)
             .unwrap_or_else(std::env::temp_dir);
         clean_stale(&base);
         let pid = std::process::id();
@@ -59,6 +61,12 @@ impl RunDir {
         self.lock.as_raw_fd()
     }
 
+    /// The lock file's device and inode, from the descriptor held (the name may belong to a
+    /// newer run's lock once this directory is removed).
+    pub fn lock_id(&self) -> Option<(u64, u64)> {
+        self.lock.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+
     /// Leave the directory in place at drop (the workers were left running and still use it).
     pub fn keep(&self) {
         self.keep.store(true, Ordering::Relaxed);
@@ -70,6 +78,16 @@ impl RunDir {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
+}
+
+/// /dev/shm when it is a tmpfs: what the lab keeps in its run directory (the status board, shared
+/// regions, lock files) then never waits for a disk, so it cannot show in a lesson as D.
+fn in_memory() -> Option<PathBuf> {
+    use nix::sys::statfs::{TMPFS_MAGIC, statfs};
+    let shm = Path::new("/dev/shm");
+    statfs(shm)
+        .is_ok_and(|fs| fs.filesystem_type() == TMPFS_MAGIC)
+        .then(|| shm.to_path_buf())
 }
 
 fn finish(path: &Path) -> std::io::Result<RunDir> {

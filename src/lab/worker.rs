@@ -23,7 +23,8 @@ pub const WORKER_NAME: &str = "brood-lab";
 /// The guard's name in `comm`.
 pub const GUARD_NAME: &str = "brood-guard";
 
-/// Runs a hidden role if `args` (the whole command line) names one, returning its exit code.
+/// Runs a hidden role if `args` (the whole command line) names one, returning its exit code
+/// (for [`exit_now`]).
 pub fn run_role(args: &[std::ffi::OsString]) -> Option<i32> {
     let role = args.get(1)?;
     let dir = args.get(2).map(PathBuf::from).unwrap_or_default();
@@ -35,6 +36,14 @@ pub fn run_role(args: &[std::ffi::OsString]) -> Option<i32> {
     } else {
         None
     }
+}
+
+/// Ends this lab process at once with `code`, as `_exit()` does: a process forked from a worker
+/// shares its parent's copies of stdio buffers and exit handlers, which are the parent's to run
+/// (running them twice would, say, write the same buffered output twice).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit only ends the process; it runs no code of this program.
+    unsafe { libc::_exit(code) }
 }
 
 /// Takes the lifeline's read end brood named on the command line, after checking that the
@@ -91,8 +100,13 @@ fn end_the_lab(dir: &Path) {
             {
                 std::thread::sleep(Duration::from_millis(10));
             }
+            // Lab processes that left the group (a new session, a job's group) still hold the
+            // run's lock.
+            if let Some(lock) = super::holders::lock_in(dir) {
+                super::holders::end_all(lock, Duration::from_secs(2));
+            }
             let _ = std::fs::remove_dir_all(dir);
-            std::process::exit(0);
+            exit_now(0);
         }
         // The undertaker ends the caller too.
         Ok(ForkResult::Parent { .. }) => {}
@@ -106,18 +120,33 @@ fn end_the_lab(dir: &Path) {
 /// Runs the worker loop; returns the exit code when the worker should end.
 fn run(dir: &Path, lifeline: Option<OwnedFd>) -> i32 {
     set_name(WORKER_NAME);
-    // A reply to a peer that hung up must not kill the worker; and a child must stay a zombie
-    // until someone waits for it, so SIGCHLD keeps its default (not SIG_IGN, which auto-reaps).
-    // SAFETY: installing SIG_IGN / SIG_DFL runs no handler code.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigIgn);
-        let _ = signal(Signal::SIGCHLD, SigHandler::SigDfl);
-    }
+    default_signals();
+    super::board::attach(dir);
     let mut worker = match Worker::bind(dir.to_path_buf(), lifeline) {
         Ok(worker) => worker,
         Err(_) => return 1,
     };
     worker.serve()
+}
+
+/// A lab process starts with every signal at its default action and none blocked, whatever
+/// brood had: exec keeps ignored signals ignored and the mask as it was, and brood ignores the
+/// terminal's job-control signals (SIGTTIN, SIGTTOU) itself. A lesson shows what the kernel does
+/// by default; a child must stay a zombie until someone waits for it (SIGCHLD ignored would reap
+/// it). Only SIGPIPE is ignored, so a reply to a peer that hung up cannot kill the worker; tasks
+/// that write pipes restore it.
+fn default_signals() {
+    for sig in Signal::iterator().filter(|s| ![Signal::SIGKILL, Signal::SIGSTOP].contains(s)) {
+        // SAFETY: SIG_DFL installs no handler code.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+    // SAFETY: SIG_IGN installs no handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
 }
 
 struct Worker {
@@ -157,7 +186,10 @@ impl Worker {
             };
             if let Next::Exit(code) = self.handle(stream) {
                 self.remove_socket();
-                return code;
+                // At once, as _exit(): what the process holds is let go by the kernel as it
+                // exits, not one by one before (closing a terminal's master side first would
+                // hang it up and SIGHUP a session leader still alive).
+                exit_now(code);
             }
         }
     }
@@ -222,6 +254,11 @@ impl Worker {
                 let _ = reply(&stream, &wait_reply(outcome));
                 Next::Continue
             }
+            Request::Check => {
+                let flags = WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED | WaitPidFlag::WCONTINUED;
+                let _ = reply(&stream, &wait_reply(waitpid(None, Some(flags))));
+                Next::Continue
+            }
             Request::Reap(pid) => {
                 let outcome = waitpid(NixPid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
                 let _ = reply(&stream, &wait_reply(outcome));
@@ -266,6 +303,8 @@ impl Worker {
                 match Worker::bind(self.dir.clone(), self.lifeline.take()) {
                     Ok(mut child) => {
                         child.kit = std::mem::take(&mut self.kit);
+                        // The parent's children are not this child's.
+                        child.kit.children.clear();
                         *self = child;
                     }
                     Err(_) => return Next::Exit(1),
@@ -278,6 +317,7 @@ impl Worker {
                 drop(ready_write);
                 let mut byte = [0u8; 1];
                 let _ = std::fs::File::from(ready_read).read(&mut byte);
+                self.kit.children.push(child.as_raw());
                 // Read now, while the child is certainly this one: it is ours and not reaped.
                 let answer = match crate::proc::lookup::read_identity(child.as_raw()) {
                     Some(id) => Reply::Forked(id),
@@ -353,9 +393,6 @@ fn same_user(stream: &UnixStream) -> bool {
 
 fn set_name(name: &str) {
     if let Ok(name) = std::ffi::CString::new(name) {
-        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-        unsafe {
-            libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0);
-        }
+        let _ = nix::sys::prctl::set_name(&name);
     }
 }

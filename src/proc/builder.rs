@@ -65,7 +65,8 @@ impl SnapshotBuilder {
         self.with(pid, ppid, name, |_| {})
     }
 
-    /// Adds a process and lets `edit` change any field.
+    /// Adds a process and lets `edit` change any field; one already there with that PID is
+    /// replaced (a process table holds a PID once).
     pub fn with(
         mut self,
         pid: Pid,
@@ -75,7 +76,11 @@ impl SnapshotBuilder {
     ) -> Self {
         let mut proc = process(pid, ppid, name);
         edit(&mut proc);
-        Arc::make_mut(&mut self.snapshot.procs).push(proc);
+        let procs = Arc::make_mut(&mut self.snapshot.procs);
+        match procs.iter_mut().find(|p| p.pid() == pid) {
+            Some(old) => *old = proc,
+            None => procs.push(proc),
+        }
         self
     }
 

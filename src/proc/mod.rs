@@ -11,6 +11,7 @@ pub mod kmsg;
 pub mod lifecycle;
 pub mod locks;
 pub mod lookup;
+pub mod ofd;
 pub mod scan;
 pub mod signal;
 pub mod stat;

@@ -9,10 +9,12 @@ use ratatui::text::{Line, Span};
 use super::theme::Theme;
 use crate::app::{App, ScenarioView};
 use crate::lab::scenarios;
+use crate::proc::State;
+use nix::sys::signal::Signal;
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     let (title, lines) = match &app.scenarios.current {
-        Some(view) => (title(view), lines(view, app, theme)),
+        Some(view) => (title(view), lines(view, theme)),
         None => (
             " explanation ".to_string(),
             vec![Line::raw(
@@ -29,7 +31,7 @@ fn title(view: &ScenarioView) -> String {
     format!(" {} — {} — {state} ", view.id, view.id.title())
 }
 
-fn lines(view: &ScenarioView, app: &App, theme: Theme) -> Vec<Line<'static>> {
+fn lines(view: &ScenarioView, theme: Theme) -> Vec<Line<'static>> {
     // The scenario's numbers first: in a short panel they matter most.
     let mut lines: Vec<Line<'static>> = view
         .figures
@@ -38,22 +40,27 @@ fn lines(view: &ScenarioView, app: &App, theme: Theme) -> Vec<Line<'static>> {
         .map(|line| Line::styled(line.clone(), theme.key()))
         .collect();
     for (pid, label) in &view.roles {
+        // State, wait channel and status all come from the watcher's one sample, never mixed
+        // with the table's scan, which is taken at another moment.
         let figure = view.figures.procs.iter().find(|p| p.pid == *pid);
-        let proc = app
-            .proc_by_pid(*pid)
-            .filter(|_| figure.is_none_or(|f| f.alive));
-        let state = match proc {
-            Some(proc) => Span::styled(proc.state.letter().to_string(), theme.state(proc.state)),
+        let state = match figure.and_then(|f| f.state) {
+            Some(letter) => {
+                let state = State::from_letter(letter as u8);
+                Span::styled(letter.to_string(), theme.state(state))
+            }
             None => Span::styled("-", theme.dim()),
         };
         let mut spans = vec![Span::raw(format!("{pid:>7} ")), state];
         spans.push(Span::raw(format!(" {label}")));
         let mut detail = Vec::new();
         if let Some(figure) = figure {
-            if !figure.alive {
+            if !figure.alive() {
                 detail.push("gone".to_string());
             } else if !figure.wchan.is_empty() {
                 detail.push(format!("in {}", figure.wchan));
+            }
+            if figure.alive() && figure.pending != 0 {
+                detail.push(pending(figure.pending, figure.blocked));
             }
             if !figure.status.is_empty() {
                 detail.push(figure.status.clone());
@@ -81,6 +88,22 @@ fn lines(view: &ScenarioView, app: &App, theme: Theme) -> Vec<Line<'static>> {
         ]));
     }
     lines
+}
+
+/// The signals waiting for a process, by name, saying which of them it blocks.
+fn pending(pending: u64, blocked: u64) -> String {
+    let names: Vec<String> = (1..=64)
+        .filter(|n: &i32| pending & (1 << (n - 1)) != 0)
+        .map(|n| {
+            let name = Signal::try_from(n).map_or(format!("signal {n}"), |s| s.as_str().into());
+            if blocked & (1 << (n - 1)) != 0 {
+                format!("{name} (blocked)")
+            } else {
+                name
+            }
+        })
+        .collect();
+    format!("pending {}", names.join(", "))
 }
 
 /// The scenario menu popup: every scenario with its title; Enter starts the highlighted one.

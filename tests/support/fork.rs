@@ -40,8 +40,9 @@ pub fn fork_child(keep: &[i32], body: impl FnOnce()) -> Forked {
     }
 }
 
-/// Two children deadlocked on two `flock`ed files: each locks one, pauses so the other locks
-/// the second, then asks for the other's. The files are removed on drop.
+/// Two children deadlocked on two `flock`ed files: each locks one, waits at a pipe barrier
+/// until the other holds its first lock too, then asks for the other's. The files are removed
+/// on drop.
 pub struct CrossedLocks {
     pub one: Forked,
     pub two: Forked,
@@ -51,6 +52,7 @@ pub struct CrossedLocks {
 impl CrossedLocks {
     /// `tag` keeps the files of two tests of one process apart.
     pub fn start(tag: &str) -> CrossedLocks {
+        use std::os::fd::AsRawFd;
         let dir = std::env::temp_dir();
         let pid = std::process::id();
         let paths = ["a", "b"].map(|n| dir.join(format!("brood-lock-{tag}-{n}-{pid}")));
@@ -60,22 +62,32 @@ impl CrossedLocks {
         let names = paths
             .clone()
             .map(|p| CString::new(p.into_os_string().into_encoded_bytes()).expect("a path"));
+        // The barrier: each child closes its write end once it holds its first lock, then reads
+        // until end of file, which comes when every write end is closed.
+        let (barrier_read, barrier_write) = nix::unistd::pipe().expect("a pipe");
+        let (read, write) = (barrier_read.as_raw_fd(), barrier_write.as_raw_fd());
         let take = |first: &CString, second: &CString| {
             let (first, second) = (first.as_ptr(), second.as_ptr());
             move || unsafe {
                 let held = libc::open(first, libc::O_RDWR);
                 libc::flock(held, libc::LOCK_EX);
-                let pause = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 300_000_000,
-                };
-                libc::nanosleep(&pause, std::ptr::null_mut());
+                libc::close(write);
+                let mut byte = 0u8;
+                loop {
+                    match libc::read(read, (&raw mut byte).cast(), 1) {
+                        0 => break,
+                        -1 if *libc::__errno_location() == libc::EINTR => {}
+                        n if n < 0 => break,
+                        _ => {}
+                    }
+                }
                 let wanted = libc::open(second, libc::O_RDWR);
                 libc::flock(wanted, libc::LOCK_EX);
             }
         };
-        let one = fork_child(&[], take(&names[0], &names[1]));
-        let two = fork_child(&[], take(&names[1], &names[0]));
+        let one = fork_child(&[read, write], take(&names[0], &names[1]));
+        let two = fork_child(&[read, write], take(&names[1], &names[0]));
+        drop((barrier_read, barrier_write));
         CrossedLocks { one, two, paths }
     }
 }

@@ -27,40 +27,56 @@ pub enum ScenarioId {
     ManyChildrenInOrder,
     ManyChildrenAny,
     Zombie,
+    Sigchld,
     Orphan,
+    Daemon,
     Exec,
+    CopyOnWrite,
     Pipe,
+    PipeLeak,
     PipeFull,
     Queue,
     SharedMemory,
+    RobustMutex,
     Pool,
+    PoolResults,
     ForkPerTask,
     Semaphore,
     DeadlockFlock,
+    DeadlockFcntl,
     DeadlockPipe,
     StopContinue,
+    JobControl,
     Signals,
 }
 
 impl ScenarioId {
     /// In menu order.
-    pub const ALL: [ScenarioId; 17] = [
+    pub const ALL: [ScenarioId; 25] = [
         ScenarioId::SingleChild,
         ScenarioId::ManyChildrenInOrder,
         ScenarioId::ManyChildrenAny,
         ScenarioId::Zombie,
+        ScenarioId::Sigchld,
         ScenarioId::Orphan,
+        ScenarioId::Daemon,
         ScenarioId::Exec,
+        ScenarioId::CopyOnWrite,
         ScenarioId::Pipe,
+        ScenarioId::PipeLeak,
         ScenarioId::PipeFull,
         ScenarioId::Queue,
         ScenarioId::SharedMemory,
+        ScenarioId::RobustMutex,
         ScenarioId::Pool,
+        ScenarioId::PoolResults,
         ScenarioId::ForkPerTask,
         ScenarioId::Semaphore,
         ScenarioId::DeadlockFlock,
+        ScenarioId::DeadlockFcntl,
         ScenarioId::DeadlockPipe,
         ScenarioId::StopContinue,
+        ScenarioId::JobControl,
         ScenarioId::Signals,
     ];
 
@@ -71,18 +87,26 @@ impl ScenarioId {
             ScenarioId::ManyChildrenInOrder => "many-children-in-order",
             ScenarioId::ManyChildrenAny => "many-children-any",
             ScenarioId::Zombie => "zombie",
+            ScenarioId::Sigchld => "sigchld",
             ScenarioId::Orphan => "orphan",
+            ScenarioId::Daemon => "daemon",
             ScenarioId::Exec => "exec",
+            ScenarioId::CopyOnWrite => "copy-on-write",
             ScenarioId::Pipe => "pipe",
+            ScenarioId::PipeLeak => "pipe-leak",
             ScenarioId::PipeFull => "pipe-full",
             ScenarioId::Queue => "queue",
             ScenarioId::SharedMemory => "shared-memory",
+            ScenarioId::RobustMutex => "robust-mutex",
             ScenarioId::Pool => "pool",
+            ScenarioId::PoolResults => "pool-results",
             ScenarioId::ForkPerTask => "fork-per-task",
             ScenarioId::Semaphore => "semaphore",
             ScenarioId::DeadlockFlock => "deadlock-flock",
+            ScenarioId::DeadlockFcntl => "deadlock-fcntl",
             ScenarioId::DeadlockPipe => "deadlock-pipe",
             ScenarioId::StopContinue => "stop-continue",
+            ScenarioId::JobControl => "job-control",
             ScenarioId::Signals => "signals",
         }
     }
@@ -120,16 +144,58 @@ impl FromStr for ScenarioId {
     }
 }
 
+/// How a scenario's durations and sizes are scaled: lessons run at [`Pace::LESSON`], for people
+/// to watch; tests run them quicker and smaller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// Every duration of the script and its tasks, in percent of the lesson's.
+    pub percent: u32,
+    /// The memory the copy-on-write parent touches, in MiB.
+    pub memory_mb: u32,
+}
+
+impl Pace {
+    pub const LESSON: Pace = Pace {
+        percent: 100,
+        memory_mb: 200,
+    };
+
+    /// `ms` of the lesson at this pace.
+    pub fn ms(self, ms: u32) -> u32 {
+        u32::try_from(u64::from(ms) * u64::from(self.percent) / 100).unwrap_or(u32::MAX)
+    }
+}
+
+impl Default for Pace {
+    fn default() -> Pace {
+        Pace::LESSON
+    }
+}
+
 /// How a running scenario is told to stop: [`Control::stop`] ends its script and its figures
 /// and leaves its processes alone (brood is ending, `Lab::shutdown` decides about them);
-/// [`Control::end`] also kills them, because another scenario replaces it.
+/// [`Control::end`] also kills them, because another scenario replaces it. It also carries the
+/// pace the scenario runs at.
 #[derive(Debug, Default)]
 pub struct Control {
     stop: AtomicBool,
     end: AtomicBool,
+    pace: Pace,
 }
 
 impl Control {
+    /// A control for a scenario run at `pace`.
+    pub fn paced(pace: Pace) -> Control {
+        Control {
+            pace,
+            ..Control::default()
+        }
+    }
+
+    pub fn pace(&self) -> Pace {
+        self.pace
+    }
+
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
@@ -187,11 +253,27 @@ pub struct ProcFigure {
     pub pid: Pid,
     pub key: String,
     pub label: String,
+    /// Its state letter, `None` once it is gone (or its PID is another process's).
+    pub state: Option<char>,
+    pub ppid: Pid,
+    /// Its process group and session.
+    pub pgid: Pid,
+    pub sid: Pid,
+    /// Its controlling terminal's device number, 0 for none.
+    pub tty: i32,
     /// Where it sleeps in the kernel (`/proc/PID/wchan`), empty when running or gone.
     pub wchan: String,
     /// What its task last published (`sent=3`, `inside`, …).
     pub status: String,
-    pub alive: bool,
+    /// Signals waiting for it, and signals it blocks (bit N-1 for signal N).
+    pub pending: u64,
+    pub blocked: u64,
+}
+
+impl ProcFigure {
+    pub fn alive(&self) -> bool {
+        self.state.is_some()
+    }
 }
 
 /// The live state of a scenario: its processes, and a few summary lines with their numbers.
@@ -229,6 +311,8 @@ mod tests {
                 assert!(!value.trim().is_empty(), "{id}: empty {field}");
                 assert!(!value.contains("  "), "{id}: double space in {field}");
             }
+            // The menu gives a title 44 columns.
+            assert!(text.title.chars().count() <= 44, "{id}: title too long");
         }
         for entry in texts::all() {
             assert!(
@@ -275,5 +359,34 @@ mod tests {
             assert!(all(ScenarioId::DeadlockFlock).contains(condition));
         }
         assert!(all(ScenarioId::Signals).contains("128+N"));
+        // Said right on today's kernels (the review of #13).
+        assert!(all(ScenarioId::Zombie).contains("no user memory"));
+        assert!(all(ScenarioId::Zombie).contains("does not apply to root"));
+        for id in [
+            ScenarioId::Pipe,
+            ScenarioId::PipeFull,
+            ScenarioId::DeadlockPipe,
+        ] {
+            assert!(
+                all(id).contains("pipe_") && all(id).contains("anon_pipe_"),
+                "{id}"
+            );
+        }
+        assert!(all(ScenarioId::PipeFull).contains("F_GETPIPE_SZ"));
+        assert!(all(ScenarioId::DeadlockPipe).contains("code 1"));
+        assert!(all(ScenarioId::SharedMemory).contains("on purpose"));
+        assert!(all(ScenarioId::SingleChild).contains("_exit(0), not exit()"));
+        // What the chapter gets wrong or leaves out.
+        assert!(all(ScenarioId::Sigchld).contains("ECHILD"));
+        assert!(all(ScenarioId::Sigchld).contains("a flag, not a count"));
+        assert!(all(ScenarioId::PipeLeak).contains("O_CLOEXEC"));
+        assert!(all(ScenarioId::DeadlockFcntl).contains("EDEADLK"));
+        assert!(all(ScenarioId::DeadlockFcntl).contains("PID -1"));
+        assert!(all(ScenarioId::RobustMutex).contains("EOWNERDEAD"));
+        assert!(all(ScenarioId::CopyOnWrite).contains("PSS"));
+        assert!(all(ScenarioId::Daemon).contains("second fork"));
+        assert!(all(ScenarioId::JobControl).contains("SIGTTIN"));
+        assert!(all(ScenarioId::JobControl).contains("SIGHUP, then SIGCONT"));
+        assert!(all(ScenarioId::PoolResults).contains("BrokenProcessPool"));
     }
 }

@@ -206,6 +206,16 @@ impl Sweeper {
             }
         }
         state.locks = super::locks::read_locks();
+        let lock_waiters = state
+            .waits_in
+            .iter()
+            .filter(|(_, kind)| **kind == WaitKind::FileLock)
+            .map(|(pid, _)| *pid);
+        super::ofd::attribute_from_proc(
+            &mut state.locks,
+            lock_waiters,
+            processes().map(|p| p.pid()),
+        );
         let pipe_blocked: Vec<Pid> = state
             .waits_in
             .iter()

@@ -1,9 +1,9 @@
-//! Watches a running scenario: a few times a second, for each of its processes, where it sleeps in
-//! the kernel (`wchan`) and what its task published, plus what the scenario's numbers need (the
-//! shared counters, /proc/locks). Everything is read in one sample, then summed up by the pure
-//! `lab::scenarios::figures`. It only reads, except to end the processes of a replaced scenario.
+//! Watches a running scenario: a few times a second, for each of its processes, its state, where
+//! it sleeps in the kernel (`wchan`), its signals and what its task published, plus what the
+//! scenario's numbers need (shared counters, /proc/locks, pipe ends, memory). Everything is read
+//! in one sample, then summed up by the pure `lab::scenarios::figures`, which also says what
+//! the event log should tell. It only reads, except to end the processes of a replaced scenario.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,10 +11,16 @@ use std::time::Duration;
 
 use super::{Reporter, Role};
 use crate::lab::Lab;
-use crate::lab::scenarios::figures::{Sample, summarize};
-use crate::lab::scenarios::{Control, ProcFigure, ScenarioId, Step};
+use crate::lab::scenarios::figures::{
+    Files, Needs, Sample, events, needs, parse_rollup, summarize,
+};
+use crate::lab::scenarios::{Control, Figures, ProcFigure, ScenarioId, Step};
 use crate::lab::tasks;
-use crate::proc::Pid;
+use crate::proc::ipc::{IpcState, find_deadlocks, read_blocked_fd, read_ends};
+use crate::proc::locks::read_locks;
+use crate::proc::stat::parse_stat;
+use crate::proc::wchan::{WaitKind, classify};
+use crate::proc::{Pid, ofd};
 
 const EVERY: Duration = Duration::from_millis(250);
 
@@ -27,6 +33,7 @@ pub(super) fn start(
     script_done: Arc<AtomicBool>,
 ) {
     std::thread::spawn(move || {
+        let mut last = Figures::default();
         loop {
             let done = script_done.load(Ordering::SeqCst);
             if control.stopped() || !lab.dir().exists() {
@@ -37,12 +44,16 @@ pub(super) fn start(
                 break;
             }
             let roles = roles.lock().map(|r| r.clone()).unwrap_or_default();
-            let figures = summarize(id, &read_sample(lab.dir(), &roles));
+            let figures = summarize(id, &read_sample(&lab, &roles, needs(id)));
+            for note in events(id, &last, &figures) {
+                report(Step::Note(note));
+            }
             let over = figures
                 .procs
                 .iter()
                 .zip(&roles)
-                .all(|(p, role)| !p.alive || role.lasting());
+                .all(|(p, role)| !p.alive() || role.lasting());
+            last = figures.clone();
             report(Step::Figures(figures));
             if done && over {
                 break;
@@ -67,53 +78,122 @@ fn end_processes(id: ScenarioId, roles: &[Role], report: &Reporter) {
 }
 
 /// Reads everything the figures of a scenario are made of, at one moment.
-fn read_sample(dir: &Path, roles: &[Role]) -> Sample {
-    let procs: Vec<ProcFigure> = roles
-        .iter()
-        .map(|role| {
-            let alive = Path::new(&format!("/proc/{}", role.pid)).exists();
-            let status = tasks::read_status(dir, role.pid)
-                .into_iter()
-                .map(|(k, v)| if v.is_empty() { k } else { format!("{k}={v}") })
-                .collect::<Vec<_>>()
-                .join(" ");
-            ProcFigure {
-                pid: role.pid,
-                key: role.key.clone(),
-                label: role.label.clone(),
-                wchan: if alive {
-                    crate::proc::wchan::read_symbol(role.pid).unwrap_or_default()
-                } else {
-                    String::new()
-                },
-                status,
-                alive,
-            }
-        })
-        .collect();
-    let shared: HashMap<String, tasks::SharedFigures> = roles
-        .iter()
-        .filter_map(|role| Some((role.key.clone(), tasks::read_shared(dir, role.pid)?)))
-        .collect();
-    let pids: Vec<Pid> = roles.iter().map(|r| r.pid).collect();
-    Sample {
-        procs,
-        shared,
-        locks: proc_locks(&pids),
+fn read_sample(lab: &Lab, roles: &[Role], needs: Needs) -> Sample {
+    // States first, then what the tasks published: a process seen stopped or gone has already
+    // published its last line.
+    let mut procs: Vec<ProcFigure> = roles.iter().map(read_proc).collect();
+    let statuses = lab.statuses();
+    for proc in &mut procs {
+        proc.status = statuses.get(&proc.pid).cloned().unwrap_or_default();
     }
-}
-
-/// Locks held by and waiters among `pids`, from /proc/locks.
-fn proc_locks(pids: &[Pid]) -> (i64, i64) {
-    let (mut held, mut waiting) = (0, 0);
-    for lock in crate::proc::locks::read_locks() {
-        if lock.pid.is_some_and(|pid| pids.contains(&pid)) {
-            if lock.blocked {
-                waiting += 1;
-            } else {
-                held += 1;
+    let live: Vec<Pid> = procs.iter().filter(|p| p.alive()).map(|p| p.pid).collect();
+    let mut sample = Sample {
+        shared: roles
+            .iter()
+            .filter_map(|role| Some((role.key.clone(), tasks::read_shared(lab.dir(), role.pid)?)))
+            .collect(),
+        ..Sample::default()
+    };
+    if needs.locks {
+        let waiters: Vec<Pid> = procs
+            .iter()
+            .filter(|p| classify(&p.wchan) == Some(WaitKind::FileLock))
+            .map(|p| p.pid)
+            .collect();
+        let mut locks = read_locks();
+        ofd::attribute_from_proc(&mut locks, waiters.into_iter(), live.iter().copied());
+        locks.retain(|l| l.pid.is_some_and(|pid| live.contains(&pid)));
+        let state = IpcState {
+            locks,
+            ..IpcState::default()
+        };
+        sample.deadlocks = find_deadlocks(&state.waits())
+            .iter()
+            .map(|d| d.members().map(|m| m.pid).collect())
+            .collect();
+        sample.locks = state.locks;
+    }
+    for &pid in &live {
+        if needs.ends
+            && let Ok(ends) = read_ends(pid)
+        {
+            sample.ends.insert(pid, ends);
+            if let Some(fd) = read_blocked_fd(pid) {
+                sample.blocked_fd.insert(pid, fd);
             }
         }
+        if needs.memory
+            && let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        {
+            sample.memory.insert(pid, parse_rollup(&text));
+        }
+        if needs.files {
+            sample.files.insert(pid, read_files(pid));
+        }
     }
-    (held, waiting)
+    sample.procs = procs;
+    sample
+}
+
+/// One process as /proc shows it now; gone if its PID is no longer the role's process.
+fn read_proc(role: &Role) -> ProcFigure {
+    let pid = role.pid;
+    let mut figure = ProcFigure {
+        pid,
+        key: role.key.clone(),
+        label: role.label.clone(),
+        state: None,
+        ppid: 0,
+        pgid: 0,
+        sid: 0,
+        tty: 0,
+        wchan: String::new(),
+        status: String::new(),
+        pending: 0,
+        blocked: 0,
+    };
+    let Ok(line) = std::fs::read(format!("/proc/{pid}/stat")) else {
+        return figure;
+    };
+    let Some(stat) = parse_stat(&line).filter(|s| s.starttime == role.identity.start_ticks) else {
+        return figure;
+    };
+    figure.state = Some(char::from(stat.state));
+    (figure.ppid, figure.pgid, figure.sid, figure.tty) =
+        (stat.ppid, stat.pgrp, stat.session, stat.tty_nr);
+    figure.wchan = crate::proc::wchan::read_symbol(pid).unwrap_or_default();
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        let mask = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .unwrap_or(0)
+        };
+        figure.pending = mask("SigPnd:") | mask("ShdPnd:");
+        figure.blocked = mask("SigBlk:");
+    }
+    figure
+}
+
+/// A process's working directory and what each of its descriptors points to.
+fn read_files(pid: Pid) -> Files {
+    let link = |path: &Path| {
+        std::fs::read_link(path)
+            .map(|target| target.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut fds: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, link(&e.path()))))
+                .collect()
+        })
+        .unwrap_or_default();
+    fds.sort();
+    Files {
+        cwd: link(Path::new(&format!("/proc/{pid}/cwd"))),
+        fds,
+    }
 }
