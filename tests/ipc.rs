@@ -35,7 +35,7 @@ fn id_of(pid: Pid) -> Identity {
 fn blocked_in(pid: Pid, kind: WaitKind) -> Option<()> {
     let snapshot = scanner().scan().ok()?;
     find(&snapshot, pid).filter(|p| p.state == State::Sleeping)?;
-    (brood::proc::ipc::read_wchan(pid) == Some(kind)).then_some(())
+    (brood::proc::wchan::read(pid).and_then(|c| c.kind) == Some(kind)).then_some(())
 }
 
 #[test]
@@ -240,5 +240,48 @@ fn a_system_v_segment_links_its_creator_and_the_process_that_attached_it() {
     assert!(
         links.iter().any(|l| l.peer.pid == own_pid()),
         "linked to its creator, this test: {links:?}"
+    );
+}
+
+/// Linux ≥ 6.16 sleeps a futex wait in `futex_do_wait`, whose name holds `do_wait`: it must read
+/// as a futex, and a real child wait (`do_wait`) as a child wait.
+#[test]
+fn a_futex_wait_reads_as_a_futex_and_a_child_wait_as_a_child_wait() {
+    let futex = fork_child(&[], || {
+        let word: u32 = 0;
+        loop {
+            // SAFETY: a raw syscall on a word of this stack frame, which outlives the wait.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    &word as *const u32,
+                    libc::FUTEX_WAIT,
+                    0u32,
+                    std::ptr::null::<libc::timespec>(),
+                );
+            }
+        }
+    });
+    let waiter = fork_child(&[], || {
+        // SAFETY: fork, prctl, pause and waitpid are async-signal-safe; the grandchild dies
+        // with its parent (PR_SET_PDEATHSIG), so nothing outlives the test.
+        unsafe {
+            let child = libc::fork();
+            if child == 0 {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::pause();
+                libc::_exit(0);
+            }
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+        }
+    });
+    wait_until("the futex wait", || blocked_in(futex.0, WaitKind::Futex));
+    wait_until("the child wait", || blocked_in(waiter.0, WaitKind::Child));
+    let words = brood::proc::wchan::read(futex.0).map(|c| c.describe());
+    assert!(
+        words
+            .as_deref()
+            .is_some_and(|w| w.starts_with("waiting on a futex")),
+        "{words:?}"
     );
 }

@@ -430,8 +430,9 @@ fn a_request_given_up_on_while_the_worker_was_busy_is_not_carried_out_later() {
         std::thread::spawn(move || lab.0.request(worker, Request::Wait, None))
     };
     wait_until("the worker to block in wait", || {
-        (brood::proc::ipc::read_wchan(worker.pid) == Some(brood::proc::wchan::WaitKind::Child))
-            .then_some(())
+        (brood::proc::wchan::read(worker.pid).and_then(|c| c.kind)
+            == Some(brood::proc::wchan::WaitKind::Child))
+        .then_some(())
     });
     let late = lab.0.request(
         worker,

@@ -250,7 +250,7 @@ fn sleep_details(id: brood::proc::Identity) -> Details {
             start_ticks: 400_000,
             started_unix: None,
         }),
-        wchan: Ok("hrtimer_nanosleep".into()),
+        wchan: Ok(brood::proc::wchan::WaitChannel::parse("hrtimer_nanosleep")),
         io: Err(Unreadable::PermissionDenied),
         fds: Ok(Fds {
             total: 3,
@@ -293,7 +293,7 @@ fn details_pane_shows_sections_and_says_what_it_could_not_read() {
 #[test]
 fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
     use brood::proc::ipc::{Access, Endpoint, FdEnd, IpcState};
-    use brood::proc::wchan::WaitKind;
+    use brood::proc::wchan::WaitChannel;
     let mut app = app(true);
     app.update(Event::Resize {
         width: 110,
@@ -317,8 +317,9 @@ fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
     // Read against the scan on screen: the same processes, not others with their PIDs.
     ipc.ids = app.snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
     ipc.ends.insert(300, None);
-    ipc.waits_in.insert(4002, WaitKind::PipeRead);
-    ipc.waits_in.insert(4010, WaitKind::PipeRead);
+    let reading = WaitChannel::parse("anon_pipe_read").unwrap();
+    ipc.waits_in.insert(4002, reading.clone());
+    ipc.waits_in.insert(4010, reading);
     app.update(Event::Ipc(Box::new(ipc)));
     press(&mut app, 'i');
     while app.selected_proc().map(|p| p.pid()) != Some(4010) {

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use super::theme::Theme;
 use crate::app::{App, ScenarioView};
 use crate::lab::scenarios;
+use crate::proc::wchan::WaitChannel;
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     let (title, lines) = match &app.scenarios.current {
@@ -52,8 +53,8 @@ fn lines(view: &ScenarioView, app: &App, theme: Theme) -> Vec<Line<'static>> {
         if let Some(figure) = figure {
             if !figure.alive {
                 detail.push("gone".to_string());
-            } else if !figure.wchan.is_empty() {
-                detail.push(format!("in {}", figure.wchan));
+            } else if let Some(channel) = WaitChannel::parse(&figure.wchan) {
+                detail.push(channel.describe());
             }
             if !figure.status.is_empty() {
                 detail.push(figure.status.clone());
