@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::theme::Theme;
 use crate::app::App;
@@ -33,7 +33,7 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme, scroll
         .borders(Borders::ALL)
         .title(title)
         .title_style(theme.title());
-    frame.render_widget(Clear, area);
+    super::dialogs::clear(frame, area);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)

@@ -7,16 +7,14 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format;
 use super::theme::Theme;
+use super::{fit, format};
 use crate::app::App;
 use crate::app::layout;
 use crate::app::sort::{Column, Sort};
 use crate::proc::lifecycle::{Marks, Orphan};
 use crate::proc::tree::Row;
 use crate::proc::{Identity, ProcInfo, State};
-
-const USER_WIDTH: usize = 8;
 
 pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, theme: Theme) {
     let columns = layout::columns(&app.columns, header_area.width);
@@ -62,8 +60,10 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
             line = line.patch_style(theme.selected());
         }
         let line_area = Rect::new(area.x, area.y + screen_row as u16, area.width, 1);
+        // A row wider than the table ends in `…`: arguments cut off are never silently hidden.
+        let mut line = fit::line(line, usize::from(area.width));
         // Pad to the full width so the selection bar spans the row.
-        let pad = usize::from(area.width).saturating_sub(line.width());
+        let pad = usize::from(area.width).saturating_sub(fit::width_of(&line));
         line.push_span(Span::raw(" ".repeat(pad)));
         frame.render_widget(Paragraph::new(line), line_area);
     }
@@ -92,20 +92,16 @@ fn header_line(app: &App, columns: &[(Column, u16, u16)], width: u16) -> Line<'s
             }
         }
     }
+    let labels: String = cells.iter().collect();
     let modes = modes(app);
-    if !modes.is_empty() {
-        let len = modes.chars().count();
-        let start = width.saturating_sub(len + 1);
-        // Only over blank cells, so no column label is hidden.
-        if cells[start.min(width)..].iter().all(|c| *c == ' ') {
-            for (i, c) in modes.chars().enumerate() {
-                if let Some(cell) = cells.get_mut(start + i) {
-                    *cell = c;
-                }
-            }
-        }
+    // On the right, over blank cells only, so no column label is hidden (the filter text may
+    // hold wide characters: measured in cells, not characters).
+    let start = width.saturating_sub(fit::width(&modes) + 1);
+    if modes.is_empty() || cells[start.min(width)..].iter().any(|c| *c != ' ') {
+        return Line::from(labels);
     }
-    Line::from(cells.into_iter().collect::<String>())
+    let before: String = cells[..start].iter().collect();
+    Line::from(fit::pad(&format!("{before}{modes}"), width))
 }
 
 /// The view's modes in brackets: paused, follow, list, filter, root, tags.
@@ -160,10 +156,7 @@ fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) 
             }
             Column::Pid => format!("{:>width$}", proc.pid()),
             Column::Ppid => format!("{:>width$}", proc.ppid),
-            Column::User => {
-                let user: String = proc.user.chars().take(USER_WIDTH).collect();
-                format!("{user:<width$}")
-            }
+            Column::User => fit::pad(&proc.user, width),
             Column::State => {
                 spans.push(Span::styled(proc.state.letter().to_string(), state_style));
                 spans.push(Span::raw(" "));

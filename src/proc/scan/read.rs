@@ -301,9 +301,13 @@ pub(super) fn is_name_of(name: &str, comm: &[u8]) -> bool {
 pub(super) fn read_cmdline(pid: Pid, raw: &mut Vec<u8>) -> io::Result<String> {
     // Up to 4 bytes a character, plus one more character to know whether to mark a cut.
     const MAX_BYTES: usize = 4 * (MAX_CMDLINE_CHARS + 1);
+    // Most command lines fit here; a long one grows the buffer for itself only, so the next
+    // read does not clear half a megabyte.
+    const FIRST_BYTES: usize = 4096;
     let file = File::open(format!("/proc/{pid}/cmdline"))?;
     raw.clear();
-    raw.resize(raw.capacity().clamp(4096, MAX_BYTES), 0);
+    raw.shrink_to(16 * FIRST_BYTES);
+    raw.resize(FIRST_BYTES, 0);
     let mut len = 0;
     loop {
         let read = (&file).read(&mut raw[len..])?;
