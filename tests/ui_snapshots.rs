@@ -505,3 +505,38 @@ fn flags_cjk_and_combining_marks_keep_rows_and_popups_in_their_cells() {
     }
     row_of(&terminal, "4101 (漢字プロセス)");
 }
+
+/// The optional WCHAN column: a word or two for what each sleeping process waits in, the
+/// kernel's own name when brood does not know it, cut with a mark.
+#[test]
+fn the_wchan_column_says_why_each_process_sleeps() {
+    use brood::app::sort::Column;
+    use brood::proc::ipc::IpcState;
+    use brood::proc::wchan::WaitChannel;
+    let mut app = App::new(Settings {
+        color: false,
+        columns: vec![Column::Pid, Column::State, Column::Wchan, Column::Command],
+        ..Settings::new(BROOD_PID)
+    });
+    app.update(Event::Resize {
+        width: 70,
+        height: 14,
+    });
+    app.update(Event::Snapshot(Box::new(machine(false, 5000.0)), stats()));
+    let mut ipc = IpcState::default();
+    for (pid, symbol) in [
+        (300, "do_wait"),
+        (1, "do_epoll_wait"),
+        (4010, "a_kernel_function_from_tomorrow"),
+    ] {
+        ipc.waits_in
+            .insert(pid, WaitChannel::parse(symbol).expect("a symbol"));
+    }
+    ipc.ids = app.snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
+    app.update(Event::Ipc(Box::new(ipc)));
+    let terminal = render(&app, 70, 14);
+    insta::assert_snapshot!(terminal.backend());
+    row_of(&terminal, "    300 S child       ├─ bash");
+    row_of(&terminal, "      1 S poll        init");
+    row_of(&terminal, "   4010 S a_kernel_…  └─ left-behind");
+}

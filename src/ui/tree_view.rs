@@ -170,6 +170,10 @@ fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) 
             Column::Elapsed => {
                 format!("{:>width$}", format::duration(app.snapshot.age_secs(proc)))
             }
+            Column::Wchan => {
+                let words = app.ipc.wait_of(proc.id).map_or("", |c| c.short());
+                fit::pad(words, width)
+            }
         };
         spans.push(Span::raw(format!("{text} ")));
     }
