@@ -1,5 +1,7 @@
 //! The scanner and the lifecycle diff against real processes this test makes.
 
+#[path = "support/fork.rs"]
+mod fork;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -94,6 +96,91 @@ fn traced_child_is_told_apart_from_stopped_and_names_its_tracer() {
     assert_eq!(traced.tracer, Some(nix::unistd::gettid().as_raw()));
     assert_eq!(traced.state.letter(), 't');
     let _ = ptrace::detach(target, None);
+}
+
+/// `strace -p` on a sleeping process: the tracer seizes it, stops it for a moment and lets it
+/// sleep on. It stays S, and still its row names the tracer, with the tracer's name; once the
+/// tracer is gone, so is the badge.
+#[test]
+fn a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_tracer() {
+    const TEST: &str =
+        "a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_tracer";
+    let child = Reaped::spawn("sleep", &["60"]);
+    let target = child.pid();
+    let mut scanner = scanner();
+    // Known to the scanner, quiet, its tracer looked for, before anyone attaches.
+    for _ in 0..12 {
+        scanner.scan().unwrap();
+    }
+    let (report, told) = nix::unistd::pipe().unwrap();
+    let told_fd = std::os::fd::AsRawFd::as_raw_fd(&told);
+    // As strace does: PTRACE_SEIZE, PTRACE_INTERRUPT, wait for the stop, PTRACE_CONT. The
+    // tracer is a forked child named `brood-tracer`, so the badge has a process to name.
+    let tracer = fork::fork_child(&[told_fd], move || {
+        // SAFETY: raw syscalls only (prctl, ptrace, waitpid, write, pause).
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, c"brood-tracer".as_ptr());
+            let seized = libc::ptrace(libc::PTRACE_SEIZE, target, 0, 0) == 0
+                && libc::ptrace(libc::PTRACE_INTERRUPT, target, 0, 0) == 0
+                && libc::waitpid(target, std::ptr::null_mut(), libc::__WALL) == target
+                && libc::ptrace(libc::PTRACE_CONT, target, 0, 0) == 0;
+            let answer = if seized { b"y" } else { b"n" };
+            libc::write(told_fd, answer.as_ptr().cast(), 1);
+            loop {
+                libc::pause();
+            }
+        }
+    });
+    drop(told);
+    let mut answer = [0u8; 1];
+    let _ = nix::unistd::read(&report, &mut answer);
+    if answer != *b"y" {
+        skip(TEST, "ptrace is not allowed here");
+        return;
+    }
+    let seen = wait_until("the sleeping tracee to name its tracer", || {
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, target).filter(|p| p.tracer == Some(tracer.0))?;
+        Some(snapshot)
+    });
+    let traced = find(&seen, target).unwrap();
+    assert_eq!(traced.state, State::Sleeping, "strace -p lets it sleep on");
+
+    let mut app = App::new(Settings::new(own_pid()));
+    app.update(Event::Resize {
+        width: 120,
+        height: 40,
+    });
+    app.update(Event::Snapshot(Box::new(seen), SystemStats::default()));
+    let row = screen_row(&app, target);
+    assert!(
+        row.contains(&format!("sleep [traced by {} brood-tracer] 60", tracer.0)),
+        "{row}"
+    );
+
+    drop(tracer);
+    wait_until("the badge to go with the tracer", || {
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, target).filter(|p| p.tracer.is_none())?;
+        Some(())
+    });
+}
+
+/// The row of `pid` as `app` draws it on a 120x40 screen.
+fn screen_row(app: &App, pid: i32) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal.draw(|frame| brood::ui::draw(frame, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .find(|line| line.starts_with(&format!("{pid:>7} ")))
+        .unwrap_or_else(|| panic!("no row for {pid} on screen"))
 }
 
 #[test]

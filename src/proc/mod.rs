@@ -1,6 +1,7 @@
 //! The process model: /proc in, plain data out.
 //! Only `scan` reads /proc; everything else here is a pure function of snapshots.
 
+pub mod badges;
 pub mod builder;
 pub mod connector;
 pub mod details;
@@ -146,7 +147,10 @@ pub struct ProcInfo {
     pub vsize_bytes: u64,
     pub nice: i64,
     pub threads: i64,
-    /// Who traces it, read only for traced processes.
+    /// The task tracing it (`TracerPid`), whatever its state: `strace -p` leaves a process
+    /// sleeping. Read at each scan while it is stopped by its tracer (t), otherwise when it ran
+    /// since the last read (a tracer attaching makes it run), and at least every few scans
+    /// where the scanner cannot tell whether it ran; dropped when the tracer is gone.
     pub tracer: Option<Pid>,
     /// Whether it may have run since the scan before: false only when the scanner proved it did
     /// not (its CPU time, to the nanosecond, stood still), so what was read of it still holds.

@@ -12,9 +12,10 @@ use super::{fit, format};
 use crate::app::App;
 use crate::app::layout;
 use crate::app::sort::{Column, Sort};
-use crate::proc::lifecycle::{Marks, Orphan};
+use crate::proc::badges::{BadgeKind, Known};
+use crate::proc::lifecycle::Marks;
 use crate::proc::tree::Row;
-use crate::proc::{Identity, ProcInfo, State};
+use crate::proc::{self, Identity, ProcInfo, State};
 
 pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, theme: Theme) {
     let columns = layout::columns(&app.columns, header_area.width);
@@ -206,52 +207,33 @@ fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) 
     Line::from(spans)
 }
 
-/// Word badges: what colour shows is also said in text.
+/// Word badges (their wording is `proc::badges`'), coloured by kind.
 fn badges(context: &RowContext<'_>, proc: &ProcInfo, marks: Marks) -> Vec<(String, Style)> {
     let (app, theme) = (context.app, context.theme);
-    let mut badges = Vec::new();
-    if let Some(zombie) = marks.zombie {
-        let at_least = if zombie.at_least { "≥" } else { "" };
-        badges.push((
-            format!(
-                "[zombie {at_least}{}, parent {}]",
-                format::age(zombie.secs),
-                proc.ppid
-            ),
-            theme.state(State::Zombie),
-        ));
-    }
-    match proc.state {
-        State::Stopped => badges.push(("[stopped]".to_string(), theme.state(State::Stopped))),
-        State::Traced => {
-            let by = proc.tracer.map(|t| format!(" by {t}")).unwrap_or_default();
-            badges.push((format!("[traced{by}]"), theme.state(State::Traced)));
-        }
-        _ => {}
-    }
-    match marks.orphan {
-        Some(Orphan::Seen { former_parent }) => {
-            badges.push((
-                format!("[orphan, was child of {former_parent}]"),
-                theme.orphan(),
-            ));
-        }
-        Some(Orphan::Probable) => badges.push(("[orphan?]".to_string(), theme.orphan())),
-        None => {}
-    }
-    if app.in_deadlock(proc.id) {
-        badges.push(("[deadlock]".to_string(), theme.state(State::Zombie)));
-    }
-    if context.linked.contains(&proc.id) {
-        badges.push(("[linked]".to_string(), theme.key()));
-    }
-    if proc.pid() == app.self_pid {
-        badges.push(("[this brood]".to_string(), theme.key()));
-    }
-    if app.lab.guard == Some(proc.id) {
-        badges.push(("[lab guard]".to_string(), theme.key()));
-    }
-    badges
+    let known = Known {
+        marks,
+        tracer_name: proc
+            .tracer
+            .and_then(|t| app.proc_by_pid(t))
+            .map(|t| &*t.name),
+        in_deadlock: app.in_deadlock(proc.id),
+        linked: context.linked.contains(&proc.id),
+        this_brood: proc.pid() == app.self_pid,
+        lab_guard: app.lab.guard == Some(proc.id),
+    };
+    proc::badges::badges(proc, &known)
+        .into_iter()
+        .map(|badge| {
+            let style = match badge.kind {
+                BadgeKind::Zombie | BadgeKind::Deadlock => theme.state(State::Zombie),
+                BadgeKind::Stopped => theme.state(State::Stopped),
+                BadgeKind::Traced => theme.state(State::Traced),
+                BadgeKind::Orphan | BadgeKind::ProbableOrphan => theme.orphan(),
+                BadgeKind::Linked | BadgeKind::ThisBrood | BadgeKind::LabGuard => theme.key(),
+            };
+            (badge.text, style)
+        })
+        .collect()
 }
 
 /// The arguments after the program name, when the command line has any.

@@ -74,6 +74,8 @@ struct Entry {
     seen_in_scan: u64,
     /// Its command line could not be read for want of descriptors: read it at the next scan.
     cmdline_unread: bool,
+    /// Whether its `TracerPid` was read once since brood first saw it.
+    tracer_checked: bool,
 }
 
 /// Reads /proc repeatedly, keeping per-process state to make each refresh cheap.
@@ -194,6 +196,7 @@ impl Scanner {
         self.read_ahead = PidMap::default();
         self.reread_adopted(&mut procs, &quiet, elapsed);
         self.quiet = quiet;
+        self.drop_gone_tracers(&mut procs);
 
         self.forget_unseen();
         for entry in self.entries.values_mut() {
