@@ -2,6 +2,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use brood::cli::{Cli, Command, ExporterArgs, SnapshotArgs, SnapshotFormat};
+use brood::proc::ipc::{find_deadlocks, read_ipc};
 use brood::proc::scan::{ScanOptions, Scanner};
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -81,6 +82,7 @@ fn snapshot(args: &SnapshotArgs) -> ExitCode {
     // One scan keeps nothing for a next one: read each stat file and close it at once.
     let options = ScanOptions {
         max_open_files: Some(0),
+        every_tracer: true,
         ..ScanOptions::default()
     };
     let snapshot = match Scanner::new(options).scan() {
@@ -94,9 +96,11 @@ fn snapshot(args: &SnapshotArgs) -> ExitCode {
         root: args.pid,
         kernel_threads: args.kernel_threads,
     };
+    // The deadlock badge needs the wait channels and descriptors of the blocked processes.
+    let deadlocks = find_deadlocks(&read_ipc(&snapshot, false).waits());
     let output = match args.format {
-        SnapshotFormat::Text => brood::snapshot::text(&snapshot, &options),
-        SnapshotFormat::Json => brood::snapshot::json(&snapshot, &options),
+        SnapshotFormat::Text => brood::snapshot::text(&snapshot, &deadlocks, &options),
+        SnapshotFormat::Json => brood::snapshot::json(&snapshot, &deadlocks, &options),
     };
     let output = match output {
         Ok(output) => output,

@@ -112,32 +112,10 @@ fn a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_trace
     for _ in 0..12 {
         scanner.scan().unwrap();
     }
-    let (report, told) = nix::unistd::pipe().unwrap();
-    let told_fd = std::os::fd::AsRawFd::as_raw_fd(&told);
-    // As strace does: PTRACE_SEIZE, PTRACE_INTERRUPT, wait for the stop, PTRACE_CONT. The
-    // tracer is a forked child named `brood-tracer`, so the badge has a process to name.
-    let tracer = fork::fork_child(&[told_fd], move || {
-        // SAFETY: raw syscalls only (prctl, ptrace, waitpid, write, pause).
-        unsafe {
-            libc::prctl(libc::PR_SET_NAME, c"brood-tracer".as_ptr());
-            let seized = libc::ptrace(libc::PTRACE_SEIZE, target, 0, 0) == 0
-                && libc::ptrace(libc::PTRACE_INTERRUPT, target, 0, 0) == 0
-                && libc::waitpid(target, std::ptr::null_mut(), libc::__WALL) == target
-                && libc::ptrace(libc::PTRACE_CONT, target, 0, 0) == 0;
-            let answer = if seized { b"y" } else { b"n" };
-            libc::write(told_fd, answer.as_ptr().cast(), 1);
-            loop {
-                libc::pause();
-            }
-        }
-    });
-    drop(told);
-    let mut answer = [0u8; 1];
-    let _ = nix::unistd::read(&report, &mut answer);
-    if answer != *b"y" {
+    let Some(tracer) = fork::trace_like_strace(target) else {
         skip(TEST, "ptrace is not allowed here");
         return;
-    }
+    };
     let seen = wait_until("the sleeping tracee to name its tracer", || {
         let snapshot = scanner.scan().ok()?;
         find(&snapshot, target).filter(|p| p.tracer == Some(tracer.0))?;

@@ -161,6 +161,14 @@ impl ProcInfo {
     pub fn pid(&self) -> Pid {
         self.id.pid
     }
+
+    /// The arguments after the program name, when the command line has any (the name itself
+    /// is `name`, shown instead of `argv[0]`).
+    pub fn arguments(&self) -> Option<&str> {
+        let (_, args) = self.cmdline.split_once(' ')?;
+        let args = args.trim();
+        (!args.is_empty()).then_some(args)
+    }
 }
 
 /// One pass over /proc, plus the clock it was read at.

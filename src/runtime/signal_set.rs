@@ -29,6 +29,7 @@ pub fn signal_set(
     let mut scanner = Scanner::new(ScanOptions {
         threads: false,
         max_open_files: Some(0),
+        ..ScanOptions::default()
     });
     let mut members: Vec<Target> = Vec::new();
     let mut seen = HashSet::new();

@@ -201,7 +201,7 @@ fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) 
     }
     if proc.state == State::Zombie {
         spans.push(Span::styled(" <defunct>", theme.dim()));
-    } else if let Some(args) = arguments(proc) {
+    } else if let Some(args) = proc.arguments() {
         spans.push(Span::styled(format!(" {args}"), theme.dim()));
     }
     Line::from(spans)
@@ -234,14 +234,6 @@ fn badges(context: &RowContext<'_>, proc: &ProcInfo, marks: Marks) -> Vec<(Strin
             (badge.text, style)
         })
         .collect()
-}
-
-/// The arguments after the program name, when the command line has any.
-fn arguments(proc: &ProcInfo) -> Option<&str> {
-    let cmdline = proc.cmdline.as_ref();
-    let (_, args) = cmdline.split_once(' ')?;
-    let args = args.trim();
-    (!args.is_empty()).then_some(args)
 }
 
 /// `│ ├─` guides for a row; past `budget` levels the outer ones are elided as `…`.

@@ -45,6 +45,9 @@ pub struct ScanOptions {
     /// Cap on files (`stat`, `schedstat`) kept open between scans; `None` means "as many as
     /// RLIMIT_NOFILE allows".
     pub max_open_files: Option<usize>,
+    /// Read every process's tracer at every scan, for a single scan (`brood snapshot`), which
+    /// has no later scans to spread those reads over.
+    pub every_tracer: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

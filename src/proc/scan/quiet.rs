@@ -44,6 +44,7 @@ impl Scanner {
         // A stopped tracee's tracer was read with its stat already.
         let look = info.state != State::Traced
             && match (entry.tracer_checked, proof) {
+                _ if self.options.every_tracer => true,
                 // Never looked: at once for a process born since brood started, else staggered
                 // so that the first scans stay short.
                 (false, _) => entry.born_in_scan > 1 || is_due(pid, scan_count),
