@@ -285,3 +285,80 @@ fn a_futex_wait_reads_as_a_futex_and_a_child_wait_as_a_child_wait() {
         "{words:?}"
     );
 }
+
+/// A queue `mq_open`ed by two processes: their descriptors read `/NAME`, not `/dev/mqueue/NAME`
+/// (the kernel's own mqueue mount), and brood still finds the queue and links the two.
+#[test]
+fn two_processes_that_open_one_posix_message_queue_are_linked_by_it() {
+    let name = format!("brood-test-mq-{}", own_pid());
+    // The kernel's mq_open takes the name without the slash libc would strip.
+    let bare = std::ffi::CString::new(name.clone()).unwrap();
+    // SAFETY: a raw syscall with a valid name and no attributes.
+    let created = unsafe {
+        libc::syscall(
+            libc::SYS_mq_open,
+            bare.as_ptr(),
+            libc::O_CREAT | libc::O_RDWR,
+            0o600,
+            std::ptr::null::<libc::c_void>(),
+        )
+    };
+    if created < 0 {
+        skip(
+            "two_processes_that_open_one_posix_message_queue_are_linked_by_it",
+            &format!(
+                "no POSIX message queues here ({})",
+                std::io::Error::last_os_error()
+            ),
+        );
+        return;
+    }
+    // SAFETY: `created` is the descriptor just returned, closed once.
+    unsafe { libc::close(created as i32) };
+    /// Removes the queue when the test ends, passed or failed.
+    struct Unlinked(std::ffi::CString);
+    impl Drop for Unlinked {
+        fn drop(&mut self) {
+            // SAFETY: a raw syscall with a valid name.
+            unsafe { libc::syscall(libc::SYS_mq_unlink, self.0.as_ptr()) };
+        }
+    }
+    let _unlinked = Unlinked(bare.clone());
+    let open = || {
+        let bare = bare.as_ptr();
+        move || loop {
+            // SAFETY: raw syscalls on a name prepared before the fork.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_mq_open,
+                    bare,
+                    libc::O_RDWR,
+                    0,
+                    std::ptr::null::<libc::c_void>(),
+                );
+                libc::pause();
+            }
+        }
+    };
+    let (a, b) = (fork_child(&[], open()), fork_child(&[], open()));
+    let queue = Endpoint::MessageQueue(name.clone());
+    let holds_queue = |pid: Pid| {
+        read_ends(pid)
+            .ok()?
+            .iter()
+            .any(|end| end.endpoint == queue)
+            .then_some(())
+    };
+    wait_until("both children to open the queue", || {
+        holds_queue(a.0)?;
+        holds_queue(b.0)
+    });
+    let links = ipc_of(&[a.0, b.0]).links_of(id_of(a.0));
+    assert!(
+        links
+            .iter()
+            .any(|l| l.peer.pid == b.0 && l.endpoint == queue),
+        "{links:?}"
+    );
+    assert_eq!(queue.describe(), format!("POSIX message queue /{name}"));
+}
