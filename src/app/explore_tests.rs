@@ -202,6 +202,15 @@ fn the_filter_can_show_descendants_and_survives_new_snapshots() {
     );
     key(&mut app, KeyCode::Char('c'));
     assert_eq!(app.rows.len(), 7);
+    assert!(!app.filter.descendants, "c clears +descendants too");
+    key(&mut app, KeyCode::Char('\\'));
+    typed(&mut app, "bash");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        pids(&app),
+        vec![1, 10, 11],
+        "a new filter starts without descendants"
+    );
 }
 
 #[test]
