@@ -17,6 +17,7 @@ mod keys;
 mod lab;
 pub mod layout;
 mod mouse;
+pub mod reach;
 mod refresh;
 mod scenario;
 mod search;
