@@ -22,7 +22,7 @@ pub struct Cli {
     pub no_color: bool,
 
     /// Start a scenario at once (S opens the menu later), e.g. zombie, orphan, pipe, deadlock-flock
-    #[arg(long, value_name = "NAME", value_parser = parse_scenario)]
+    #[arg(long, value_name = "NAME", value_parser = ScenarioName)]
     pub scenario: Option<ScenarioId>,
 
     /// Show only this process and its descendants
@@ -149,8 +149,38 @@ pub enum SnapshotFormat {
     Json,
 }
 
-fn parse_scenario(text: &str) -> Result<ScenarioId, String> {
-    text.parse()
+/// A scenario's name: parsed into its id, and listed with its title for completion scripts,
+/// `--help` and the man page.
+#[derive(Debug, Clone, Copy)]
+struct ScenarioName;
+
+impl clap::builder::TypedValueParser for ScenarioName {
+    type Value = ScenarioId;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ScenarioId, clap::Error> {
+        let text = value.to_string_lossy();
+        // One line that names every scenario: `main` shows clap's first line only.
+        text.parse().map_err(|why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("invalid value '{text}' for '--scenario <NAME>': {why}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(ScenarioId::ALL.into_iter().map(|id| {
+            clap::builder::PossibleValue::new(id.name()).help(id.title())
+        })))
+    }
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -194,11 +224,20 @@ impl Cli {
         out
     }
 
-    /// The man page (roff), generated from this definition.
+    /// The man page (roff): the options from this definition, then keys, states, badges,
+    /// scenarios, configuration, environment and exit status from the code that uses them.
     pub fn man_page() -> std::io::Result<Vec<u8>> {
         use clap::CommandFactory;
+        let man = clap_mangen::Man::new(Cli::command());
         let mut out = Vec::new();
-        clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+        man.render_title(&mut out)?;
+        man.render_name_section(&mut out)?;
+        man.render_synopsis_section(&mut out)?;
+        man.render_description_section(&mut out)?;
+        man.render_options_section(&mut out)?;
+        man.render_subcommands_section(&mut out)?;
+        out.extend_from_slice(crate::man::sections().as_bytes());
+        man.render_version_section(&mut out)?;
         Ok(out)
     }
 
@@ -365,6 +404,48 @@ mod tests {
         assert!(
             man.contains(".TH brood") && man.contains("\\-\\-print\\-config"),
             "{man}"
+        );
+        let sections: Vec<&str> = man
+            .lines()
+            .filter_map(|l| l.strip_prefix(".SH "))
+            .map(|t| t.trim_matches('"'))
+            .collect();
+        assert_eq!(
+            sections,
+            [
+                "NAME",
+                "SYNOPSIS",
+                "DESCRIPTION",
+                "OPTIONS",
+                "SUBCOMMANDS",
+                "KEYS",
+                "STATES",
+                "BADGES",
+                "SCENARIOS",
+                "CONFIGURATION",
+                "ENVIRONMENT",
+                "EXIT STATUS",
+                "VERSION"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_shell_completes_the_scenario_names() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let script = String::from_utf8(Cli::completion_script(shell)).unwrap();
+            for id in ScenarioId::ALL {
+                assert!(script.contains(id.name()), "{shell}: {}", id.name());
+            }
+        }
+        let fish = String::from_utf8(Cli::completion_script(clap_complete::Shell::Fish)).unwrap();
+        assert!(
+            fish.contains(ScenarioId::Zombie.title()),
+            "each name comes with its title"
         );
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod events_cli;
 pub mod exporter;
 pub mod lab;
+pub mod man;
 pub mod message;
 pub mod proc;
 pub mod runtime;
