@@ -139,9 +139,14 @@ fn help_screen_lists_keys_and_states() {
 fn a_tiny_terminal_gets_a_notice_instead_of_a_panic() {
     let app = app(true);
     insta::assert_snapshot!(render(&app, 20, 5).backend());
-    for (width, height) in [(1, 1), (0, 0), (400, 3), (39, 100), (400, 120)] {
+    // Too small for the tree: the notice, as far as it fits; big enough: the tree.
+    for (width, height) in [(1, 1), (0, 0)] {
         render(&app, width, height);
     }
+    for (width, height) in [(400, 3), (39, 100)] {
+        row_of(&render(&app, width, height), "terminal too small");
+    }
+    row_of(&render(&app, 400, 120), "brood [this brood]");
 }
 
 #[test]
