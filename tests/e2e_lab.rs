@@ -112,6 +112,11 @@ fn spawn_fork_exit_wait_signal_and_quit_leave_nothing_behind() {
     wait_until("the worker to be a zombie of brood", || {
         proc_state(worker).filter(|s| *s == (State::Zombie, brood_pid))
     });
+    // The quit dialog counts what brood's last scan saw: wait for the screen to show it too.
+    brood.wait_for(
+        |text| text.contains(&format!("parent {brood_pid}]")),
+        PATIENCE,
+    );
 
     // Quit: brood asks (a lab process, a zombie, remains), Enter ends everything.
     brood.send_key(Key::Char('q'));

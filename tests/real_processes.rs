@@ -116,15 +116,19 @@ fn a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_trace
         skip(TEST, "ptrace is not allowed here");
         return;
     };
+    // strace -p lets it sleep on (after a moment's run to restart its nanosleep).
     let seen = wait_until("the sleeping tracee to name its tracer", || {
         let snapshot = scanner.scan().ok()?;
-        find(&snapshot, target).filter(|p| p.tracer == Some(tracer.0))?;
+        find(&snapshot, target)
+            .filter(|p| p.tracer == Some(tracer.0) && p.state == State::Sleeping)?;
         Some(snapshot)
     });
-    let traced = find(&seen, target).unwrap();
-    assert_eq!(traced.state, State::Sleeping, "strace -p lets it sleep on");
 
-    let mut app = App::new(Settings::new(own_pid()));
+    // Rooted at the tracee, as `brood --pid` is: other tests' children crowd this process.
+    let mut app = App::new(Settings {
+        root: Some(target),
+        ..Settings::new(own_pid())
+    });
     app.update(Event::Resize {
         width: 120,
         height: 40,
