@@ -208,17 +208,7 @@ fn a_huge_first_argument_hides_neither_the_arguments_nor_the_cut() {
         vec![child.pid()],
         "the filter finds it by an argument"
     );
-    let mut terminal = Terminal::new(TestBackend::new(100, 20)).unwrap();
-    terminal.draw(|frame| brood::ui::draw(frame, &app)).unwrap();
-    let buffer = terminal.backend().buffer();
-    let row = (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .find(|line| line.starts_with(&format!("{:>7} ", child.pid())))
-        .expect("its row");
+    let row = screen_row(&app, 100, 20, child.pid());
     assert!(row.contains("sh -c sleep 60; : sh --needle-7e3"), "{row}");
     assert!(!row.contains("AAAA"), "argv[0] is not the name: {row}");
 
@@ -227,17 +217,7 @@ fn a_huge_first_argument_hides_neither_the_arguments_nor_the_cut() {
         width: 60,
         height: 20,
     });
-    let mut terminal = Terminal::new(TestBackend::new(60, 20)).unwrap();
-    terminal.draw(|frame| brood::ui::draw(frame, &app)).unwrap();
-    let buffer = terminal.backend().buffer();
-    let row = (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .find(|line| line.starts_with(&format!("{:>7} ", child.pid())))
-        .expect("its row");
+    let row = screen_row(&app, 60, 20, child.pid());
     assert!(row.ends_with('…'), "{row}");
 }
 

@@ -134,7 +134,7 @@ fn a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_trace
         height: 40,
     });
     app.update(Event::Snapshot(Box::new(seen), SystemStats::default()));
-    let row = screen_row(&app, target);
+    let row = screen_row(&app, 120, 40, target);
     assert!(
         row.contains(&format!("sleep [traced by {} brood-tracer] 60", tracer.0)),
         "{row}"
@@ -146,23 +146,6 @@ fn a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_trace
         find(&snapshot, target).filter(|p| p.tracer.is_none())?;
         Some(())
     });
-}
-
-/// The row of `pid` as `app` draws it on a 120x40 screen.
-fn screen_row(app: &App, pid: i32) -> String {
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
-    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    terminal.draw(|frame| brood::ui::draw(frame, app)).unwrap();
-    let buffer = terminal.backend().buffer();
-    (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .find(|line| line.starts_with(&format!("{pid:>7} ")))
-        .unwrap_or_else(|| panic!("no row for {pid} on screen"))
 }
 
 #[test]
