@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use brood::cli::{Cli, Command, ExporterArgs, SnapshotArgs, SnapshotFormat};
 use brood::proc::ipc::{find_deadlocks, read_ipc};
-use brood::proc::scan::{ScanOptions, Scanner};
+use brood::proc::scan::{ScanOptions, Scanner, Tracers};
 use clap::Parser;
 use clap::error::ErrorKind;
 
@@ -82,7 +82,7 @@ fn snapshot(args: &SnapshotArgs) -> ExitCode {
     // One scan keeps nothing for a next one: read each stat file and close it at once.
     let options = ScanOptions {
         max_open_files: Some(0),
-        every_tracer: true,
+        tracers: Tracers::Every,
         ..ScanOptions::default()
     };
     let snapshot = match Scanner::new(options).scan() {

@@ -107,7 +107,11 @@ fn a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_trace
         "a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_tracer";
     let child = Reaped::spawn("sleep", &["60"]);
     let target = child.pid();
-    let mut scanner = scanner();
+    // As the screen scans: following every tracer.
+    let mut scanner = brood::proc::scan::Scanner::new(brood::proc::scan::ScanOptions {
+        tracers: brood::proc::scan::Tracers::Followed,
+        ..Default::default()
+    });
     // Known to the scanner, quiet, its tracer looked for, before anyone attaches.
     for _ in 0..12 {
         scanner.scan().unwrap();

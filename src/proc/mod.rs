@@ -148,9 +148,8 @@ pub struct ProcInfo {
     pub nice: i64,
     pub threads: i64,
     /// The task tracing it (`TracerPid`), whatever its state: `strace -p` leaves a process
-    /// sleeping. Read at each scan while it is stopped by its tracer (t), otherwise when it ran
-    /// since the last read (a tracer attaching makes it run), and at least every few scans
-    /// where the scanner cannot tell whether it ran; dropped when the tracer is gone.
+    /// sleeping. Read at each scan while it is stopped by its tracer (t); beyond that, as far as
+    /// the scanner was asked to follow tracers (`scan::Tracers`); dropped when the tracer is gone.
     pub tracer: Option<Pid>,
     /// Whether it may have run since the scan before: false only when the scanner proved it did
     /// not (its CPU time, to the nanosecond, stood still), so what was read of it still holds.

@@ -45,9 +45,22 @@ pub struct ScanOptions {
     /// Cap on files (`stat`, `schedstat`) kept open between scans; `None` means "as many as
     /// RLIMIT_NOFILE allows".
     pub max_open_files: Option<usize>,
-    /// Read every process's tracer at every scan, for a single scan (`brood snapshot`), which
-    /// has no later scans to spread those reads over.
-    pub every_tracer: bool,
+    /// How far `ProcInfo::tracer` is followed (each read is one of the dear `status` files).
+    pub tracers: Tracers,
+}
+
+/// Which tracers (`TracerPid`) a scanner reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tracers {
+    /// Those of processes stopped by their tracer (t) only: for readers that show no tracer.
+    #[default]
+    StoppedOnly,
+    /// Every process's, looked for as processes run and spread over the scans (see
+    /// `Scanner::read_process`): the screen, which badges a tracee whatever its state.
+    Followed,
+    /// Every process's at every scan: a single scan (`brood snapshot`) has no later scans to
+    /// spread the reads over.
+    Every,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 
 use super::budget::is_fd_exhaustion;
 use super::read::read_tracer;
-use super::{Pid, ProcInfo, Scanner, State, parse_decimal};
+use super::{Pid, ProcInfo, Scanner, State, Tracers, parse_decimal};
 
 /// A process whose CPU time stands still is still read in full this often (in scans, staggered by
 /// PID), bounding how stale its resident memory or nice value can get.
@@ -43,13 +43,14 @@ impl Scanner {
         // cannot be told, the staggered cadence of full reads bounds how late a tracer shows.
         // A stopped tracee's tracer was read with its stat already.
         let look = info.state != State::Traced
-            && match (entry.tracer_checked, proof) {
-                _ if self.options.every_tracer => true,
+            && match (self.options.tracers, entry.tracer_checked, proof) {
+                (Tracers::StoppedOnly, ..) => false,
+                (Tracers::Every, ..) => true,
                 // Never looked: at once for a process born since brood started, else staggered
                 // so that the first scans stay short.
-                (false, _) => entry.born_in_scan > 1 || is_due(pid, scan_count),
-                (true, Some(ran)) => ran,
-                (true, None) => is_due(pid, scan_count),
+                (Tracers::Followed, false, _) => entry.born_in_scan > 1 || is_due(pid, scan_count),
+                (Tracers::Followed, true, Some(ran)) => ran,
+                (Tracers::Followed, true, None) => is_due(pid, scan_count),
             };
         if look {
             info.tracer = read_tracer(pid);
