@@ -84,6 +84,7 @@ fn next_refresh(before: &Snapshot) -> Snapshot {
         procs: Arc::new(b.procs),
         uptime_secs: before.uptime_secs + 1.0,
         ticks_per_sec: before.ticks_per_sec,
+        descriptors_short: false,
     }
 }
 

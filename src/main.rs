@@ -47,6 +47,10 @@ fn main() -> ExitCode {
         Some(Command::Events(args)) => return brood::events_cli::run(args),
         None => {}
     }
+    if let Some(problem) = incapable_terminal(std::env::var_os("TERM")) {
+        eprintln!("brood: {problem}");
+        return ExitCode::from(2);
+    }
     if !std::io::stdout().is_terminal() {
         eprintln!(
             "brood: standard output is not a terminal, and brood's screen needs one (for a printed tree: brood snapshot)"
@@ -61,6 +65,20 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "brood: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Why the terminal `TERM` names cannot show brood's screen, if it cannot: brood moves the cursor
+/// and draws in colour, which a dumb terminal (or one that says nothing about itself) cannot do.
+fn incapable_terminal(term: Option<std::ffi::OsString>) -> Option<String> {
+    match term.as_ref().and_then(|t| t.to_str()) {
+        None | Some("") => Some(
+            "TERM is not set, so brood cannot tell how to draw on this terminal; set it (e.g. TERM=xterm-256color)".into(),
+        ),
+        Some("dumb") => Some(
+            "this terminal (TERM=dumb) cannot move the cursor or draw a screen, which brood needs; for a printed tree: brood snapshot".into(),
+        ),
+        Some(_) => None,
     }
 }
 
@@ -141,7 +159,7 @@ fn print_and_exit(cli: &Cli) -> Option<ExitCode> {
     let text = if let Some(shell) = cli.completions {
         Cli::completion_script(shell)
     } else if cli.man {
-        match Cli::man_page() {
+        match brood::man::page() {
             Ok(page) => page,
             Err(err) => {
                 let _ = writeln!(

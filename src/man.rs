@@ -1,16 +1,34 @@
-//! The man page's sections beyond the options clap describes, generated from what the program
-//! itself uses: the key table (every layer), the states, the badges, the shipped configuration,
-//! the environment, the scenarios and the exit statuses. Roff text, nothing else.
+//! `brood --man`: the options and subcommands from the command line's definition (clap), then
+//! sections generated from what the program itself uses: the key table (every layer), the
+//! states, the badges, the scenarios, the shipped configuration, the environment and the exit
+//! statuses. Roff text, nothing else.
 
 use std::fmt::Write;
 
 use crate::app::help::BADGES;
 use crate::app::keymap::{DEFAULT_CONFIG, Keymap};
+use crate::cli::Cli;
 use crate::lab::scenarios::ScenarioId;
 use crate::proc::State;
 
-/// The sections, in the order a man page puts them after OPTIONS.
-pub fn sections() -> String {
+/// The whole man page (roff).
+pub fn page() -> std::io::Result<Vec<u8>> {
+    use clap::CommandFactory;
+    let man = clap_mangen::Man::new(Cli::command());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    man.render_subcommands_section(&mut out)?;
+    out.extend_from_slice(sections().as_bytes());
+    man.render_version_section(&mut out)?;
+    Ok(out)
+}
+
+/// The sections after SUBCOMMANDS, in the order a man page puts them.
+fn sections() -> String {
     let mut out = String::new();
     keys(&mut out);
     states(&mut out);
@@ -162,8 +180,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_page_has_the_options_then_the_sections_made_from_the_code() {
+        let page = String::from_utf8(page().unwrap()).unwrap();
+        assert!(page.contains(".TH brood") && page.contains("\\-\\-print\\-config"));
+        let sections: Vec<&str> = page
+            .lines()
+            .filter_map(|l| l.strip_prefix(".SH "))
+            .map(|t| t.trim_matches('"'))
+            .collect();
+        assert_eq!(
+            sections,
+            [
+                "NAME",
+                "SYNOPSIS",
+                "DESCRIPTION",
+                "OPTIONS",
+                "SUBCOMMANDS",
+                "KEYS",
+                "STATES",
+                "BADGES",
+                "SCENARIOS",
+                "CONFIGURATION",
+                "ENVIRONMENT",
+                "EXIT STATUS",
+                "VERSION"
+            ]
+        );
+    }
+
+    #[test]
     fn every_key_state_badge_and_scenario_is_in_its_section() {
-        // (Which sections, in which order: `cli`'s test of the whole page.)
         let text = sections();
         for (layer, rows) in Keymap::default().help_sections() {
             assert!(text.contains(&format!(".SS {}", escape(layer))), "{layer}");

@@ -8,6 +8,7 @@ use nix::sys::signal::Signal;
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::lab::scenarios::{ScenarioId, Step};
 use crate::proc::details::Details;
+use crate::proc::events::ProcEvent;
 use crate::proc::ipc::IpcState;
 use crate::proc::signal::SignalError;
 use crate::proc::{Identity, Pid, ProcInfo, Snapshot};
@@ -26,10 +27,19 @@ pub enum Event {
     Snapshot(Box<Snapshot>, SystemStats),
     /// Wait channels, locks and IPC ends, read on a slower cadence than snapshots.
     Ipc(Box<IpcState>),
+    /// The kernel's process events, in order (the first a notice of where they come from; a
+    /// notice from scans says the kernel's are refused, and no more follow).
+    ProcEvents(Vec<ProcEvent>),
     /// /proc could not be read at all (it is normal for single processes to fail; this is not that).
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.
     Terminate(i32),
+    /// SIGTSTP reached brood from outside (`kill -TSTP`): it must give the terminal back first.
+    Stopping,
+    /// SIGCONT: brood runs again after a stop, and the terminal may have been changed meanwhile.
+    Continued,
+    /// The terminal's input cannot be read any more (why): brood could never be quit by a key.
+    InputLost(String),
     /// What /proc says about the process the details pane shows (read by the collector).
     Details(Box<Details>),
     /// An effect finished (a lab request answered, a signal sent, …).
@@ -151,6 +161,8 @@ pub enum Effect {
     },
     /// Give the terminal back to the shell and stop brood (Ctrl-Z).
     Suspend,
+    /// Take the terminal back (raw mode, the alternate screen) and draw the whole screen anew.
+    RetakeTerminal,
 }
 
 /// The result of an effect, reported back to `App::update`.

@@ -311,6 +311,7 @@ mod tests {
             ]),
             uptime_secs: 5000.0,
             ticks_per_sec: 100,
+            descriptors_short: false,
         }
     }
 

@@ -394,3 +394,115 @@ fn a_zero_interval_is_rejected() {
     assert!(stderr.contains("interval"), "stderr: {stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
 }
+
+#[test]
+fn a_terminal_that_cannot_draw_a_screen_gets_a_clear_message_and_status_2() {
+    for term in ["dumb", ""] {
+        let mut brood = Brood::launch().env("TERM", term).start();
+        assert_eq!(brood.wait_exit(PATIENCE), 2, "TERM={term:?}");
+        let text = brood.screen().contents();
+        assert!(text.contains("brood: "), "TERM={term:?}: {text}");
+        assert!(brood.is_cooked(), "the terminal was never touched");
+    }
+}
+
+#[test]
+fn too_few_file_descriptors_is_a_clear_message_not_a_screen_that_cannot_quit() {
+    let mut brood = Brood::launch().files(12).start();
+    assert_eq!(brood.wait_exit(PATIENCE), 1);
+    let text = brood.screen().contents();
+    assert!(
+        text.contains("needs at least 32 open files and the limit is 12"),
+        "{text}"
+    );
+    assert!(brood.is_cooked());
+}
+
+/// A SIGSTOP from outside (uncatchable), after which a shell takes the terminal back in cooked
+/// mode, then SIGCONT (`fg`): brood takes the terminal back and draws its screen again.
+#[test]
+fn after_a_stop_from_outside_brood_takes_the_terminal_back_when_continued() {
+    let mut brood = Brood::start_default();
+    wait_for_tree(&brood);
+    let pid = brood.pid();
+    brood.signal(libc::SIGSTOP);
+    support_state(pid, 'T');
+    brood.make_cooked();
+    assert!(brood.is_cooked());
+    brood.signal(libc::SIGCONT);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while brood.is_cooked() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "brood never took the terminal back"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Keys work again: the help opens.
+    brood.send_key(Key::Char('?'));
+    brood.wait_for(|text| text.contains("States (column S)"), PATIENCE);
+}
+
+/// SIGTSTP from outside, with no job-control shell to bring brood back: brood says so and goes
+/// on, its terminal untouched, rather than stop for good with the screen in raw mode.
+#[test]
+fn a_stop_request_with_no_shell_to_resume_brood_is_refused_and_said() {
+    let brood = Brood::start_default();
+    wait_for_tree(&brood);
+    brood.signal(libc::SIGTSTP);
+    brood.wait_for(
+        |text| text.contains("nothing could bring it back; not suspended"),
+        PATIENCE,
+    );
+    assert!(!brood.is_cooked());
+}
+
+/// Waits for the state letter `state` of `pid` in /proc.
+fn support_state(pid: i32, state: char) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            == Some(state)
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} never reached {state}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Under the fewest descriptors brood accepts, a lab process started and brood quit: whatever
+/// succeeded or failed on the way, no run directory of that brood is left.
+#[test]
+fn a_squeezed_brood_leaves_no_run_directory_behind() {
+    let mut brood = Brood::launch().files(32).start();
+    wait_for_tree(&brood);
+    let pid = brood.pid();
+    brood.send_key(Key::Char('n'));
+    brood.wait_for(
+        |text| text.contains("brood started lab process") || text.contains("could not"),
+        PATIENCE,
+    );
+    brood.send_key(Key::Char('q'));
+    brood.send_key(Key::Enter);
+    brood.send_key(Key::Enter);
+    assert_eq!(brood.wait_exit(PATIENCE), 0);
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let prefix = format!("brood-{pid}-");
+    let left: Vec<_> = std::fs::read_dir(&base)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

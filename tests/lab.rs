@@ -110,11 +110,14 @@ fn fork_exit_wait_makes_a_zombie_then_reaps_it_with_its_exit_code() {
         reply: Ok(Reply::Waited(outcome)),
     }));
     assert!(
-        app.log
-            .iter()
-            .any(|e| e.text == format!("{worker} reaped {child}: exited with code 3")),
+        app.history
+            .entries(false)
+            .any(|e| e.text.as_ref() == format!("{worker} reaped {child}: exited with code 3")),
         "{:?}",
-        app.log
+        app.history
+            .entries(false)
+            .map(|e| e.line())
+            .collect::<Vec<_>>()
     );
     wait_until("the reaped child to be gone", || gone(child).then_some(()));
     drop((effects, inbox));

@@ -340,8 +340,13 @@ fn a_stopped_job_whose_shell_dies_is_hung_up_by_the_kernel_and_brood_says_why() 
     feed(&mut app);
     let said = format!("the kernel sent SIGHUP and SIGCONT to group {job}");
     assert!(
-        app.log.iter().any(|e| e.text.starts_with(&said)),
+        app.history
+            .entries(false)
+            .any(|e| e.text.starts_with(&said)),
         "{:?}",
-        app.log.iter().map(|e| &e.text).collect::<Vec<_>>()
+        app.history
+            .entries(false)
+            .map(|e| e.line())
+            .collect::<Vec<_>>()
     );
 }

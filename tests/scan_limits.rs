@@ -85,7 +85,9 @@ fn a_budget_above_rlimit_nofile_sheds_files_instead_of_processes() {
         return scan_under_the_squeeze(&expected);
     }
     let mut children = Children::default();
-    let sleepers = children.sleepers(120);
+    // Enough new processes that the first scan reads them ahead on two threads, which must not
+    // take the descriptors the pass itself needs.
+    let sleepers = children.sleepers(300);
     let expected: Vec<String> = sleepers.iter().map(Pid::to_string).collect();
     let mut command = Command::new(std::env::current_exe().expect("test binary path"));
     command
@@ -117,8 +119,10 @@ fn a_budget_above_rlimit_nofile_sheds_files_instead_of_processes() {
 fn scan_under_the_squeeze(expected: &str) {
     let expected: Vec<Pid> = expected.split(',').map(|p| p.parse().unwrap()).collect();
     let mut scanner = scanner_with_budget(100_000);
+    let mut said_short = false;
     for round in 0..4 {
         let snapshot = scanner.scan().expect("/proc is readable");
+        said_short |= snapshot.descriptors_short;
         for pid in &expected {
             let proc = snapshot
                 .procs
@@ -135,6 +139,7 @@ fn scan_under_the_squeeze(expected: &str) {
             scanner.open_files()
         );
     }
+    assert!(said_short, "a scan said descriptors ran short");
 }
 
 /// Set in the re-executed test binary: the sleeper whose command line it must come to read.

@@ -154,3 +154,70 @@ fn dialog_keys_come_from_the_key_table() {
         }]
     ));
 }
+
+/// brood (100) alone on screen, selected.
+fn brood_selected(job_control: bool) -> App {
+    let mut app = App::new(Settings {
+        job_control,
+        ..Settings::new(100)
+    });
+    app.update(Event::Snapshot(
+        Box::new(
+            SnapshotBuilder::default()
+                .proc(1, 0, "init")
+                .proc(100, 1, "brood")
+                .build(),
+        ),
+        SystemStats::default(),
+    ));
+    app.select_pid(100);
+    app
+}
+
+#[test]
+fn stopping_brood_itself_suspends_it_the_proper_way_or_says_why_not() {
+    let mut app = brood_selected(true);
+    assert_eq!(press(&mut app, 'T'), vec![Effect::Suspend]);
+    let mut app = brood_selected(false);
+    assert!(press(&mut app, 'T').is_empty());
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|s| s.text.contains("not suspended"))
+    );
+}
+
+#[test]
+fn killing_brood_itself_gives_the_terminal_back_first_then_raises_the_signal() {
+    let mut app = brood_selected(true);
+    assert!(press(&mut app, 'X').is_empty());
+    assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
+    assert!(press(&mut app, 'y').is_empty(), "not sent as is");
+    assert_eq!(app.exit, Some(Exit::Raise(9)));
+}
+
+#[test]
+fn a_terminal_whose_input_is_lost_ends_brood_with_the_reason() {
+    let mut app = app();
+    app.update(Event::InputLost("Too many open files".into()));
+    assert!(matches!(&app.exit, Some(Exit::Failed(why)) if why.contains("Too many open files")));
+}
+
+#[test]
+fn descriptors_running_short_is_said_once() {
+    let mut app = app();
+    let short = || {
+        let mut snapshot = SnapshotBuilder::default().proc(1, 0, "init").build();
+        snapshot.descriptors_short = true;
+        snapshot
+    };
+    for _ in 0..3 {
+        app.update(Event::Snapshot(Box::new(short()), SystemStats::default()));
+    }
+    let told: Vec<&crate::history::Entry> = app
+        .history
+        .entries(false)
+        .filter(|e| e.text.contains("descriptors ran short"))
+        .collect();
+    assert_eq!(told.len(), 1);
+}

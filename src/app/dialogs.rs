@@ -142,7 +142,7 @@ impl App {
             }
             Overlay::Pick(picker) => return self.on_picker_key(picker, menu),
             Overlay::Confirm { effect, question } => match self.keymap.confirm.action_for(key) {
-                Some(ConfirmAction::Yes) => return vec![effect],
+                Some(ConfirmAction::Yes) => return self.confirmed(effect),
                 Some(ConfirmAction::No) => {}
                 None => self.overlay = Some(Overlay::Confirm { effect, question }),
             },

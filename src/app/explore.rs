@@ -13,6 +13,8 @@ pub enum PickKind {
     /// Filter by user: the first item is "every user".
     User,
     Sort,
+    /// The log's kind filter: the first item is "every kind".
+    LogKind,
 }
 
 /// A popup list: which item is highlighted among which.
@@ -130,6 +132,9 @@ impl App {
             }
             Action::Pause => {
                 self.paused = !self.paused;
+                self.log.frozen_after = self
+                    .paused
+                    .then(|| self.history.next_seq().saturating_sub(1));
                 if !self.paused
                     && let Some((snapshot, system)) = self.pending.take()
                 {
@@ -137,11 +142,7 @@ impl App {
                     return self.take_snapshot(*snapshot);
                 }
             }
-            Action::Suspend if self.job_control => return vec![Effect::Suspend],
-            Action::Suspend => self.set_status(
-                Severity::Error,
-                "Ctrl-Z: brood was not started by a job-control shell, so nothing could bring it back; not suspended",
-            ),
+            Action::Suspend => return self.suspend(),
             _ => {}
         }
         Vec::new()
@@ -206,6 +207,10 @@ impl App {
                     self.sort_by(column);
                 }
             }
+            PickKind::LogKind => {
+                self.pick_log_kind(picker.selected);
+                return;
+            }
         }
         self.rebuild_rows(None);
     }
@@ -229,6 +234,19 @@ impl App {
             .collect();
         targets.sort_by_key(|t| t.id.pid);
         targets
+    }
+
+    /// Ctrl-Z (or a stop signal to brood): the terminal goes back to the shell, then brood stops;
+    /// only if a job-control shell could bring it back.
+    pub(super) fn suspend(&mut self) -> Vec<Effect> {
+        if self.job_control {
+            return vec![Effect::Suspend];
+        }
+        self.set_status(
+            Severity::Error,
+            "brood was not started by a job-control shell, so nothing could bring it back; not suspended",
+        );
+        Vec::new()
     }
 
     /// A problem found at start (a bad config file): in the status line for longer than usual,

@@ -23,6 +23,12 @@ impl App {
         if let Some(prompt) = self.prompt.take() {
             return self.on_prompt_key(prompt, key);
         }
+        if self.page == super::Page::Log {
+            return match self.keymap.log.action_for(key) {
+                Some(action) => self.perform_log(action),
+                None => Vec::new(),
+            };
+        }
         match action {
             Some(action) => self.perform(action),
             None => Vec::new(),
@@ -75,6 +81,7 @@ impl App {
                 self.show_log = !self.show_log;
                 self.keep_selection_visible();
             }
+            Action::FullLog => self.page = super::Page::Log,
             Action::IpcView => {
                 self.show_ipc = !self.show_ipc;
                 self.keep_selection_visible();

@@ -9,12 +9,13 @@ use nix::sys::signal::Signal;
 use super::keymap::Action;
 use super::reach::members_of;
 use super::{App, Overlay, Severity, SignalMenu};
+use crate::history::{Entry, Kinds, Origin, Pair};
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::message::{Effect, Outcome, SignalScope, Target};
 use crate::proc::lifecycle::Change;
 use crate::proc::signal::SignalError;
 use crate::proc::{Identity, Pid, PidIndex, ProcInfo, Snapshot, State};
-use crate::signals;
+use crate::signals::{self, DefaultAction};
 
 /// The processes of brood's lab: those brood started, those a lab process forked on request,
 /// and those seen born to a lab process. Each by identity, so a process that reuses the PID (or
@@ -242,6 +243,12 @@ impl App {
         scope: SignalScope,
     ) -> Vec<Effect> {
         let info = signals::info(signal);
+        // A stop aimed at brood alone is Ctrl-Z: the terminal must go back to the shell first,
+        // and only a job-control shell can bring brood back.
+        let only_brood = matches!(&targets[..], [t] if t.id.pid == self.self_pid);
+        if only_brood && scope == SignalScope::Process && info.default == DefaultAction::Stop {
+            return self.suspend();
+        }
         let risky = |t: &Target| {
             let outside_lab = self.proc_by_pid(t.id.pid).is_none_or(|p| !self.is_lab(p));
             t.id.pid == 1 || t.id.pid == self.self_pid || (outside_lab && info.default.disrupts())
@@ -301,6 +308,27 @@ impl App {
         Vec::new()
     }
 
+    /// What a confirmed effect becomes: a signal that ends brood, sent to brood alone, is raised
+    /// only after the terminal was given back and the lab ended (sent as is, it would leave the
+    /// terminal in raw mode); everything else goes as asked.
+    pub(super) fn confirmed(&mut self, effect: Effect) -> Vec<Effect> {
+        if let Effect::Signal {
+            targets,
+            signal,
+            scope: SignalScope::Process,
+        } = &effect
+            && matches!(&targets[..], [t] if t.id.pid == self.self_pid)
+            && matches!(
+                signals::info(*signal).default,
+                DefaultAction::Terminate | DefaultAction::CoreDump
+            )
+        {
+            self.exit = Some(super::Exit::Raise(*signal as i32));
+            return Vec::new();
+        }
+        vec![effect]
+    }
+
     /// With auto-reap on, brood collects each of its own zombie children as soon as it sees one.
     pub(super) fn auto_reap_effects(&self) -> Vec<Effect> {
         if !self.auto_reap {
@@ -320,23 +348,21 @@ impl App {
                 self.lab.add(id);
                 self.lab.guard = guard.or(self.lab.guard);
                 self.select_when_seen = Some(id.pid);
-                self.tell(
-                    Severity::Info,
-                    format!(
-                        "brood started lab process {} (f forks it, x makes it exit)",
-                        id.pid
-                    ),
+                let text = format!(
+                    "brood started lab process {} (f forks it, x makes it exit)",
+                    id.pid
                 );
+                let entry = self
+                    .lab_entry(Kinds::FORK, Origin::Brood, text.clone())
+                    .about(id, Some(Pair::Fork));
+                self.tell_entry(Severity::Info, text, entry);
             }
             Outcome::LabReply {
                 target,
                 request,
                 reply,
             } => self.on_lab_reply(target, request, reply),
-            Outcome::Waited { waiter, outcome } => {
-                let text = describe_wait(waiter, outcome, self.self_pid);
-                self.tell(Severity::Info, text);
-            }
+            Outcome::Waited { waiter, outcome } => self.waited(waiter, outcome),
             Outcome::NothingToReap { waiter, child } => {
                 let who = if waiter == self.self_pid {
                     "brood".to_string()
@@ -395,15 +421,20 @@ impl App {
                     ),
                     None => format!("{pid} exits with code {code}"),
                 };
-                self.tell(Severity::Info, text);
+                let entry = self
+                    .lab_entry(
+                        Kinds::EXIT,
+                        Origin::Asked,
+                        format!("brood asked {pid} to exit with code {code}"),
+                    )
+                    .about(target, Some(Pair::Exit))
+                    .asked("brood asked it to");
+                self.tell_entry(Severity::Info, text, entry);
             }
             (
                 Request::Wait | Request::WaitPid(_) | Request::Reap(_),
                 Ok(Reply::Waited(outcome)),
-            ) => {
-                let text = describe_wait(pid, outcome, self.self_pid);
-                self.tell(Severity::Info, text);
-            }
+            ) => self.waited(pid, outcome),
             (Request::Reap(child), Ok(Reply::NotYet)) => self.set_status(
                 Severity::Info,
                 format!("{child} has not exited yet: {pid} has nothing to reap"),
@@ -422,10 +453,42 @@ impl App {
     /// `parent` forked `child`, a lab process from now on.
     pub(super) fn forked(&mut self, parent: Pid, child: Identity) {
         self.lab.add(child);
-        self.tell(
-            Severity::Info,
-            format!("{parent} called fork(): child {}", child.pid),
-        );
+        let text = format!("{parent} called fork(): child {}", child.pid);
+        let parent = self.proc_by_pid(parent).map(|p| p.id);
+        let entry = self
+            .lab_entry(Kinds::FORK, Origin::Brood, text.clone())
+            .about(child, Some(Pair::Fork))
+            .parent(parent);
+        self.tell_entry(Severity::Info, text, entry);
+    }
+
+    /// A `waitpid()` in `waiter` (brood or a lab process) returned `outcome`: a child reaped, or
+    /// seen stop or continue.
+    fn waited(&mut self, waiter: Pid, outcome: WaitOutcome) {
+        let text = describe_wait(waiter, outcome, self.self_pid);
+        let (child, kinds, pair) = match outcome {
+            WaitOutcome::Exited { pid, .. } => (pid, Kinds::EXIT, Pair::Reap),
+            WaitOutcome::Killed { pid, .. } => (pid, Kinds::EXIT | Kinds::SIGNAL, Pair::Reap),
+            WaitOutcome::Stopped { pid, .. } => (pid, Kinds::STATE, Pair::Stop),
+            WaitOutcome::Continued { pid } => (pid, Kinds::STATE, Pair::Continue),
+        };
+        let mut entry = self.lab_entry(kinds, Origin::Brood, text.clone());
+        if let Some(child) = self.proc_by_pid(child).filter(|p| p.ppid == waiter) {
+            entry = entry.about(child.id, Some(pair)).uid(child.uid);
+        }
+        entry.parent = self.proc_by_pid(waiter).map(|p| p.id);
+        self.tell_entry(Severity::Info, text, entry);
+    }
+
+    /// An entry about brood's lab, stamped now.
+    fn lab_entry(&self, kinds: Kinds, origin: Origin, text: String) -> Entry {
+        Entry::new(self.now_ns(), kinds, origin, text).lab(true)
+    }
+
+    /// Puts `status` on the status line and `entry` in the history.
+    fn tell_entry(&mut self, severity: Severity, status: String, entry: Entry) {
+        self.record(entry);
+        self.set_status(severity, status);
     }
 
     fn report_signals(
@@ -435,37 +498,71 @@ impl App {
         results: &[(Target, Result<(), SignalError>)],
     ) {
         let name = signal.as_str();
+        // What the signal is seen to do, to pair what brood sent with what then happened.
+        let pair = match signals::info(signal).default {
+            DefaultAction::Terminate | DefaultAction::CoreDump => Some(Pair::Exit),
+            DefaultAction::Stop => Some(Pair::Stop),
+            DefaultAction::Continue => Some(Pair::Continue),
+            DefaultAction::Ignore => None,
+        };
+        let asked = format!("brood sent {name}");
+        let about_lab = results.iter().any(|(t, _)| {
+            self.lab.contains(t.id) || t.id.pid == self.self_pid || self.lab.guard == Some(t.id)
+        });
+        let entry = |app: &App, kinds: Kinds, origin: Origin, text: &str| {
+            Entry::new(app.now_ns(), kinds, origin, text).lab(about_lab)
+        };
         if let [(target, result)] = results
             && scope == SignalScope::Process
         {
             let zombie = self
                 .proc_by_pid(target.id.pid)
                 .filter(|p| p.id == target.id && p.state == State::Zombie);
-            let (severity, text) = match (result, zombie) {
-                (Ok(()), Some(zombie)) => (
-                    Severity::Info,
-                    format!(
+            let uid = self
+                .proc_by_pid(target.id.pid)
+                .filter(|p| p.id == target.id)
+                .and_then(|p| p.uid);
+            let (severity, text, logged) = match (result, zombie) {
+                (Ok(()), Some(zombie)) => {
+                    let text = format!(
                         "sent {name} to {target}, which changes nothing: a zombie is already dead; {}",
                         self.who_reaps(zombie)
-                    ),
-                ),
-                (Ok(()), None) => (Severity::Info, format!("sent {name} to {target}")),
+                    );
+                    let logged =
+                        entry(self, Kinds::SIGNAL, Origin::Brood, &text).about(target.id, None);
+                    (Severity::Info, text, logged)
+                }
+                (Ok(()), None) => {
+                    let text = format!("sent {name} to {target}");
+                    let logged = entry(
+                        self,
+                        Kinds::SIGNAL,
+                        Origin::Asked,
+                        &format!("brood sent {name} to {target}"),
+                    )
+                    .about(target.id, pair)
+                    .asked(asked.as_str());
+                    (Severity::Info, text, logged)
+                }
                 (Err(SignalError::PermissionDenied), _) => {
                     let owner = self
                         .proc_by_pid(target.id.pid)
                         .map(|p| p.user.to_string())
                         .unwrap_or_default();
-                    (
-                        Severity::Error,
-                        format!("{name} to {target}: permission denied — it belongs to {owner}"),
-                    )
+                    let text =
+                        format!("{name} to {target}: permission denied — it belongs to {owner}");
+                    let logged = entry(self, Kinds::SIGNAL | Kinds::BROOD, Origin::Brood, &text)
+                        .about(target.id, None);
+                    (Severity::Error, text, logged)
                 }
-                (Err(err), _) => (
-                    Severity::Error,
-                    format!("{name} to {target} not sent: {err}"),
-                ),
+                (Err(err), _) => {
+                    let text = format!("{name} to {target} not sent: {err}");
+                    let logged = entry(self, Kinds::SIGNAL | Kinds::BROOD, Origin::Brood, &text)
+                        .about(target.id, None);
+                    (Severity::Error, text, logged)
+                }
             };
-            self.tell(severity, text);
+            self.tell_entry(severity, text, logged.uid(uid));
             return;
         }
         let sent = results.iter().filter(|(_, r)| r.is_ok()).count();
@@ -482,7 +579,15 @@ impl App {
         } else {
             Severity::Error
         };
-        self.tell(severity, text);
+        let logged = entry(self, Kinds::SIGNAL, Origin::Brood, &text);
+        self.tell_entry(severity, text, logged);
+        // Each process's own line (its exit, its stop) says who sent the signal.
+        if let Some(pair) = pair {
+            let at = self.now_ns();
+            for (target, _) in results.iter().filter(|(_, r)| r.is_ok()) {
+                self.history.annotate(target.id, pair, &asked, at);
+            }
+        }
     }
 }
 
@@ -556,59 +661,5 @@ fn plural(n: usize, one: &str, many: &str) -> String {
         format!("1 {one}")
     } else {
         format!("{n} {many}")
-    }
-}
-
-/// One log line for a change seen between two scans.
-/// The two snapshots a change is between, each with its PID index (so naming is a look-up).
-pub(super) struct Names<'a> {
-    pub now: (&'a Snapshot, &'a crate::proc::PidIndex),
-    pub before: (&'a Snapshot, &'a crate::proc::PidIndex),
-}
-
-pub(super) fn describe_change(change: &Change, names: &Names<'_>) -> String {
-    let (now, before) = (names.now, names.before);
-    let name_of = |(snapshot, index): (&Snapshot, &crate::proc::PidIndex), pid: Pid| {
-        index.get(pid).map_or_else(
-            || pid.to_string(),
-            |i| format!("{pid} ({})", snapshot.procs[i].name),
-        )
-    };
-    match change {
-        Change::Spawned { id, parent, name } => format!(
-            "{} ({name}) appeared, child of {}",
-            id.pid,
-            name_of(now, *parent)
-        ),
-        Change::Exec { id, from, to } => format!("{} exec'd: {from} → {to}, same PID", id.pid),
-        Change::BecameZombie { id, parent, name } => {
-            format!(
-                "{} ({name}) exited: a zombie until its parent {} reaps it",
-                id.pid,
-                name_of(now, *parent)
-            )
-        }
-        Change::Reaped { id, parent, name } => format!(
-            "zombie {} ({name}) was reaped by {}",
-            id.pid,
-            name_of(before, *parent)
-        ),
-        Change::Vanished { id, name, .. } => format!(
-            "{} ({name}) exited and was reaped between two scans",
-            id.pid
-        ),
-        Change::Reparented { id, from, to, name } => {
-            format!(
-                "{} ({name}) reparented: its parent {from} is gone, adopted by {}",
-                id.pid,
-                name_of(now, *to)
-            )
-        }
-        Change::Stopped { id, name } => format!("{} ({name}) stopped", id.pid),
-        Change::Traced { id, tracer, name } => match tracer {
-            Some(tracer) => format!("{} ({name}) stopped under tracer {tracer}", id.pid),
-            None => format!("{} ({name}) stopped under a tracer", id.pid),
-        },
-        Change::Continued { id, name } => format!("{} ({name}) continued", id.pid),
     }
 }

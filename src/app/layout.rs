@@ -117,6 +117,44 @@ fn base_areas(screen: Rect, panels: Panels) -> Areas {
     }
 }
 
+/// The full-screen log: the header stays; a title line, the entries, the entry under the
+/// cursor in full, and the footer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPage {
+    pub header: Rect,
+    pub title: Rect,
+    pub list: Rect,
+    pub detail: Rect,
+    pub footer: Rect,
+}
+
+/// Rows the entry under the cursor gets in full below the list.
+const LOG_DETAIL_HEIGHT: u16 = 3;
+
+pub fn log_page(screen: Rect) -> LogPage {
+    let row = |y: u16, height: u16| Rect::new(screen.x, y, screen.width, height);
+    let top = screen.y;
+    let bottom = screen.y + screen.height;
+    if screen.width < MIN_WIDTH || screen.height < MIN_HEIGHT {
+        let empty = row(top, 0);
+        return LogPage {
+            header: empty,
+            title: empty,
+            list: empty,
+            detail: empty,
+            footer: empty,
+        };
+    }
+    let list_height = screen.height - HEADER_HEIGHT - 1 - LOG_DETAIL_HEIGHT - 1;
+    LogPage {
+        header: row(top, HEADER_HEIGHT),
+        title: row(top + HEADER_HEIGHT, 1),
+        list: row(top + HEADER_HEIGHT + 1, list_height),
+        detail: row(bottom - 1 - LOG_DETAIL_HEIGHT, LOG_DETAIL_HEIGHT),
+        footer: row(bottom - 1, 1),
+    }
+}
+
 /// Where each column sits in the table: (column, first cell, width). Columns are one cell apart,
 /// the command two (the second cell holds a tagged row's mark); the command takes the rest.
 pub fn columns(

@@ -7,6 +7,9 @@
 #[cfg(test)]
 mod dialog_tests;
 mod dialogs;
+mod events;
+#[cfg(test)]
+mod events_tests;
 mod explore;
 #[cfg(test)]
 mod explore_tests;
@@ -16,6 +19,7 @@ pub mod keymap;
 mod keys;
 mod lab;
 pub mod layout;
+pub mod log;
 mod mouse;
 pub mod reach;
 mod refresh;
@@ -28,9 +32,10 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::time::SystemTime;
 
+use crate::history::History;
 use crate::message::{CollectorCommand, Effect, Event, SystemStats, Target};
 use crate::proc::details::Details;
 use crate::proc::groups::StoppedGroup;
@@ -39,10 +44,12 @@ use crate::proc::lifecycle::{Lifecycle, Marks};
 use crate::proc::tree::Row;
 use crate::proc::{Identity, Pid, PidIndex, Snapshot};
 pub use dialogs::SignalMenu;
+pub use events::EventFeed;
 pub use explore::{PickKind, Picker};
 use filter::Filter;
 use keymap::Keymap;
 pub use lab::LabMembers;
+use log::LogView;
 pub use scenario::{ScenarioMenu, ScenarioView, Scenarios};
 pub use search::{Prompt, PromptKind};
 pub use settings::{Settings, ThemeName};
@@ -95,16 +102,14 @@ pub struct StatusMessage {
 
 /// How many scans a status message stays up.
 const STATUS_SCANS: u64 = 5;
-/// Entries the event log keeps.
-const LOG_CAPACITY: usize = 1000;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogEntry {
-    pub at: SystemTime,
-    pub text: String,
-    /// About brood or its lab (the lab view shows only these); false for changes seen in /proc
-    /// of other processes.
-    pub about_lab: bool,
+/// What fills the screen below the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Page {
+    #[default]
+    Tree,
+    /// The event log, full screen.
+    Log,
 }
 
 /// Counts of processes per state for the header; threads and kernel threads are counted apart, as in htop.
@@ -125,10 +130,18 @@ pub struct StateCounts {
 }
 
 /// Why the main loop ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exit {
-    Quit { leave_running: bool },
+    Quit {
+        leave_running: bool,
+    },
+    /// A signal that ends brood reached it; it exits as the signal would have it (128 + N).
     Signal(i32),
+    /// The user sent brood itself a signal that ends it: the terminal is given back and the lab
+    /// ended first, then the signal is raised for real.
+    Raise(i32),
+    /// brood cannot go on (why).
+    Failed(String),
 }
 
 pub struct App {
@@ -158,7 +171,13 @@ pub struct App {
     pub theme: ThemeName,
     pub overlay: Option<Overlay>,
     pub status: Option<StatusMessage>,
-    pub log: VecDeque<LogEntry>,
+    pub page: Page,
+    /// Everything that happened, for the log (and the timeline, and recordings).
+    pub history: History,
+    /// Where the user is in the log, and its filters.
+    pub log: LogView,
+    /// Where process events come from, and how many were lost.
+    pub events: EventFeed,
     pub scan_count: u64,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
@@ -210,8 +229,6 @@ pub struct App {
     /// Refresh paused: snapshots are kept aside, not shown.
     pub paused: bool,
     pending: Option<(Box<Snapshot>, SystemStats)>,
-    /// What changed in the scans that came while paused, for the log when it resumes.
-    held_log: Vec<LogEntry>,
     /// A lab process just started: selected once a scan shows it, so `f` forks it at once.
     select_when_seen: Option<Pid>,
     /// Show only this process and its descendants (`--pid`).
@@ -226,6 +243,8 @@ pub struct App {
     start: Option<Settings>,
     /// Quit, leaving the lab running, once the stopped lab processes have been continued.
     leave_when_continued: bool,
+    /// The user was told that descriptors ran short (once is enough).
+    told_descriptors_short: bool,
 }
 
 impl App {
@@ -257,7 +276,10 @@ impl App {
             theme: settings.theme,
             overlay: None,
             status: None,
-            log: VecDeque::new(),
+            page: Page::Tree,
+            history: History::default(),
+            log: LogView::default(),
+            events: EventFeed::default(),
             scan_count: 0,
             self_pid: settings.self_pid,
             pid_index: PidIndex::default(),
@@ -288,7 +310,6 @@ impl App {
             follow: false,
             paused: false,
             pending: None,
-            held_log: Vec::new(),
             select_when_seen: None,
             root: settings.root,
             my_uid: settings.my_uid,
@@ -296,6 +317,7 @@ impl App {
             utc_offset_secs: settings.utc_offset_secs,
             start: Some(settings),
             leave_when_continued: false,
+            told_descriptors_short: false,
         }
     }
 
@@ -352,28 +374,21 @@ impl App {
             }
             Event::Snapshot(snapshot, system) if self.paused => {
                 // The screen stays as it is, but nothing that happens meanwhile is lost: every
-                // scan is still compared with the one before, and the log gets it on resume.
+                // scan is still compared with the one before and the history takes it in; the
+                // log shows it on resume.
                 let now_index = snapshot.index_by_pid();
-                let (changes, groups) = self.observe_scan(&snapshot, &now_index);
-                if !changes.is_empty() || !groups.is_empty() {
-                    let before = self.pending.as_ref().map_or(&self.snapshot, |(s, _)| s);
-                    let indexes = [now_index, before.index_by_pid()];
-                    let mut lines = self.describe_changes(
-                        &changes,
-                        (&snapshot, &indexes[0]),
-                        (before, &indexes[1]),
-                    );
-                    lines.extend(groups);
-                    let at = (self.clock)();
-                    self.held_log
-                        .extend(lines.into_iter().map(|(text, about_lab)| LogEntry {
-                            at,
-                            text,
-                            about_lab,
-                        }));
-                    let over = self.held_log.len().saturating_sub(LOG_CAPACITY);
-                    self.held_log.drain(..over);
-                }
+                let changes = self.observe_scan(&snapshot, &now_index);
+                let before = match self.pending.take() {
+                    Some((before, _)) => before,
+                    None => Box::new(self.snapshot.clone()),
+                };
+                let before_index = before.index_by_pid();
+                let entries = self.change_entries(
+                    &changes,
+                    (&snapshot, &now_index),
+                    (&before, &before_index),
+                );
+                self.record_all(entries);
                 self.pending = Some((snapshot, system));
             }
             Event::Snapshot(snapshot, system) => {
@@ -390,6 +405,13 @@ impl App {
             }
             Event::ScanFailed(reason) => self.set_status(Severity::Error, reason),
             Event::Terminate(signal) => self.exit = Some(Exit::Signal(signal)),
+            Event::Stopping => return self.suspend(),
+            Event::Continued => return vec![Effect::RetakeTerminal],
+            Event::InputLost(why) => {
+                self.exit = Some(Exit::Failed(format!(
+                    "the terminal's input cannot be read ({why}); brood ends rather than run with no way to quit it"
+                )));
+            }
             Event::Done(outcome) => {
                 // What a lab process or a signal did shows in /proc at once: scan now rather
                 // than at the next tick, unless the outcome changes nothing there.
@@ -400,6 +422,7 @@ impl App {
                 }
             }
             Event::Ipc(state) => self.take_ipc(*state),
+            Event::ProcEvents(batch) => self.take_proc_events(batch),
         }
         Vec::new()
     }

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use super::filter::StateFilter;
 use super::sort::Column;
-use super::{App, LabMembers, StateCounts, lab};
+use super::{App, LabMembers, StateCounts};
+use crate::history::{Entry, Kinds, Origin, Pair, tell};
 use crate::message::{Effect, SystemStats};
 use crate::proc::groups;
 use crate::proc::ipc::{Deadlock, IpcState, find_deadlocks};
@@ -23,24 +24,27 @@ impl App {
         {
             self.status = None;
         }
+        if snapshot.descriptors_short && !self.told_descriptors_short {
+            self.told_descriptors_short = true;
+            self.warn(
+                "file descriptors ran short: brood gave back the /proc files it keeps open and scans more slowly from now on (ulimit -n)"
+                    .into(),
+            );
+        }
         let now_index = snapshot.index_by_pid();
-        let (changes, groups) = self.observe_scan(&snapshot, &now_index);
+        let changes = self.observe_scan(&snapshot, &now_index);
         // Old before new: what a refresh holds at its peak is brood's peak memory.
         self.marks = Vec::new();
         self.marks = self.lifecycle.marks(&snapshot, &now_index);
+        let entries = self.change_entries(
+            &changes,
+            (&snapshot, &now_index),
+            (&self.snapshot, &self.pid_index),
+        );
+        self.record_all(entries);
+        self.log.frozen_after = None;
         let previous = std::mem::replace(&mut self.snapshot, snapshot);
         let indexes = [now_index, std::mem::take(&mut self.pid_index)];
-        for entry in std::mem::take(&mut self.held_log) {
-            self.push_entry(entry);
-        }
-        let lines = self.describe_changes(
-            &changes,
-            (&self.snapshot, &indexes[0]),
-            (&previous, &indexes[1]),
-        );
-        for (text, about_lab) in lines.into_iter().chain(groups) {
-            self.push_log(text, about_lab);
-        }
         let [now_index, _] = indexes;
         self.pid_index = now_index;
         // Deadlocks come from a slower sweep: one whose member ended or woke up since is broken.
@@ -68,30 +72,22 @@ impl App {
     }
 
     /// Takes in a scan, whether shown now or held while paused: what changed since the last one,
-    /// who is of the lab now, and what the kernel did to process groups (log lines, each with
-    /// whether it is about the lab).
-    pub(super) fn observe_scan(
-        &mut self,
-        snapshot: &Snapshot,
-        index: &PidIndex,
-    ) -> (Vec<Change>, Vec<(String, bool)>) {
+    /// who is of the lab now, and what the kernel did to process groups (into the history).
+    pub(super) fn observe_scan(&mut self, snapshot: &Snapshot, index: &PidIndex) -> Vec<Change> {
         let changes = self.lifecycle.observe(snapshot);
         // Before the lab forgets the members that died.
-        let groups = self.observe_groups(snapshot, index);
+        self.observe_groups(snapshot, index);
         self.lab.observe(&changes, (snapshot, index));
-        (changes, groups)
+        changes
     }
 
     /// Says so when a process group with a stopped member was just orphaned: the kernel then sends
     /// the whole group SIGHUP and SIGCONT, which ends every member that does not handle SIGHUP.
-    pub(super) fn observe_groups(
-        &mut self,
-        snapshot: &Snapshot,
-        index: &PidIndex,
-    ) -> Vec<(String, bool)> {
-        let mut lines = Vec::new();
-        for before in &self.stopped_groups {
-            if !groups::was_orphaned(before, snapshot, index) {
+    /// Every member that ends by that SIGHUP has its exit line say who sent it.
+    pub(super) fn observe_groups(&mut self, snapshot: &Snapshot, index: &PidIndex) {
+        let at = self.now_ns();
+        for before in std::mem::take(&mut self.stopped_groups) {
+            if !groups::was_orphaned(&before, snapshot, index) {
                 continue;
             }
             let alive = |id: Identity| {
@@ -108,49 +104,49 @@ impl App {
                 .members
                 .iter()
                 .any(|(id, _)| self.lab.contains(*id) || self.lab.guard == Some(*id));
-            lines.push((
-                format!(
-                    "the kernel sent SIGHUP and SIGCONT to group {}: it became orphaned with a stopped member (no process outside the group in its session is left to resume it){ended}",
-                    before.group
-                ),
-                about_lab,
-            ));
+            let text = format!(
+                "the kernel sent SIGHUP and SIGCONT to group {}: it became orphaned with a stopped member (no process outside the group in its session is left to resume it){ended}",
+                before.group
+            );
+            self.record(Entry::new(at, Kinds::SIGNAL, Origin::Scan, text).lab(about_lab));
+            let sender = format!(
+                "the kernel's SIGHUP to orphaned group {} (it had a stopped member)",
+                before.group
+            );
+            for (member, _) in &before.members {
+                self.history.annotate(*member, Pair::Exit, &sender, at);
+            }
         }
         self.stopped_groups = groups::stopped_groups(snapshot, index);
-        lines
     }
 
-    /// Log lines for `changes` (text, and whether it is about the lab), naming processes from the
-    /// scan `now` and the one `before` it.
-    pub(super) fn describe_changes(
+    /// The history's entries for `changes`, seen between the scan `before` and the one `now`.
+    pub(super) fn change_entries(
         &self,
         changes: &[Change],
         now: (&Snapshot, &PidIndex),
         before: (&Snapshot, &PidIndex),
-    ) -> Vec<(String, bool)> {
-        changes
-            .iter()
-            .filter_map(|change| {
-                let seen: Vec<&ProcInfo> = [now, before]
-                    .iter()
-                    .filter_map(|(snapshot, index)| {
-                        index.get(change.id().pid).map(|i| &snapshot.procs[i])
-                    })
+    ) -> Vec<Entry> {
+        let scans = tell::Scans { now, before };
+        let at = self.now_ns();
+        let mut entries = Vec::with_capacity(changes.len());
+        for change in changes {
+            let seen = scans.seen(change.id());
+            // Kernel threads come, go and rename themselves all the time: logged only when
+            // shown.
+            if seen.is_some_and(|p| p.kind == TaskKind::KernelThread) && !self.show_kernel_threads {
+                continue;
+            }
+            let about_lab = [now, before].iter().any(|(snapshot, index)| {
+                index
+                    .get(change.id().pid)
+                    .map(|i| &snapshot.procs[i])
                     .filter(|p| p.id == change.id())
-                    .collect();
-                // Kernel threads come, go and rename themselves all the time: logged only when
-                // shown.
-                let kernel = seen.iter().any(|p| p.kind == TaskKind::KernelThread);
-                if kernel && !self.show_kernel_threads {
-                    return None;
-                }
-                let about_lab = seen
-                    .iter()
-                    .any(|p| self.is_brood_or_lab(p) || p.ppid == self.self_pid);
-                let text = lab::describe_change(change, &lab::Names { now, before });
-                Some((text, about_lab))
-            })
-            .collect()
+                    .is_some_and(|p| self.is_brood_or_lab(p) || p.ppid == self.self_pid)
+            });
+            entries.push(tell::change(change, scans, at).lab(about_lab));
+        }
+        entries
     }
 
     /// Rebuilds the visible rows and finds the selected process again; if it is gone (dead, or
@@ -242,7 +238,9 @@ impl App {
                 continue;
             }
             let about_lab = deadlock.members().any(|id| self.lab.contains(id));
-            self.push_log(format!("deadlock: {}", cycle_text(&deadlock)), about_lab);
+            let text = format!("deadlock: {}", cycle_text(&deadlock));
+            let at = self.now_ns();
+            self.record(Entry::new(at, Kinds::DEADLOCK, Origin::Scan, text).lab(about_lab));
             self.deadlocks.push(deadlock);
         }
         self.ipc = state;
@@ -269,7 +267,8 @@ impl App {
         for deadlock in gone {
             let about_lab = deadlock.members().any(|id| self.lab.contains(id));
             let text = format!("deadlock broken: {}", members_text(&deadlock));
-            self.push_log(text, about_lab);
+            let at = self.now_ns();
+            self.record(Entry::new(at, Kinds::DEADLOCK, Origin::Scan, text).lab(about_lab));
         }
     }
 
@@ -323,7 +322,7 @@ fn ancestors_in(snapshot: &Snapshot, id: Identity) -> impl Iterator<Item = Ident
     })
 }
 
-fn count_states(snapshot: &Snapshot, marks: &[Marks], lab: &LabMembers) -> StateCounts {
+pub(super) fn count_states(snapshot: &Snapshot, marks: &[Marks], lab: &LabMembers) -> StateCounts {
     let mut counts = StateCounts::default();
     for (proc, mark) in snapshot.procs.iter().zip(marks) {
         match proc.kind {

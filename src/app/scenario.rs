@@ -207,6 +207,10 @@ mod tests {
             1,
             Step::Note("1 exited 0 after handling SIGTERM".into()),
         ));
-        assert!(app.log.iter().any(|e| e.text.contains("after handling")));
+        assert!(
+            app.history
+                .entries(false)
+                .any(|e| e.text.contains("after handling"))
+        );
     }
 }

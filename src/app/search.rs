@@ -13,6 +13,10 @@ use crate::message::Effect;
 pub enum PromptKind {
     Search,
     Filter,
+    /// Searching the full-screen log.
+    LogSearch,
+    /// Filtering the full-screen log by text.
+    LogFilter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +27,17 @@ pub struct Prompt {
     pub not_found: bool,
     /// The row the search started from: typing looks for the first match from there.
     anchor: usize,
+}
+
+impl Prompt {
+    pub(super) fn new(kind: PromptKind, input: String) -> Prompt {
+        Prompt {
+            kind,
+            input,
+            not_found: false,
+            anchor: 0,
+        }
+    }
 }
 
 impl App {
@@ -51,13 +66,32 @@ impl App {
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
         match self.keymap.input.action_for(key) {
             Some(InputAction::Cancel) => {
-                if prompt.kind == PromptKind::Filter {
-                    self.filter.text.clear();
-                    self.rebuild_rows(None);
+                match prompt.kind {
+                    PromptKind::Filter => {
+                        self.filter.text.clear();
+                        self.rebuild_rows(None);
+                    }
+                    PromptKind::LogFilter => self.log.filter.text.clear(),
+                    PromptKind::Search | PromptKind::LogSearch => {}
                 }
                 return Vec::new();
             }
-            Some(InputAction::Accept) if prompt.kind == PromptKind::Filter => return Vec::new(),
+            Some(InputAction::Accept)
+                if matches!(prompt.kind, PromptKind::Filter | PromptKind::LogFilter) =>
+            {
+                return Vec::new();
+            }
+            Some(step @ (InputAction::Accept | InputAction::Next | InputAction::Previous))
+                if prompt.kind == PromptKind::LogSearch =>
+            {
+                if prompt.input.is_empty() {
+                    prompt.input = self.last_search.clone();
+                    self.log.search = prompt.input.to_lowercase();
+                }
+                self.prompt = Some(prompt);
+                self.log_search_step(step != InputAction::Previous);
+                return Vec::new();
+            }
             Some(step @ (InputAction::Accept | InputAction::Next | InputAction::Previous)) => {
                 if prompt.input.is_empty() {
                     prompt.input = self.last_search.clone();
@@ -72,6 +106,21 @@ impl App {
             None => match key.code {
                 KeyCode::Char(c) if typed => prompt.input.push(c),
                 // Keys that are not text still move the selection.
+                _ if matches!(prompt.kind, PromptKind::LogSearch | PromptKind::LogFilter) => {
+                    use super::keymap::LogAction;
+                    self.prompt = Some(prompt);
+                    return match self.keymap.log.action_for(key) {
+                        Some(
+                            action @ (LogAction::Up
+                            | LogAction::Down
+                            | LogAction::PageUp
+                            | LogAction::PageDown
+                            | LogAction::First
+                            | LogAction::Last),
+                        ) => self.perform_log(action),
+                        _ => Vec::new(),
+                    };
+                }
                 _ => {
                     self.prompt = Some(prompt);
                     return match self.keymap.main.action_for(key) {
@@ -100,6 +149,17 @@ impl App {
                 self.filter.text = prompt.input.clone();
                 self.prompt = Some(prompt);
                 self.rebuild_rows(None);
+            }
+            PromptKind::LogSearch => {
+                self.last_search = prompt.input.clone();
+                self.log.search = prompt.input.to_lowercase();
+                let found = self.log.find(&self.history, self.lab_view, true, true);
+                prompt.not_found = !found && !prompt.input.is_empty();
+                self.prompt = Some(prompt);
+            }
+            PromptKind::LogFilter => {
+                self.log.filter.text = prompt.input.to_lowercase();
+                self.prompt = Some(prompt);
             }
         }
         Vec::new()

@@ -42,6 +42,18 @@ impl App {
         self.select_row(row.unwrap_or_else(|| panic!("no row for PID {pid}")));
     }
 
+    /// Selects `id`'s row; false when the tree does not show it (folded away or filtered out).
+    pub(super) fn select_identity(&mut self, id: crate::proc::Identity) -> bool {
+        let row = self
+            .rows
+            .iter()
+            .position(|r| self.snapshot.procs[r.proc_index].id == id);
+        if let Some(row) = row {
+            self.select_row(row);
+        }
+        row.is_some()
+    }
+
     pub(super) fn select_row(&mut self, row: usize) {
         if self.rows.is_empty() {
             return;
@@ -83,8 +95,11 @@ impl App {
 
     /// Where each part of the screen is now (`draw` paints into these same areas).
     pub fn areas(&self) -> layout::Areas {
-        let screen = ratatui::layout::Rect::new(0, 0, self.screen.0, self.screen.1);
-        layout::areas(screen, self.panels())
+        layout::areas(self.screen_rect(), self.panels())
+    }
+
+    pub fn screen_rect(&self) -> ratatui::layout::Rect {
+        ratatui::layout::Rect::new(0, 0, self.screen.0, self.screen.1)
     }
 
     /// The panels open beside or below the tree.

@@ -1,6 +1,7 @@
 //! The status line and the event log: what brood tells the user.
 
-use super::{App, LOG_CAPACITY, LogEntry, Overlay, STATUS_SCANS, Severity, StatusMessage};
+use super::{App, Overlay, STATUS_SCANS, Severity, StatusMessage};
+use crate::history::{Entry, Kinds, Origin};
 use crate::proc::Identity;
 use crate::signals::Dispositions;
 
@@ -20,24 +21,34 @@ impl App {
         );
     }
 
-    /// Logs something brood did or found about its lab.
+    /// Logs something brood said about itself or its lab.
     pub fn log_line(&mut self, text: String) {
-        self.push_log(text, true);
+        let entry = Entry::new(self.now_ns(), Kinds::BROOD, Origin::Brood, text).lab(true);
+        self.record(entry);
     }
 
-    pub(super) fn push_log(&mut self, text: String, about_lab: bool) {
-        self.push_entry(LogEntry {
-            at: (self.clock)(),
-            text,
-            about_lab,
-        });
-    }
-
-    pub(super) fn push_entry(&mut self, entry: LogEntry) {
-        if self.log.len() == LOG_CAPACITY {
-            self.log.pop_front();
+    /// Puts an entry in the history (and so in the log).
+    pub(super) fn record(&mut self, entry: Entry) -> u64 {
+        let seq = self.history.record(entry);
+        if let Some(subtree) = &mut self.log.filter.subtree
+            && let Some(entry) = self.history.get(seq)
+        {
+            subtree.observe(entry);
         }
-        self.log.push_back(entry);
+        seq
+    }
+
+    pub(super) fn record_all(&mut self, entries: Vec<Entry>) {
+        for entry in entries {
+            self.record(entry);
+        }
+    }
+
+    /// Now, as the history stamps it: nanoseconds since the Unix epoch.
+    pub(super) fn now_ns(&self) -> u64 {
+        (self.clock)()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
     }
 
     /// Sets the status line and writes the same sentence to the log.

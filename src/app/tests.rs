@@ -16,7 +16,7 @@ fn app_with(snapshot: Snapshot) -> App {
 }
 
 /// An app whose own PID is `self_pid`, on a 100x30 screen, before any scan.
-fn sized_app(self_pid: Pid) -> App {
+pub(super) fn sized_app(self_pid: Pid) -> App {
     let mut app = App::new(Settings::new(self_pid));
     app.update(Event::Resize {
         width: 100,
@@ -25,11 +25,11 @@ fn sized_app(self_pid: Pid) -> App {
     app
 }
 
-fn feed(app: &mut App, snapshot: Snapshot) {
+pub(super) fn feed(app: &mut App, snapshot: Snapshot) {
     app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
 }
 
-fn press(app: &mut App, c: char) -> Vec<Effect> {
+pub(super) fn press(app: &mut App, c: char) -> Vec<Effect> {
     app.update(Event::Key(KeyEvent::new(
         KeyCode::Char(c),
         KeyModifiers::NONE,
@@ -184,7 +184,7 @@ fn paging_stays_in_bounds_and_keeps_the_selection_on_screen() {
 }
 
 /// brood (PID 100) with one lab worker (200, group 200) whose child 201 is a zombie.
-fn lab_tree() -> SnapshotBuilder {
+pub(super) fn lab_tree() -> SnapshotBuilder {
     SnapshotBuilder::default()
         .proc(1, 0, "init")
         .proc(100, 1, "brood")
@@ -196,7 +196,7 @@ fn lab_tree() -> SnapshotBuilder {
 }
 
 /// The lab tree, with 300, a stranger.
-fn lab_machine() -> App {
+pub(super) fn lab_machine() -> App {
     let snapshot = lab_tree().proc(300, 1, "stranger").build();
     let mut app = sized_app(100);
     app.update(Event::Done(crate::message::Outcome::Spawned {
@@ -212,6 +212,16 @@ fn lab_machine() -> App {
     app
 }
 
+/// The log's lines as the log shows them now, oldest first.
+pub(super) fn shown_log(app: &App) -> Vec<String> {
+    app.log
+        .window(&app.history, app.lab_view, 100_000)
+        .entries
+        .iter()
+        .map(|e| e.line())
+        .collect()
+}
+
 fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
     app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
@@ -220,10 +230,9 @@ fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
 fn what_happens_while_paused_reaches_the_log_on_resume() {
     let mut app = app_with(tree().build());
     let logged = |app: &App, pid: &str| {
-        app.log
-            .iter()
-            .filter(|e| e.text.starts_with(pid))
-            .map(|e| e.text.clone())
+        shown_log(app)
+            .into_iter()
+            .filter(|line| line.starts_with(pid))
             .collect::<Vec<_>>()
     };
     press(&mut app, 'p');
@@ -541,7 +550,7 @@ fn quitting_with_lab_processes_asks_whether_to_leave_them_running() {
         }))
     );
     key(&mut app, KeyCode::Esc);
-    assert_eq!((app.exit, &app.overlay), (None, &None));
+    assert_eq!((&app.exit, &app.overlay), (&None, &None));
     press(&mut app, 'q');
     press(&mut app, 'l');
     assert_eq!(
@@ -587,10 +596,10 @@ fn log_entries_say_whether_they_are_about_the_lab() {
         .build();
     feed(&mut app, next);
     let about = |pid: &str| {
-        app.log
-            .iter()
+        app.history
+            .entries(false)
             .find(|e| e.text.starts_with(pid))
-            .map(|e| e.about_lab)
+            .map(|e| e.lab)
     };
     assert_eq!(about("202 "), Some(true), "a new lab process");
     assert_eq!(about("301 "), Some(false), "a stranger's child");
@@ -622,10 +631,9 @@ fn deadlocked(snapshot: &Snapshot) -> IpcState {
 }
 
 fn deadlock_lines(app: &App) -> Vec<String> {
-    app.log
-        .iter()
-        .filter(|e| e.text.starts_with("deadlock"))
-        .map(|e| e.text.clone())
+    shown_log(app)
+        .into_iter()
+        .filter(|line| line.starts_with("deadlock"))
         .collect()
 }
 
@@ -664,9 +672,9 @@ fn deadlocks_outside_the_lab_stay_out_of_the_lab_views_log() {
     let mut app = app_with(tree().build());
     app.update(Event::Ipc(Box::new(deadlocked(&app.snapshot))));
     let entry = app
-        .log
-        .iter()
+        .history
+        .entries(false)
         .find(|e| e.text.starts_with("deadlock"))
         .expect("logged");
-    assert!(!entry.about_lab, "10 and 11 are not the lab's");
+    assert!(!entry.lab, "10 and 11 are not the lab's");
 }

@@ -53,6 +53,7 @@ impl Default for SnapshotBuilder {
                 procs: Arc::default(),
                 uptime_secs: 10_000.0,
                 ticks_per_sec: TICKS_PER_SEC,
+                descriptors_short: false,
             },
         }
     }
@@ -197,5 +198,6 @@ pub fn population(n: usize) -> Snapshot {
         procs: Arc::new(b.procs),
         uptime_secs: 100_000.0,
         ticks_per_sec: 100,
+        descriptors_short: false,
     }
 }

@@ -178,6 +178,9 @@ pub struct Snapshot {
     /// Seconds since boot when the scan ran (from /proc/uptime), for ages and zombie timers.
     pub uptime_secs: f64,
     pub ticks_per_sec: u64,
+    /// Descriptors ran short during this scan: the scanner gave back files it keeps open, and
+    /// scans more slowly from now on.
+    pub descriptors_short: bool,
 }
 
 impl Snapshot {
@@ -210,6 +213,11 @@ impl PidIndex {
 
     pub fn contains(&self, pid: Pid) -> bool {
         self.0.contains_key(&pid)
+    }
+
+    /// Records that `pid` is at `index` (a process added to a snapshot after its scan).
+    pub fn insert(&mut self, pid: Pid, index: usize) {
+        self.0.insert(pid, index as u32);
     }
 }
 

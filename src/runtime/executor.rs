@@ -122,8 +122,8 @@ impl Executor {
                     }));
                 });
             }
-            // The main loop suspends; it owns the terminal.
-            Effect::Suspend => {}
+            // The main loop's own: it holds the terminal.
+            Effect::Suspend | Effect::RetakeTerminal => {}
             Effect::ReadDispositions(target) => {
                 let events = self.events.clone();
                 self.submit(move || {

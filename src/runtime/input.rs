@@ -1,22 +1,31 @@
 //! The threads that turn the outside world into events: the terminal's keys, mouse and resizes,
-//! and the signals that end brood (SIGTERM, SIGHUP, SIGINT, SIGQUIT).
+//! the signals that end brood (SIGTERM, SIGHUP, SIGINT, SIGQUIT), and those of job control: a
+//! SIGTSTP from outside (brood gives the terminal back before it stops) and SIGCONT (brood
+//! takes it again, whoever stopped it).
 
 use std::sync::mpsc::Sender;
 
 use anyhow::Context;
 use crossterm::event::{self as term, KeyEventKind};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
 
 use crate::message::Event;
 
 /// Delivers the ending signals as [`Event::Terminate`], so the main loop restores the terminal and
-/// ends the lab before exiting.
+/// ends the lab before exiting, and the job-control ones as [`Event::Stopping`] and
+/// [`Event::Continued`].
 pub fn spawn_signal_thread(events: Sender<Event>) -> anyhow::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT])
-        .context("cannot install signal handlers")?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGTSTP, SIGCONT])
+            .context("cannot install signal handlers")?;
     std::thread::spawn(move || {
         for signal in signals.forever() {
-            if events.send(Event::Terminate(signal)).is_err() {
+            let event = match signal {
+                SIGTSTP => Event::Stopping,
+                SIGCONT => Event::Continued,
+                signal => Event::Terminate(signal),
+            };
+            if events.send(event).is_err() {
                 return;
             }
         }
@@ -32,9 +41,13 @@ pub fn spawn_input_thread(events: Sender<Event>) {
                 Ok(term::Event::Mouse(mouse)) => Event::Mouse(mouse),
                 Ok(term::Event::Resize(width, height)) => Event::Resize { width, height },
                 Ok(_) => continue,
-                Err(_) => return,
+                // A read interrupted by a signal (the stop and continue of job control) is tried
+                // again; anything else means no key will ever arrive: say so and stop.
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) => Event::InputLost(err.to_string()),
             };
-            if events.send(event).is_err() {
+            let lost = matches!(event, Event::InputLost(_));
+            if events.send(event).is_err() || lost {
                 return;
             }
         }

@@ -4,6 +4,7 @@
 //! SIGTERM/SIGHUP/SIGINT/SIGQUIT (delivered as events).
 
 pub mod collector;
+mod events;
 pub mod executor;
 mod input;
 mod replies;
@@ -12,6 +13,7 @@ mod signal_set;
 mod terminal;
 
 use std::process::ExitCode;
+
 use std::sync::mpsc::{self, Receiver};
 
 use crate::app::{App, Exit, Settings};
@@ -24,9 +26,17 @@ use collector::Collector;
 use executor::Executor;
 use terminal::Terminal;
 
+/// Fewer descriptors than this and brood could not read its terminal, /proc and its lab at once.
+const MIN_DESCRIPTORS: u64 = 32;
+
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     // First, before any thread starts.
-    crate::proc::scan::reserve_descriptors();
+    let descriptors = crate::proc::scan::reserve_descriptors();
+    if descriptors < MIN_DESCRIPTORS {
+        anyhow::bail!(
+            "brood needs at least {MIN_DESCRIPTORS} open files and the limit is {descriptors} (ulimit -n): raise it"
+        );
+    }
     let (events, inbox) = mpsc::channel();
     input::spawn_signal_thread(events.clone())?;
 
@@ -39,6 +49,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         ..ScanOptions::default()
     };
     let collector = Collector::start(config.refresh, scan, events.clone());
+    events::spawn(events.clone(), config.refresh)?;
     let executor = Executor::new(
         Lab::new("/proc/self/exe".into()),
         events.clone(),
@@ -59,15 +70,25 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         main_loop(&mut terminal, &mut app, &inbox, &executor)
     })();
     terminal.leave();
-    let (code, leave_running) = match result {
+    let exit = match result {
         Ok(exit) => exit,
         Err(err) => {
             executor.shutdown(false);
             return Err(err);
         }
     };
-    executor.shutdown(leave_running);
-    Ok(code)
+    executor.shutdown(matches!(
+        exit,
+        Exit::Quit {
+            leave_running: true
+        }
+    ));
+    match exit {
+        Exit::Quit { .. } => Ok(ExitCode::SUCCESS),
+        Exit::Signal(signal) => Ok(ExitCode::from(128 + signal as u8)),
+        Exit::Raise(signal) => Ok(terminal::raise(signal)),
+        Exit::Failed(why) => Err(anyhow::anyhow!(why)),
+    }
 }
 
 /// The app's settings: the configuration, the command line, and what brood reads about itself.
@@ -110,11 +131,13 @@ fn main_loop(
     app: &mut App,
     inbox: &Receiver<Event>,
     executor: &Executor,
-) -> anyhow::Result<(ExitCode, bool)> {
+) -> anyhow::Result<Exit> {
     loop {
         terminal.draw(app)?;
         let Ok(first) = inbox.recv() else {
-            return Ok((ExitCode::SUCCESS, false));
+            return Ok(Exit::Quit {
+                leave_running: false,
+            });
         };
         // Handle everything already queued before the next frame: one redraw per burst of events.
         for event in std::iter::once(first).chain(inbox.try_iter()) {
@@ -122,17 +145,12 @@ fn main_loop(
                 match effect {
                     // The terminal is the main loop's own.
                     Effect::Suspend => terminal.suspend()?,
+                    Effect::RetakeTerminal => terminal.retake()?,
                     effect => executor.run(effect),
                 }
             }
-            match app.exit {
-                Some(Exit::Quit { leave_running }) => {
-                    return Ok((ExitCode::SUCCESS, leave_running));
-                }
-                Some(Exit::Signal(signal)) => {
-                    return Ok((ExitCode::from(128 + signal as u8), false));
-                }
-                None => {}
+            if let Some(exit) = app.exit.take() {
+                return Ok(exit);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The terminal: raw mode and the alternate screen on the way in, restored on every way out —
 //! quit, error, panic (a hook) and suspend (Ctrl-Z, restored again on `fg`).
 
+use std::process::ExitCode;
 use std::sync::{Arc, Weak};
 
 use anyhow::Context;
@@ -50,15 +51,27 @@ impl Terminal {
     /// Ctrl-Z: give the terminal back as it was, stop like any job, and on `fg` take the
     /// terminal again and redraw everything (the shell may have drawn over the screen meanwhile).
     pub fn suspend(&mut self) -> anyhow::Result<()> {
-        use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
+        use crossterm::terminal::LeaveAlternateScreen;
         let mut out = std::io::stdout();
         if self.mouse {
             let _ = crossterm::execute!(out, DisableMouseCapture);
         }
         let _ = crossterm::execute!(out, LeaveAlternateScreen, crossterm::cursor::Show);
         let _ = crossterm::terminal::disable_raw_mode();
-        // SIGTSTP's default action stops brood here; `fg` sends SIGCONT and it returns.
-        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP);
+        // SIGSTOP, not SIGTSTP: brood catches SIGTSTP (to get here when it comes from outside).
+        // `fg` sends SIGCONT and brood goes on from here.
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+        self.retake()
+    }
+
+    /// Takes the terminal again after a stop (ours, or SIGSTOP from outside, after which the
+    /// shell may have left it cooked and echoing) and redraws the whole screen.
+    pub fn retake(&mut self) -> anyhow::Result<()> {
+        use crossterm::terminal::EnterAlternateScreen;
+        let mut out = std::io::stdout();
+        // crossterm remembers having switched raw mode on and would do nothing now: switch it
+        // off (back to the mode brood found) first, whatever the terminal was changed to since.
+        let _ = crossterm::terminal::disable_raw_mode();
         crossterm::terminal::enable_raw_mode().context("cannot take the terminal back")?;
         crossterm::execute!(out, EnterAlternateScreen, crossterm::cursor::Hide)
             .context("cannot take the terminal back")?;
@@ -110,4 +123,17 @@ pub fn job_control() -> bool {
         }
         _ => false,
     }
+}
+
+/// Raises `signal` on brood itself with its default action (the terminal was given back and the
+/// lab ended): brood ends as that signal ends a process. If it does not end brood, the exit
+/// status says it anyway.
+pub fn raise(signal: i32) -> ExitCode {
+    use nix::sys::signal::{SigHandler, Signal, signal as set_disposition};
+    if let Ok(signal) = Signal::try_from(signal) {
+        // SAFETY: restoring the default disposition runs no handler code.
+        let _ = unsafe { set_disposition(signal, SigHandler::SigDfl) };
+        let _ = nix::sys::signal::raise(signal);
+    }
+    ExitCode::from(128u8.saturating_add(signal as u8))
 }

@@ -169,6 +169,7 @@ fn draw_picker(frame: &mut Frame<'_>, screen: Rect, app: &App, picker: &Picker, 
     let title = match picker.kind {
         PickKind::User => " show processes of ",
         PickKind::Sort => " sort by ",
+        PickKind::LogKind => " show in the log ",
     };
     let visible = usize::from(screen.height.saturating_sub(6));
     let items = picker

@@ -45,7 +45,7 @@ fn hints(app: &App, theme: Theme) -> Line<'static> {
 fn prompt_line(app: &App, prompt: &Prompt, theme: Theme) -> Line<'static> {
     let input = &app.keymap.input;
     let (label, help) = match prompt.kind {
-        PromptKind::Search => (
+        PromptKind::Search | PromptKind::LogSearch => (
             " Search: ",
             hints::line(&[
                 (
@@ -60,7 +60,7 @@ fn prompt_line(app: &App, prompt: &Prompt, theme: Theme) -> Line<'static> {
                 (input.first(InputAction::Cancel), "close"),
             ]),
         ),
-        PromptKind::Filter => (
+        PromptKind::Filter | PromptKind::LogFilter => (
             " Filter: ",
             hints::line(&[
                 (input.first(InputAction::Accept), "keep"),

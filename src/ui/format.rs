@@ -42,13 +42,18 @@ fn local(unix_secs: i64, utc_offset_secs: i32) -> Option<chrono::DateTime<chrono
     Some(chrono::DateTime::from_timestamp(unix_secs, 0)?.with_timezone(&offset))
 }
 
-/// Wall-clock time of day in local time, `HH:MM:SS`.
-pub fn clock(at: std::time::SystemTime, utc_offset_secs: i32) -> String {
-    let secs = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    local(secs as i64, utc_offset_secs)
-        .map_or_else(|| "--:--:--".into(), |t| t.format("%H:%M:%S").to_string())
+/// Wall-clock time of day in local time, `HH:MM:SS`, from nanoseconds since the epoch; with
+/// `millis`, `HH:MM:SS.mmm`.
+pub fn clock(unix_ns: u64, utc_offset_secs: i32, millis: bool) -> String {
+    let Some(time) = local((unix_ns / 1_000_000_000) as i64, utc_offset_secs) else {
+        return "--:--:--".into();
+    };
+    let seconds = time.format("%H:%M:%S");
+    if millis {
+        format!("{seconds}.{:03}", unix_ns / 1_000_000 % 1_000)
+    } else {
+        seconds.to_string()
+    }
 }
 
 /// A moment as local date and time, `YYYY-MM-DD HH:MM:SS`, from seconds since the epoch.
@@ -78,9 +83,10 @@ mod tests {
 
     #[test]
     fn clocks_read_in_the_offset_given() {
-        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(86_400 + 3_661);
-        assert_eq!(clock(at, 0), "01:01:01");
-        assert_eq!(clock(at, 2 * 3600), "03:01:01");
+        let at = (86_400 + 3_661) * 1_000_000_000 + 25_000_000;
+        assert_eq!(clock(at, 0, false), "01:01:01");
+        assert_eq!(clock(at, 2 * 3600, false), "03:01:01");
+        assert_eq!(clock(at, 0, true), "01:01:01.025");
         assert_eq!(date_time(86_400 + 3_661, -3600), "1970-01-02 00:01:01");
     }
 }

@@ -19,7 +19,7 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{App, Overlay, layout};
+use crate::app::{App, Overlay, Page, layout};
 use theme::Theme;
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
@@ -30,6 +30,21 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         return;
     }
     let theme = Theme::new(app.theme, app.color);
+    match app.page {
+        Page::Tree => draw_tree_page(frame, &areas, app, theme),
+        Page::Log => event_log::draw_page(frame, screen, app, theme),
+    }
+    match &app.overlay {
+        Some(Overlay::Help { scroll }) => help::draw(frame, screen, app, theme, *scroll),
+        Some(Overlay::ScenarioMenu(menu)) => {
+            scenario_panel::draw_menu(frame, screen, app, *menu, theme)
+        }
+        Some(overlay) => dialogs::draw(frame, screen, app, overlay, theme),
+        None => {}
+    }
+}
+
+fn draw_tree_page(frame: &mut Frame<'_>, areas: &layout::Areas, app: &App, theme: Theme) {
     header::draw(frame, areas.header, app, theme);
     tree_view::draw(frame, areas.table_header, areas.table, app, theme);
     if areas.scenario.height > 0 {
@@ -42,17 +57,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         ipc_view::draw(frame, areas.ipc, app, theme);
     }
     if areas.log.height > 0 {
-        event_log::draw(frame, areas.log, app, theme);
+        event_log::draw_panel(frame, areas.log, app, theme);
     }
     footer::draw(frame, areas.footer, app, theme);
-    match &app.overlay {
-        Some(Overlay::Help { scroll }) => help::draw(frame, screen, app, theme, *scroll),
-        Some(Overlay::ScenarioMenu(menu)) => {
-            scenario_panel::draw_menu(frame, screen, app, *menu, theme)
-        }
-        Some(overlay) => dialogs::draw(frame, screen, app, overlay, theme),
-        None => {}
-    }
 }
 
 fn draw_too_small(frame: &mut Frame<'_>, screen: Rect) {

@@ -52,6 +52,8 @@ pub struct Launch {
     env: Vec<(String, String)>,
     cols: u16,
     rows: u16,
+    /// Started under this RLIMIT_NOFILE (soft and hard), through a shell's `ulimit -n`.
+    files: Option<u32>,
 }
 
 impl Default for Launch {
@@ -61,6 +63,7 @@ impl Default for Launch {
             env: Vec::new(),
             cols: 120,
             rows: 30,
+            files: None,
         }
     }
 }
@@ -73,6 +76,12 @@ impl Launch {
 
     pub fn env(mut self, key: &str, value: &str) -> Launch {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// At most `files` open descriptors, as `ulimit -n` sets (soft and hard).
+    pub fn files(mut self, files: u32) -> Launch {
+        self.files = Some(files);
         self
     }
 
@@ -156,7 +165,19 @@ impl Brood {
         let pair = native_pty_system()
             .openpty(size(launch.cols, launch.rows))
             .expect("cannot open a pseudo-terminal");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_brood"));
+        let mut cmd = match launch.files {
+            // The shell execs brood: the same process, with the limit set.
+            Some(files) => {
+                let mut cmd = CommandBuilder::new("sh");
+                cmd.args([
+                    "-c",
+                    &format!("ulimit -n {files} && exec \"$0\" \"$@\""),
+                    env!("CARGO_BIN_EXE_brood"),
+                ]);
+                cmd
+            }
+            None => CommandBuilder::new(env!("CARGO_BIN_EXE_brood")),
+        };
         cmd.args(&launch.args);
         cmd.cwd(env!("CARGO_MANIFEST_DIR"));
         cmd.env("TERM", "xterm-256color");
@@ -350,6 +371,23 @@ impl Brood {
         );
         let cooked = libc::ICANON | libc::ECHO;
         termios.c_lflag & cooked == cooked
+    }
+
+    /// Puts the terminal in cooked mode behind brood's back, as a shell does when it takes the
+    /// terminal back from a stopped job.
+    pub fn make_cooked(&self) {
+        let fd = self
+            .master
+            .as_ref()
+            .and_then(|master| master.as_raw_fd())
+            .expect("the terminal was hung up");
+        // SAFETY: termios is plain data, read, changed and written back on our own pty.
+        unsafe {
+            let mut termios: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(fd, &mut termios), 0);
+            termios.c_lflag |= libc::ICANON | libc::ECHO;
+            assert_eq!(libc::tcsetattr(fd, libc::TCSANOW, &termios), 0);
+        }
     }
 
     /// Closes the terminal under brood, as closing a terminal window does: every master-side

@@ -106,8 +106,10 @@ pub enum Action {
     Continue,
     #[strum(message = "send SIGKILL (cannot be caught)")]
     Kill,
-    #[strum(message = "show or hide the event log", props(hint = "log"))]
+    #[strum(message = "show or hide the event log panel", props(hint = "log"))]
     EventLog,
+    #[strum(message = "the event log, full screen: scroll, search, filter by kind, process, user")]
+    FullLog,
     #[strum(
         message = "IPC: why the selected process sleeps, its pipes and sockets, deadlocks",
         props(hint = "ipc")
@@ -263,7 +265,52 @@ pub enum InputAction {
     Previous,
 }
 
+/// Keys in the full-screen event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray, EnumMessage)]
+#[strum(serialize_all = "snake_case")]
+pub enum LogAction {
+    #[strum(message = "back to the process tree")]
+    Close,
+    #[strum(message = "quit (asks what to do with running lab processes)")]
+    Quit,
+    #[strum(message = "show or hide this help")]
+    Help,
+    #[strum(message = "the entry above (older); the log stops following")]
+    Up,
+    #[strum(message = "the entry below (newer); past the newest the log follows again")]
+    Down,
+    #[strum(message = "one page up")]
+    PageUp,
+    #[strum(message = "one page down")]
+    PageDown,
+    #[strum(message = "the oldest entry kept")]
+    First,
+    #[strum(message = "the newest entry, and follow new ones as they come")]
+    Last,
+    #[strum(message = "search the log, older entries first")]
+    Search,
+    #[strum(message = "the next older match")]
+    SearchNext,
+    #[strum(message = "the next newer match")]
+    SearchPrevious,
+    #[strum(message = "only entries holding a text; Esc in the box clears")]
+    Filter,
+    #[strum(message = "only one kind: fork, exec, exit, signal, state change, reparent, …")]
+    FilterKind,
+    #[strum(message = "only the process under the cursor and its descendants (again: all)")]
+    FilterSubtree,
+    #[strum(message = "only the user of the process under the cursor (again: every user)")]
+    FilterUser,
+    #[strum(message = "only the lab, or everything")]
+    FilterLab,
+    #[strum(message = "clear every filter of the log")]
+    ClearFilters,
+    #[strum(message = "select the entry's process in the tree, if it still runs")]
+    Show,
+}
+
 bindable!(Action, None, "Keys");
+bindable!(LogAction, Some("log"), "In the full-screen event log");
 bindable!(MenuAction, Some("menu"), "In menus and pickers");
 bindable!(ConfirmAction, Some("confirm"), "In a confirmation");
 bindable!(QuitAction, Some("quit_dialog"), "In the quit dialog");

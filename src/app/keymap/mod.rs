@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crossterm::event::KeyEvent;
 
 pub use actions::{
-    Action, Bindable, ConfirmAction, ExitCodeAction, InputAction, MenuAction, QuitAction,
+    Action, Bindable, ConfirmAction, ExitCodeAction, InputAction, LogAction, MenuAction, QuitAction,
 };
 pub use key::Key;
 
@@ -118,6 +118,7 @@ impl KeyNames {
     pub fn empty() -> KeyNames {
         KeyNames(vec![
             LayerNames::of::<Action>(),
+            LayerNames::of::<LogAction>(),
             LayerNames::of::<MenuAction>(),
             LayerNames::of::<ConfirmAction>(),
             LayerNames::of::<QuitAction>(),
@@ -146,6 +147,7 @@ impl KeyNames {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     pub main: Layer<Action>,
+    pub log: Layer<LogAction>,
     pub menu: Layer<MenuAction>,
     pub confirm: Layer<ConfirmAction>,
     pub quit_dialog: Layer<QuitAction>,
@@ -159,6 +161,7 @@ impl Keymap {
     pub fn build(names: &KeyNames) -> Result<Keymap, String> {
         let keymap = Keymap {
             main: Layer::build(&names.layer(Action::SECTION))?,
+            log: Layer::build(&names.layer(LogAction::SECTION))?,
             menu: Layer::build(&names.layer(MenuAction::SECTION))?,
             confirm: Layer::build(&names.layer(ConfirmAction::SECTION))?,
             quit_dialog: Layer::build(&names.layer(QuitAction::SECTION))?,
@@ -168,6 +171,11 @@ impl Keymap {
         if keymap.main.keys_for(Action::ForceQuit).is_empty() {
             let stuck: Vec<&str> = [
                 (keymap.main.keys_for(Action::Quit).is_empty(), "quit"),
+                (
+                    keymap.log.keys_for(LogAction::Close).is_empty()
+                        && keymap.log.keys_for(LogAction::Quit).is_empty(),
+                    "log.close",
+                ),
                 (
                     keymap.menu.keys_for(MenuAction::Cancel).is_empty(),
                     "menu.cancel",
@@ -216,6 +224,7 @@ impl Keymap {
         }
         vec![
             section(&self.main),
+            section(&self.log),
             section(&self.menu),
             section(&self.confirm),
             section(&self.quit_dialog),

@@ -109,6 +109,17 @@ impl EventSource {
         Ok((source, snapshot))
     }
 
+    /// The kernel's events only. `Err` is the notice that says why they are refused, and what
+    /// scans every `options.interval` (the caller's own) miss.
+    pub fn open_kernel(options: &SourceOptions) -> Result<(EventSource, Snapshot), Box<ProcEvent>> {
+        let start = Clock::read().now();
+        let notice = |text| Box::new(ProcEvent::notice(start, Source::Scan, text));
+        let connector = Connector::open(options.receive_buffer)
+            .map_err(|err| notice(scans_notice(options.interval, Some(&err))))?;
+        EventSource::from_kernel(connector, options, start)
+            .map_err(|err| notice(format!("cannot read /proc for process events: {err}")))
+    }
+
     fn from_kernel(
         connector: Connector,
         options: &SourceOptions,

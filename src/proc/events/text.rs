@@ -60,7 +60,12 @@ impl ProcEvent {
                 status,
                 lifetime_ns,
             } => {
-                exit(&mut out, task, status.as_ref(), *lifetime_ns, self.source);
+                out.push_str(&exit_sentence(
+                    task,
+                    status.as_ref(),
+                    *lifetime_ns,
+                    self.source,
+                ));
                 if let Some(p) = parent.filter(|_| !task.is_thread()) {
                     let _ = write!(out, "; parent {}", ref_who(p));
                 }
@@ -104,13 +109,14 @@ impl ProcEvent {
     }
 }
 
-fn exit(
-    out: &mut String,
+/// How `task` ended and after how long, e.g. "4712 (true) exited with code 0 after 1.2 ms".
+pub fn exit_sentence(
     task: &Task,
     status: Option<&ExitStatus>,
     lifetime_ns: Option<u64>,
     source: Source,
-) {
+) -> String {
+    let mut out = String::with_capacity(64);
     if task.is_thread() {
         let _ = write!(
             out,
@@ -145,6 +151,7 @@ fn exit(
         };
         let _ = write!(out, "{within} {}", duration(ns));
     }
+    out
 }
 
 /// A command line cut to what one line can hold (JSON keeps all of it).
@@ -157,7 +164,7 @@ fn shortened(cmdline: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// "4712 (true)", or "4712" when the name is not known.
-fn who(pid: Pid, name: &str) -> String {
+pub fn who(pid: Pid, name: &str) -> String {
     if name.is_empty() {
         pid.to_string()
     } else {

@@ -17,14 +17,20 @@ pub(super) const FD_RESERVE: u64 = 256;
 pub(super) const FD_SHED: usize = 32;
 
 impl Scanner {
-    /// Runs `open`; if it fails for want of file descriptors, closes some kept `stat` files, lowers
-    /// the budget for good, and tries once more. Past the budget, scans are slower, never partial.
+    /// Runs `open`; if it fails for want of file descriptors, gives back the files read ahead
+    /// and some kept `stat` files, lowers the budget for good, and tries once more. Past the
+    /// budget, scans are slower, never partial.
     pub(super) fn retry_on_fd_exhaustion<T>(
         &mut self,
         mut open: impl FnMut() -> io::Result<T>,
     ) -> io::Result<T> {
         match open() {
-            Err(err) if is_fd_exhaustion(&err) && self.open_files > 0 => {
+            Err(err)
+                if is_fd_exhaustion(&err)
+                    && (self.open_files > 0 || !self.read_ahead.is_empty()) =>
+            {
+                // What was read ahead is read again the ordinary way, one file at a time.
+                self.read_ahead = Default::default();
                 self.shed_files();
                 open()
             }
@@ -33,6 +39,7 @@ impl Scanner {
     }
 
     pub(super) fn shed_files(&mut self) {
+        self.shed_in_scan = true;
         self.open_budget = self.open_files.saturating_sub(FD_SHED);
         for entry in self.entries.values_mut() {
             if self.open_files <= self.open_budget {
@@ -54,16 +61,18 @@ impl Entry {
 /// Grows the descriptor table to hold the kept files of the processes there are now. Call it while
 /// brood is single-threaded: once threads share the table, every doubling of it waits for an RCU
 /// grace period, which made a first scan of 2 000 processes a third slower.
-pub fn reserve_descriptors() {
-    let budget = raise_fd_limit();
+/// Returns how many files brood may have open at once.
+pub fn reserve_descriptors() -> u64 {
+    let limit = raise_fd_limit();
+    let budget = budget(limit);
     // The 4th field of /proc/loadavg, "running/total", counts every task (threads too): an upper
     // bound of the processes, one read away, where listing /proc takes milliseconds.
     let Ok(loadavg) = File::open("/proc/loadavg") else {
-        return;
+        return limit;
     };
     let mut buf = [0u8; 128];
     let Ok(len) = loadavg.read_at(&mut buf, 0) else {
-        return;
+        return limit;
     };
     let tasks = buf[..len]
         .split(|&b| b == b' ')
@@ -77,7 +86,7 @@ pub fn reserve_descriptors() {
         .min(budget)
         .min(1 << 16);
     let Ok(wanted) = libc::c_int::try_from(wanted) else {
-        return;
+        return limit;
     };
     // SAFETY: copies a descriptor we own to the lowest free number ≥ `wanted` (never one in use)
     // and closes the copy; only the table's size remains.
@@ -87,21 +96,26 @@ pub fn reserve_descriptors() {
             libc::close(copy);
         }
     }
+    limit
 }
 
-/// Raises the soft RLIMIT_NOFILE to the hard limit and returns how many files may stay open.
-pub(super) fn raise_fd_limit() -> usize {
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the limit now in force.
+pub(super) fn raise_fd_limit() -> u64 {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return 0;
     };
     let wanted = hard.min(1 << 20);
-    let soft = if wanted > soft && setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).is_ok() {
+    if wanted > soft && setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).is_ok() {
         wanted
     } else {
         soft
-    };
-    usize::try_from(soft.saturating_sub(FD_RESERVE)).unwrap_or(0)
+    }
+}
+
+/// How many files the scanner may keep open under a descriptor `limit`.
+pub(super) fn budget(limit: u64) -> usize {
+    usize::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(0)
 }
 
 pub(super) fn is_fd_exhaustion(err: &io::Error) -> bool {

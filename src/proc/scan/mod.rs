@@ -36,7 +36,6 @@ use super::{Identity, Pid, PidMap, ProcInfo, Snapshot, State, TaskKind};
 use budget::raise_fd_limit;
 pub use budget::reserve_descriptors;
 use read::read_uptime;
-use read_ahead::Opened;
 
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
@@ -71,6 +70,19 @@ pub enum ScanError {
 
 /// Room for one getdents64 batch: about 2 000 /proc entries.
 const DIR_BUF_BYTES: usize = 64 * 1024;
+
+/// A stat file opened in this scan (none was kept, or the kept one was stale).
+struct Opened {
+    pub file: File,
+    pub read_ahead: Option<ReadAhead>,
+}
+
+/// What a first read of a process needs, read ahead with its stat file.
+struct ReadAhead {
+    pub stat: Vec<u8>,
+    pub uid: Option<u32>,
+    pub cmdline: Option<String>,
+}
 
 /// What the scanner remembers about one task between scans. What it last read of the task is
 /// in the last snapshot, which the UI holds too: one copy of it, not two.
@@ -118,11 +130,15 @@ pub struct Scanner {
     read_ahead: PidMap<Opened>,
     /// The processes of the last scan, shared with the snapshot handed out.
     last: Arc<Vec<ProcInfo>>,
+    /// Kept files were given back for want of descriptors in the scan under way.
+    shed_in_scan: bool,
 }
 
 impl Scanner {
     pub fn new(options: ScanOptions) -> Scanner {
-        let open_budget = options.max_open_files.unwrap_or_else(raise_fd_limit);
+        let open_budget = options
+            .max_open_files
+            .unwrap_or_else(|| budget::budget(raise_fd_limit()));
         Scanner {
             options,
             entries: PidMap::default(),
@@ -142,6 +158,7 @@ impl Scanner {
             quiet: Vec::new(),
             read_ahead: PidMap::default(),
             last: Arc::default(),
+            shed_in_scan: false,
         }
     }
 
@@ -225,6 +242,7 @@ impl Scanner {
             procs: Arc::clone(&self.last),
             uptime_secs,
             ticks_per_sec: self.ticks_per_sec,
+            descriptors_short: std::mem::take(&mut self.shed_in_scan),
         })
     }
 

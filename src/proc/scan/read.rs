@@ -8,8 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::budget::is_fd_exhaustion;
-use super::read_ahead::Opened;
-use super::{Entry, Scanner};
+use super::{Entry, Opened, Scanner};
 use crate::proc::stat::{PF_KTHREAD, StatFields, parse_stat};
 use crate::proc::text::{MAX_CMDLINE_CHARS, cmdline_from_raw, sanitize};
 use crate::proc::{Identity, Pid, ProcInfo, State, TaskKind};

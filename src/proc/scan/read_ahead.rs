@@ -4,21 +4,9 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+use super::budget::is_fd_exhaustion;
 use super::read::{read_cmdline, read_uid};
-use super::{Pid, Scanner};
-
-/// A stat file opened in this scan (none was kept, or the kept one was stale).
-pub(super) struct Opened {
-    pub file: File,
-    pub read_ahead: Option<ReadAhead>,
-}
-
-/// What a first read of a process needs, read ahead with its stat file.
-pub(super) struct ReadAhead {
-    pub stat: Vec<u8>,
-    pub uid: Option<u32>,
-    pub cmdline: Option<String>,
-}
+use super::{Opened, Pid, ReadAhead, Scanner};
 
 /// New processes at least this many (a first scan) are read ahead on two threads.
 pub(super) const READ_AHEAD_FROM: usize = 256;
@@ -66,11 +54,18 @@ fn read_ahead(pids: &[Pid]) -> Vec<(Pid, Opened)> {
     let mut path = String::new();
     let mut buf = vec![0; 1024];
     let mut raw = Vec::new();
+    let mut out_of_descriptors = false;
     pids.iter()
         .filter_map(|&pid| {
+            if out_of_descriptors {
+                return None;
+            }
             path.clear();
             let _ = write!(path, "/proc/{pid}/stat");
-            let file = File::open(&path).ok()?;
+            // Out of descriptors: the rest is left to the pass, which reads one file at a time.
+            let file = File::open(&path)
+                .inspect_err(|err| out_of_descriptors = is_fd_exhaustion(err))
+                .ok()?;
             let len = loop {
                 let len = file.read_at(&mut buf, 0).ok().filter(|&len| len > 0)?;
                 if len < buf.len() {

@@ -243,7 +243,7 @@ fn descriptor_table_of_a_fresh_process() {
         })
         .count();
     reserve_descriptors();
-    let wanted = (processes * 2).min(raise_fd_limit());
+    let wanted = (processes * 2).min(super::budget::budget(raise_fd_limit()));
     assert!(
         table_size() >= wanted,
         "{} slots for {processes} processes",

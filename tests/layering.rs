@@ -1,0 +1,220 @@
+//! The shape of the code, kept: layers point one way, no two files of a module lean on each
+//! other in a circle, and every `unsafe` says why it is sound.
+//! Read from the sources themselves, so a change that breaks the shape fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// A module path (`["proc", "scan", "read"]`) and its source, for every file under src/.
+fn sources() -> BTreeMap<Vec<String>, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = BTreeMap::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src/ is readable").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                found.insert(module_of(&root, &path), text);
+            }
+        }
+    }
+    found
+}
+
+fn module_of(root: &Path, file: &Path) -> Vec<String> {
+    let relative: PathBuf = file
+        .strip_prefix(root)
+        .expect("under src/")
+        .with_extension("");
+    let mut parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The text without a trailing `#[cfg(test)] mod tests { … }` (tests may reach anywhere).
+fn product_code(text: &str) -> &str {
+    text.find("#[cfg(test)]\nmod tests {")
+        .map_or(text, |at| &text[..at])
+}
+
+/// Every `crate::…` and `super::…` path in `text`, as the module it names (the longest prefix
+/// that is a module), seen from module `from`.
+fn modules_named(
+    from: &[String],
+    text: &str,
+    modules: &BTreeSet<Vec<String>>,
+) -> BTreeSet<Vec<String>> {
+    let mut named = BTreeSet::new();
+    let bytes = text.as_bytes();
+    for start in ["crate::", "super::"] {
+        let mut at = 0;
+        while let Some(found) = text[at..].find(start) {
+            let begin = at + found;
+            at = begin + start.len();
+            let preceded =
+                begin > 0 && (bytes[begin - 1].is_ascii_alphanumeric() || bytes[begin - 1] == b'_');
+            if preceded {
+                continue;
+            }
+            let path: String = text[begin..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let mut segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+            let mut base: Vec<String> = if segments.first() == Some(&"crate") {
+                segments.remove(0);
+                Vec::new()
+            } else {
+                // `super` of a file is its parent module's parent: a file's own module is itself.
+                let mut base = from.to_vec();
+                while segments.first() == Some(&"super") {
+                    segments.remove(0);
+                    base.pop();
+                }
+                base
+            };
+            let mut target = None;
+            for len in (1..=segments.len()).rev() {
+                let mut candidate = base.clone();
+                candidate.extend(segments[..len].iter().map(|s| s.to_string()));
+                if modules.contains(&candidate) {
+                    target = Some(candidate);
+                    break;
+                }
+            }
+            if let Some(target) =
+                target.or_else(|| (!base.is_empty()).then(|| std::mem::take(&mut base)))
+            {
+                named.insert(target);
+            }
+        }
+    }
+    named
+}
+
+/// Which top-level modules each may name: the layers, lowest first.
+fn allowed(top: &str) -> &'static [&'static str] {
+    match top {
+        "proc" | "signals" => &["proc", "signals"],
+        "lab" => &["proc", "signals", "lab"],
+        "history" => &["proc", "signals", "history"],
+        "message" => &["proc", "signals", "lab", "history", "message"],
+        "app" => &["proc", "signals", "lab", "history", "message", "app"],
+        "ui" => &["proc", "signals", "lab", "history", "message", "app", "ui"],
+        // The edges main calls: each on the process model, with its command-line arguments.
+        "snapshot" => &["proc", "signals", "cli", "snapshot"],
+        "exporter" => &["proc", "signals", "cli", "exporter"],
+        "events_cli" => &["proc", "signals", "cli", "events_cli"],
+        "cli" => &["lab", "cli"],
+        // `brood --man`: the options (cli), and keys, states, badges and scenarios from their code.
+        "man" => &["proc", "signals", "lab", "app", "cli", "man"],
+        "config" => &["app", "config"],
+        "runtime" => &[
+            "proc", "signals", "lab", "history", "message", "app", "ui", "cli", "config", "runtime",
+        ],
+        _ => &[],
+    }
+}
+
+#[test]
+fn layers_point_one_way() {
+    let sources = sources();
+    let modules: BTreeSet<Vec<String>> = sources.keys().cloned().collect();
+    let mut wrong = Vec::new();
+    for (module, text) in &sources {
+        let Some(top) = module.first() else {
+            continue; // lib.rs and main.rs wire everything together
+        };
+        for named in modules_named(module, product_code(text), &modules) {
+            let Some(target) = named.first() else {
+                continue;
+            };
+            if !allowed(top).contains(&target.as_str()) {
+                wrong.push(format!("{} names {}", module.join("::"), named.join("::")));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "a lower layer names a higher one:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn no_files_of_a_module_lean_on_each_other_in_a_circle() {
+    let sources = sources();
+    let modules: BTreeSet<Vec<String>> = sources.keys().cloned().collect();
+    // Edges between siblings only: a parent and its children depend on each other by nature.
+    let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for (module, text) in &sources {
+        for named in modules_named(module, product_code(text), &modules) {
+            let siblings = !module.is_empty()
+                && named.len() == module.len()
+                && named[..named.len() - 1] == module[..module.len() - 1];
+            if siblings && &named != module {
+                edges.entry(module.clone()).or_default().insert(named);
+            }
+        }
+    }
+    // Depth-first search for a way back to where it started.
+    for start in edges.keys() {
+        let mut stack = vec![(start.clone(), vec![start.clone()])];
+        let mut seen = BTreeSet::new();
+        while let Some((at, path)) = stack.pop() {
+            for next in edges.get(&at).into_iter().flatten() {
+                if next == start {
+                    let circle: Vec<String> = path.iter().map(|m| m.join("::")).collect();
+                    panic!("a circle: {} -> {}", circle.join(" -> "), start.join("::"));
+                }
+                if seen.insert(next.clone()) {
+                    let mut longer = path.clone();
+                    longer.push(next.clone());
+                    stack.push((next.clone(), longer));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_unsafe_block_says_why_it_is_sound() {
+    let mut unexplained = Vec::new();
+    for (module, text) in sources() {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            let opens_unsafe = code.contains("unsafe {")
+                || code.contains("unsafe fn ")
+                || code.contains("unsafe impl");
+            if !opens_unsafe {
+                continue;
+            }
+            // The reason is on the comment lines just above (or on the line itself).
+            let explained = lines[..=i]
+                .iter()
+                .rev()
+                .take(6)
+                .any(|l| l.contains("SAFETY:"));
+            if !explained {
+                unexplained.push(format!("{}:{}: {}", module.join("::"), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        unexplained.is_empty(),
+        "unsafe without a SAFETY comment:\n{}",
+        unexplained.join("\n")
+    );
+}
