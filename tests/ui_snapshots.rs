@@ -546,3 +546,23 @@ fn the_wchan_column_says_why_each_process_sleeps() {
     row_of(&terminal, "      1 S poll        init");
     row_of(&terminal, "   4010 S a_kernel_…  └─ left-behind");
 }
+
+/// A status message longer than the screen is cut with a mark, never silently.
+#[test]
+fn a_status_message_too_long_for_the_line_ends_in_a_cut_mark() {
+    use brood::message::{Outcome, SignalScope, Target};
+    let mut app = app(false);
+    let zombie = Target::of(app.proc_by_pid(4001).expect("the zombie worker"));
+    app.update(Event::Done(Outcome::Signalled {
+        signal: nix::sys::signal::Signal::SIGKILL,
+        scope: SignalScope::Process,
+        results: vec![(zombie, Ok(()))],
+    }));
+    let terminal = render(&app, 80, 16);
+    let footer = row_text(&terminal, 15);
+    assert!(
+        footer.starts_with(" sent SIGKILL to 4001 (worker), which changes nothing")
+            && footer.ends_with('…'),
+        "{footer:?}"
+    );
+}

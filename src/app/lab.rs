@@ -166,8 +166,9 @@ impl App {
             if let Some(parent) = parent.as_ref().filter(|p| self.is_lab(p)) {
                 return self.lab_request(parent.id, Request::Reap(proc.pid()));
             }
+            // Told in the log too: the whole advice, which a narrow status line cuts.
             let advice = self.who_reaps(proc);
-            self.set_status(Severity::Error, format!("zombie {}: {advice}", proc.pid()));
+            self.tell(Severity::Error, format!("zombie {}: {advice}", proc.pid()));
             return Vec::new();
         }
         if proc.pid() == self.self_pid {
@@ -207,16 +208,14 @@ impl App {
         let named = Target::of(parent);
         if parent.pid() == self.self_pid {
             let auto = self.keymap.main.first(Action::AutoReap);
-            return format!(
-                "brood is its parent: {wait_key} reaps it ({auto} reaps every one at once)"
-            );
+            return format!("brood is its parent: {wait_key} reaps it ({auto}: every one at once)");
         }
         if self.is_lab(parent) {
             return format!("its parent {named} is a lab process: {wait_key} makes it reap it");
         }
         if parent.pid() == 1 {
             return format!(
-                "its parent is PID 1 ({}), which reaps the zombies it adopts by itself: a full init at once, the PID 1 of a container or sandbox when it gets round to it (seconds, or never if it does not reap). Nothing to do but wait",
+                "its parent is PID 1 ({}), which reaps adopted zombies itself: a full init at once, a container's or sandbox's PID 1 when it gets round to it (seconds, or never). Nothing to do but wait",
                 parent.name
             );
         }
@@ -224,7 +223,7 @@ impl App {
         if may_signal {
             let signal_key = self.keymap.main.first(Action::SignalMenu);
             format!(
-                "only its parent {named} can reap it, and brood cannot make another program wait. Wait for it, or end the parent ({signal_key} on its row): the zombie's adopter (PID 1 or a subreaper) then reaps it"
+                "only its parent {named} can reap it; brood cannot make it wait. Wait, or end the parent ({signal_key} on its row) and its adopter reaps it"
             )
         } else {
             format!(
