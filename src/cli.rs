@@ -22,7 +22,7 @@ pub struct Cli {
     pub no_color: bool,
 
     /// Start a scenario at once (S opens the menu later), e.g. zombie, orphan, pipe, deadlock-flock
-    #[arg(long, value_name = "NAME", value_parser = parse_scenario)]
+    #[arg(long, value_name = "NAME", value_parser = ScenarioName)]
     pub scenario: Option<ScenarioId>,
 
     /// Show only this process and its descendants
@@ -149,8 +149,38 @@ pub enum SnapshotFormat {
     Json,
 }
 
-fn parse_scenario(text: &str) -> Result<ScenarioId, String> {
-    text.parse()
+/// A scenario's name: parsed into its id, and listed with its title for completion scripts,
+/// `--help` and the man page.
+#[derive(Debug, Clone, Copy)]
+struct ScenarioName;
+
+impl clap::builder::TypedValueParser for ScenarioName {
+    type Value = ScenarioId;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ScenarioId, clap::Error> {
+        let text = value.to_string_lossy();
+        // One line that names every scenario: `main` shows clap's first line only.
+        text.parse().map_err(|why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("invalid value '{text}' for '--scenario <NAME>': {why}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(ScenarioId::ALL.into_iter().map(|id| {
+            clap::builder::PossibleValue::new(id.name()).help(id.title())
+        })))
+    }
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -192,14 +222,6 @@ impl Cli {
         let mut out = Vec::new();
         clap_complete::generate(shell, &mut Cli::command(), "brood", &mut out);
         out
-    }
-
-    /// The man page (roff), generated from this definition.
-    pub fn man_page() -> std::io::Result<Vec<u8>> {
-        use clap::CommandFactory;
-        let mut out = Vec::new();
-        clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-        Ok(out)
     }
 
     /// Colour is on unless `--no-color` or a non-empty NO_COLOR (see no-color.org) says otherwise.
@@ -363,13 +385,27 @@ mod tests {
     }
 
     #[test]
-    fn completions_and_man_page_come_from_the_definition() {
+    fn completions_come_from_the_definition() {
         let bash = String::from_utf8(Cli::completion_script(clap_complete::Shell::Bash)).unwrap();
         assert!(bash.contains("--filter") && bash.contains("--no-mouse"));
-        let man = String::from_utf8(Cli::man_page().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn every_shell_completes_the_scenario_names() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let script = String::from_utf8(Cli::completion_script(shell)).unwrap();
+            for id in ScenarioId::ALL {
+                assert!(script.contains(id.name()), "{shell}: {}", id.name());
+            }
+        }
+        let fish = String::from_utf8(Cli::completion_script(clap_complete::Shell::Fish)).unwrap();
         assert!(
-            man.contains(".TH brood") && man.contains("\\-\\-print\\-config"),
-            "{man}"
+            fish.contains(ScenarioId::Zombie.title()),
+            "each name comes with its title"
         );
     }
 }

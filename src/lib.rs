@@ -3,7 +3,7 @@
 //! Layers, lowest first; each may use the ones before it, never one after (a test keeps it so):
 //! `proc` and `signals` (the process model), `lab` (processes brood owns), `message` (what
 //! crosses a boundary), `app` (every decision), `ui` (drawing), `runtime` (threads, terminal,
-//! side effects); `cli`, `config`, `snapshot` and `exporter` are the edges `main` calls.
+//! side effects); `cli`, `man`, `config`, `snapshot` and `exporter` are the edges `main` calls.
 
 pub mod app;
 pub mod cli;
@@ -12,6 +12,7 @@ pub mod events_cli;
 pub mod exporter;
 pub mod history;
 pub mod lab;
+pub mod man;
 pub mod message;
 pub mod proc;
 pub mod runtime;

@@ -2,7 +2,8 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use brood::cli::{Cli, Command, ExporterArgs, SnapshotArgs, SnapshotFormat};
-use brood::proc::scan::{ScanOptions, Scanner};
+use brood::proc::ipc::{find_deadlocks, read_ipc};
+use brood::proc::scan::{ScanOptions, Scanner, Tracers};
 use clap::Parser;
 use clap::error::ErrorKind;
 
@@ -99,6 +100,7 @@ fn snapshot(args: &SnapshotArgs) -> ExitCode {
     // One scan keeps nothing for a next one: read each stat file and close it at once.
     let options = ScanOptions {
         max_open_files: Some(0),
+        tracers: Tracers::Every,
         ..ScanOptions::default()
     };
     let snapshot = match Scanner::new(options).scan() {
@@ -112,9 +114,11 @@ fn snapshot(args: &SnapshotArgs) -> ExitCode {
         root: args.pid,
         kernel_threads: args.kernel_threads,
     };
+    // The deadlock badge needs the wait channels and descriptors of the blocked processes.
+    let deadlocks = find_deadlocks(&read_ipc(&snapshot, false).waits());
     let output = match args.format {
-        SnapshotFormat::Text => brood::snapshot::text(&snapshot, &options),
-        SnapshotFormat::Json => brood::snapshot::json(&snapshot, &options),
+        SnapshotFormat::Text => brood::snapshot::text(&snapshot, &deadlocks, &options),
+        SnapshotFormat::Json => brood::snapshot::json(&snapshot, &deadlocks, &options),
     };
     let output = match output {
         Ok(output) => output,
@@ -155,7 +159,7 @@ fn print_and_exit(cli: &Cli) -> Option<ExitCode> {
     let text = if let Some(shell) = cli.completions {
         Cli::completion_script(shell)
     } else if cli.man {
-        match Cli::man_page() {
+        match brood::man::page() {
             Ok(page) => page,
             Err(err) => {
                 let _ = writeln!(

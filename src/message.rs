@@ -74,6 +74,9 @@ pub enum CollectorCommand {
     Inspect(Option<Identity>),
     /// Read IPC links every scan (a view shows them) instead of only on the slow cadence.
     IpcLinks(bool),
+    /// Read wait channels every scan (the table shows or sorts by them) instead of only on the
+    /// slow cadence.
+    WaitChannels(bool),
     Stop,
 }
 

@@ -1,15 +1,18 @@
 //! `brood snapshot`: one scan printed as an indented tree or as JSON, for scripts and pipes.
-//! Pure: a [`Snapshot`] in, a `String` out. Scanning and writing to stdout belong to `main`; the
-//! tree is the TUI's own ([`build_rows`]), so both show the same parents and the same order.
+//! Pure: a [`Snapshot`] (and the deadlocks found in it) in, a `String` out. Scanning and writing
+//! to stdout belong to `main`; the tree is the TUI's own ([`build_rows`]) and so are the badges
+//! ([`crate::proc::badges`]), so both show the same parents, order and words.
 
 use std::collections::HashSet;
 use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::proc::lifecycle::is_probable_orphan;
+use crate::proc::badges::{Badge, Known};
+use crate::proc::ipc::Deadlock;
+use crate::proc::lifecycle::{Lifecycle, Marks};
 use crate::proc::tree::{Row, TreeOptions, build_rows, by_pid};
-use crate::proc::{Pid, ProcInfo, Snapshot, State, TaskKind};
+use crate::proc::{Identity, Pid, PidIndex, Snapshot, State, TaskKind};
 
 /// What to print.
 #[derive(Debug, Clone, Copy, Default)]
@@ -64,16 +67,22 @@ pub struct Record<'a> {
     /// User plus system CPU time so far.
     pub cpu_time_secs: f64,
     pub threads: i64,
-    /// Any of `zombie`, `stopped`, `traced`, `orphan?`.
+    /// Any of `zombie`, `stopped`, `traced`, `orphan?`, `deadlock` (the words of the text
+    /// output's badges).
     pub badges: Vec<&'static str>,
     /// PIDs of the children printed with it.
     pub children: Vec<Pid>,
 }
 
-/// The indented tree: `PID STATE  guides command [badges]`, one process a line, no colour.
-pub fn text(snapshot: &Snapshot, options: &Options) -> Result<String, SnapshotError> {
+/// The indented tree, one process a line, no colour: `PID STATE  guides name [badges] arguments`,
+/// as the TUI's rows read.
+pub fn text(
+    snapshot: &Snapshot,
+    deadlocks: &[Deadlock],
+    options: &Options,
+) -> Result<String, SnapshotError> {
     let rows = selected_rows(snapshot, options)?;
-    let by_pid = snapshot.index_by_pid();
+    let seen = Seen::new(snapshot, deadlocks);
     let mut out = String::with_capacity(rows.len() * 64);
     // For each level above the current row: does that ancestor have siblings still to come?
     let mut open: Vec<bool> = Vec::new();
@@ -89,15 +98,18 @@ pub fn text(snapshot: &Snapshot, options: &Options) -> Result<String, SnapshotEr
             out.push_str(if row.is_last { "└─ " } else { "├─ " });
             open.push(!row.is_last);
         }
-        match (proc.kind, proc.cmdline.is_empty()) {
-            (TaskKind::KernelThread, _) => {
-                let _ = write!(out, "[{}]", proc.name);
-            }
-            (_, true) => out.push_str(&proc.name),
-            (_, false) => out.push_str(&proc.cmdline),
+        if proc.kind == TaskKind::KernelThread {
+            let _ = write!(out, "[{}]", proc.name);
+        } else {
+            out.push_str(&proc.name);
         }
-        for badge in badges(proc, parent_of(snapshot, &by_pid, proc)) {
-            let _ = write!(out, " [{badge}]");
+        for badge in seen.badges(snapshot, row.proc_index) {
+            let _ = write!(out, " {}", badge.text);
+        }
+        if proc.state == State::Zombie {
+            out.push_str(" <defunct>");
+        } else if let Some(args) = proc.arguments() {
+            let _ = write!(out, " {args}");
         }
         out.push('\n');
     }
@@ -105,9 +117,13 @@ pub fn text(snapshot: &Snapshot, options: &Options) -> Result<String, SnapshotEr
 }
 
 /// A JSON array of [`Record`]s in tree order, one object a line.
-pub fn json(snapshot: &Snapshot, options: &Options) -> Result<String, SnapshotError> {
+pub fn json(
+    snapshot: &Snapshot,
+    deadlocks: &[Deadlock],
+    options: &Options,
+) -> Result<String, SnapshotError> {
     let rows = selected_rows(snapshot, options)?;
-    let by_pid = snapshot.index_by_pid();
+    let seen = Seen::new(snapshot, deadlocks);
     let mut children: Vec<Vec<Pid>> = vec![Vec::new(); rows.len()];
     for row in &rows {
         if let Some(parent) = row.parent_row {
@@ -131,7 +147,11 @@ pub fn json(snapshot: &Snapshot, options: &Options) -> Result<String, SnapshotEr
             rss_bytes: proc.rss_bytes,
             cpu_time_secs: proc.cpu_ticks as f64 / ticks,
             threads: proc.threads,
-            badges: badges(proc, parent_of(snapshot, &by_pid, proc)),
+            badges: seen
+                .badges(snapshot, row.proc_index)
+                .iter()
+                .map(|b| b.kind.key())
+                .collect(),
             children,
         };
         out.push_str(if i == 0 { "\n" } else { ",\n" });
@@ -144,28 +164,40 @@ pub fn json(snapshot: &Snapshot, options: &Options) -> Result<String, SnapshotEr
     Ok(out)
 }
 
-/// Word badges, the same words the TUI shows. A single scan cannot have seen a reparenting, so
-/// an orphan is always the labelled guess.
-pub fn badges(proc: &ProcInfo, parent: Option<&ProcInfo>) -> Vec<&'static str> {
-    let mut badges = Vec::new();
-    match proc.state {
-        State::Zombie => badges.push("zombie"),
-        State::Stopped => badges.push("stopped"),
-        State::Traced => badges.push("traced"),
-        _ => {}
-    }
-    if is_probable_orphan(proc, parent) {
-        badges.push("orphan?");
-    }
-    badges
+/// What one scan tells beyond each process's own row. A single scan cannot have seen a
+/// reparenting or a death: an orphan is always the labelled guess, and a zombie's age unknown.
+struct Seen {
+    marks: Vec<Marks>,
+    by_pid: PidIndex,
+    deadlocked: HashSet<Identity>,
 }
 
-fn parent_of<'a>(
-    snapshot: &'a Snapshot,
-    by_pid: &crate::proc::PidIndex,
-    proc: &ProcInfo,
-) -> Option<&'a ProcInfo> {
-    by_pid.get(proc.ppid).map(|i| &snapshot.procs[i])
+impl Seen {
+    fn new(snapshot: &Snapshot, deadlocks: &[Deadlock]) -> Seen {
+        let by_pid = snapshot.index_by_pid();
+        let mut lifecycle = Lifecycle::default();
+        lifecycle.observe(snapshot);
+        Seen {
+            marks: lifecycle.marks(snapshot, &by_pid),
+            by_pid,
+            deadlocked: deadlocks.iter().flat_map(Deadlock::members).collect(),
+        }
+    }
+
+    /// The badges of the process at `index` in `snapshot`, worded as on the screen.
+    fn badges(&self, snapshot: &Snapshot, index: usize) -> Vec<Badge> {
+        let proc = &snapshot.procs[index];
+        let known = Known {
+            marks: self.marks.get(index).copied().unwrap_or_default(),
+            tracer_name: proc
+                .tracer
+                .and_then(|t| self.by_pid.get(t))
+                .map(|i| &*snapshot.procs[i].name),
+            in_deadlock: self.deadlocked.contains(&proc.id),
+            ..Known::default()
+        };
+        crate::proc::badges::badges(proc, &known)
+    }
 }
 
 /// The rows to print: the whole forest, or the subtree under `options.root` with depths and
@@ -217,7 +249,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::proc::Identity;
+    use crate::proc::{Identity, ProcInfo};
 
     fn task(pid: Pid, ppid: Pid, state: char, cmdline: &str) -> ProcInfo {
         let name = cmdline.split(' ').next().unwrap_or_default();
@@ -255,10 +287,14 @@ mod tests {
         }
     }
 
-    /// init ─┬─ shell ─┬─ zombie, stopped; init ─ daemon (another session, not a leader: orphan?)
+    /// init ─┬─ shell ─┬─ zombie, stopped, python (traced by the shell while it sleeps);
+    /// init ─ daemon (another session, not a leader: orphan?)
     fn sample() -> Snapshot {
         let mut daemon = task(40, 1, 'S', "daemon --fork");
         daemon.session = 30;
+        let mut python = task(13, 10, 'S', "/usr/bin/python3 -u app.py");
+        python.name = Arc::from("python3");
+        python.tracer = Some(10);
         Snapshot {
             procs: std::sync::Arc::new(vec![
                 task(1, 0, 'S', "init"),
@@ -270,6 +306,7 @@ mod tests {
                     ..task(11, 10, 'Z', "true")
                 },
                 task(12, 10, 'T', "sleep 60"),
+                python,
                 daemon,
             ]),
             uptime_secs: 5000.0,
@@ -278,16 +315,29 @@ mod tests {
         }
     }
 
+    /// The stopped sleep and the daemon, each waiting for the other's pipe.
+    fn deadlock() -> Deadlock {
+        use crate::proc::ipc::WaitReason;
+        let (sleep, daemon) = (sample().procs[5].id, sample().procs[7].id);
+        Deadlock {
+            cycle: vec![
+                (sleep, WaitReason::PipeRead(1), daemon),
+                (daemon, WaitReason::PipeRead(2), sleep),
+            ],
+        }
+    }
+
     #[test]
-    fn text_is_an_indented_tree_with_states_and_badges() {
-        let out = text(&sample(), &Options::default()).unwrap();
+    fn text_shows_names_states_and_the_screens_badges() {
+        let out = text(&sample(), &[deadlock()], &Options::default()).unwrap();
         assert_eq!(
             out,
             "      1 S  init\n\
              \x20    10 S  ├─ sh -l\n\
-             \x20    11 Z  │  ├─ true [zombie]\n\
-             \x20    12 T  │  └─ sleep 60 [stopped]\n\
-             \x20    40 S  └─ daemon --fork [orphan?]\n"
+             \x20    11 Z  │  ├─ true [zombie, parent 10] <defunct>\n\
+             \x20    12 T  │  ├─ sleep [stopped] [deadlock] 60\n\
+             \x20    13 S  │  └─ python3 [traced by 10 sh] -u app.py\n\
+             \x20    40 S  └─ daemon [orphan?] [deadlock] --fork\n"
         );
     }
 
@@ -297,7 +347,7 @@ mod tests {
             kernel_threads: true,
             ..Options::default()
         };
-        let out = text(&sample(), &shown).unwrap();
+        let out = text(&sample(), &[], &shown).unwrap();
         assert!(out.contains("      2 I  [kthreadd]\n"), "{out}");
         assert!(out.contains("└─ [kworker/0:1]"), "{out}");
 
@@ -306,7 +356,7 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(
-            text(&sample(), &rooted).unwrap(),
+            text(&sample(), &[], &rooted).unwrap(),
             "      2 I  [kthreadd]\n      3 I  └─ [kworker/0:1]\n"
         );
     }
@@ -318,15 +368,15 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(
-            text(&sample(), &rooted).unwrap(),
-            "     10 S  sh -l\n     11 Z  ├─ true [zombie]\n     12 T  └─ sleep 60 [stopped]\n"
+            text(&sample(), &[], &rooted).unwrap(),
+            "     10 S  sh -l\n     11 Z  ├─ true [zombie, parent 10] <defunct>\n     12 T  ├─ sleep [stopped] 60\n     13 S  └─ python3 [traced by 10 sh] -u app.py\n"
         );
         let missing = Options {
             root: Some(999),
             ..Options::default()
         };
         assert_eq!(
-            text(&sample(), &missing),
+            text(&sample(), &[], &missing),
             Err(SnapshotError::NoSuchPid(999))
         );
     }
@@ -337,10 +387,10 @@ mod tests {
             root: Some(10),
             ..Options::default()
         };
-        let out = json(&sample(), &rooted).unwrap();
+        let out = json(&sample(), &[deadlock()], &rooted).unwrap();
         let value: serde_json::Value = serde_json::from_str(&out).unwrap();
         let procs = value.as_array().unwrap();
-        assert_eq!(procs.len(), 3);
+        assert_eq!(procs.len(), 4);
         let shell = &procs[0];
         // Each line is written in declaration order; a parsed object may sort its keys.
         let first_line = out.lines().nth(1).unwrap();
@@ -351,19 +401,25 @@ mod tests {
         assert!(positions.is_sorted(), "fields out of order: {first_line}");
         assert_eq!(shell.as_object().unwrap().len(), JSON_FIELDS.len());
         assert_eq!(shell["pid"], 10);
-        assert_eq!(shell["children"], serde_json::json!([11, 12]));
+        assert_eq!(shell["children"], serde_json::json!([11, 12, 13]));
         assert_eq!(shell["start_time"], 10.1);
         assert_eq!(shell["cpu_time_secs"], 2.5);
         assert_eq!(procs[1]["state"], "Z");
         assert_eq!(procs[1]["badges"], serde_json::json!(["zombie"]));
         assert_eq!(procs[2]["state"], "T");
         assert_eq!(procs[2]["cmdline"], "sleep 60");
+        assert_eq!(
+            procs[2]["badges"],
+            serde_json::json!(["stopped", "deadlock"])
+        );
+        assert_eq!(procs[3]["name"], "python3");
+        assert_eq!(procs[3]["badges"], serde_json::json!(["traced"]));
     }
 
     #[test]
     fn an_empty_selection_is_an_empty_array() {
         let empty = Snapshot::default();
-        assert_eq!(json(&empty, &Options::default()).unwrap(), "[]\n");
-        assert_eq!(text(&empty, &Options::default()).unwrap(), "");
+        assert_eq!(json(&empty, &[], &Options::default()).unwrap(), "[]\n");
+        assert_eq!(text(&empty, &[], &Options::default()).unwrap(), "");
     }
 }

@@ -248,17 +248,79 @@ fn no_color_keeps_the_tree_and_leaves_state_letters_uncoloured() {
     }
 }
 
+/// The colour a terminal is told to use for `color` (crossterm's SGR codes, read back by vt100).
+fn terminal_color(color: ratatui::style::Color) -> vt100::Color {
+    use ratatui::style::Color;
+    let named = [
+        Color::Black,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::Gray,
+        Color::DarkGray,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+        Color::White,
+    ];
+    match color {
+        Color::Reset => vt100::Color::Default,
+        Color::Indexed(index) => vt100::Color::Idx(index),
+        Color::Rgb(r, g, b) => vt100::Color::Rgb(r, g, b),
+        named_color => named
+            .iter()
+            .position(|&c| c == named_color)
+            .map_or(vt100::Color::Default, |i| vt100::Color::Idx(i as u8)),
+    }
+}
+
+/// Every state letter on screen (the selection bar aside) in the colour of its own state in the
+/// default theme, and the running brood and its sleeping neighbours in different colours: what
+/// a user reads at a glance.
 #[test]
-fn state_letters_are_coloured_by_default() {
+fn each_state_letter_has_its_states_colour_by_default() {
+    use brood::app::settings::ThemeName;
+    use brood::proc::State;
+    use brood::ui::theme::Theme;
+    let theme = Theme::new(ThemeName::Dark, true);
+    let expected = |letter: &str| {
+        let state = State::from_letter(letter.bytes().next().unwrap_or(b'?'));
+        terminal_color(theme.state(state).fg.unwrap_or_default())
+    };
     let brood = Brood::start_default();
     wait_for_tree(&brood);
-    brood.wait_for_screen(
+    let screen = brood.wait_for_screen(
         |screen| {
-            state_cells(screen)
-                .iter()
-                .any(|cell| cell.fgcolor() != vt100::Color::Default)
+            let col = state_column(screen);
+            let selected = selected_row(screen);
+            let letters: Vec<vt100::Cell> = table_rows(screen)
+                .filter(|&row| Some(row) != selected)
+                .filter_map(|row| screen.cell(row, col).cloned())
+                .filter(|cell| "RSDTtZIX".contains(cell.contents()) && cell.has_contents())
+                .collect();
+            letters.iter().any(|c| c.contents() == "S")
+                && letters
+                    .iter()
+                    .all(|c| c.fgcolor() == expected(c.contents()))
         },
         PATIENCE,
+    );
+    assert_ne!(
+        expected("R"),
+        expected("S"),
+        "running and sleeping read apart"
+    );
+    assert_ne!(
+        expected("S"),
+        vt100::Color::Default,
+        "{}",
+        screen.contents()
     );
 }
 

@@ -7,6 +7,8 @@ mod support;
 
 use std::time::Duration;
 
+use brood::lab::protocol::{Reply, Request};
+use brood::lab::socket_path;
 use brood::proc::State;
 use brood::proc::lookup::read_identity;
 use pty::{Brood, Key};
@@ -110,6 +112,7 @@ fn spawn_fork_exit_wait_signal_and_quit_leave_nothing_behind() {
     wait_until("the worker to be a zombie of brood", || {
         proc_state(worker).filter(|s| *s == (State::Zombie, brood_pid))
     });
+    // The quit dialog counts what brood's last scan saw: wait for the screen to show it too.
     brood.wait_for(
         |text| {
             text.lines()
@@ -295,15 +298,27 @@ fn leaving_a_stopped_lab_running_continues_it_first_on_request() {
     wait_until("the child to run again", || {
         proc_state(child).filter(|s| s.0 == State::Sleeping)
     });
-    // Orphaned, but with no member stopped: the kernel leaves the group alone.
-    std::thread::sleep(Duration::from_millis(300));
+    // Orphaned, but with no member stopped: the kernel leaves the group alone. Had it hung the
+    // group up, it would have done so as brood exited, before `wait_exit` returned, and neither
+    // could answer now (a pending SIGHUP kills before the process is back in user space).
     for pid in [worker, child] {
-        assert_eq!(
-            proc_state(pid).map(|s| s.0),
-            Some(State::Sleeping),
-            "{pid} lives on"
-        );
+        assert_eq!(answer_to_ping(pid), Some(Reply::Ok(pid)), "{pid} lives on");
     }
+}
+
+/// What lab process `pid` answers to a ping on its control socket, found through the run
+/// directory its command line names (`brood-lab __lab-worker DIR …`).
+fn answer_to_ping(pid: i32) -> Option<Reply> {
+    use std::io::{BufRead, BufReader, Write};
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let dir = cmdline.split(|&b| b == 0).nth(2)?;
+    let dir = std::path::Path::new(std::str::from_utf8(dir).ok()?);
+    let mut stream = std::os::unix::net::UnixStream::connect(socket_path(dir, pid)).ok()?;
+    stream.set_read_timeout(Some(PATIENCE)).ok()?;
+    writeln!(stream, "{}", Request::Ping).ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    Reply::parse(line.trim()).ok()
 }
 
 #[test]

@@ -165,6 +165,62 @@ fn hostile_names_are_escaped_and_the_tree_stays_aligned() {
     drop(dir);
 }
 
+/// A 5 000-character `argv[0]` before the arguments: the filter finds the process by an
+/// argument, the row shows the arguments after the name, and a row cut at the edge says so.
+#[test]
+fn a_huge_first_argument_hides_neither_the_arguments_nor_the_cut() {
+    use std::os::unix::process::CommandExt;
+    let child = Reaped::from_command(
+        Command::new("sh")
+            .arg0("A".repeat(5000))
+            .args(["-c", "sleep 60; :", "sh", "--needle-7e3"])
+            .stdin(std::process::Stdio::null()),
+    );
+    let snapshot = wait_until("the child with its huge argv[0]", || {
+        let snapshot = scanner().scan().ok()?;
+        find(&snapshot, child.pid()).filter(|p| p.cmdline.starts_with("AAAA"))?;
+        Some(snapshot)
+    });
+    let mut app = App::new(Settings::new(own_pid()));
+    app.update(Event::Resize {
+        width: 100,
+        height: 20,
+    });
+    app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Char('\\'),
+        KeyModifiers::NONE,
+    )));
+    for c in "needle-7e3".chars() {
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+    }
+    let matched: Vec<i32> = app
+        .rows
+        .iter()
+        .map(|r| app.snapshot.procs[r.proc_index].pid())
+        .filter(|pid| *pid == child.pid())
+        .collect();
+    assert_eq!(
+        matched,
+        vec![child.pid()],
+        "the filter finds it by an argument"
+    );
+    let row = screen_row(&app, 100, 20, child.pid());
+    assert!(row.contains("sh -c sleep 60; : sh --needle-7e3"), "{row}");
+    assert!(!row.contains("AAAA"), "argv[0] is not the name: {row}");
+
+    // In a narrower table the arguments no longer fit: the row ends in a cut mark.
+    app.update(Event::Resize {
+        width: 60,
+        height: 20,
+    });
+    let row = screen_row(&app, 60, 20, child.pid());
+    assert!(row.ends_with('…'), "{row}");
+}
+
 #[test]
 fn a_ten_thousand_wide_fan_out_folds_renders_and_unfolds() {
     let mut builder = SnapshotBuilder::default()

@@ -35,7 +35,7 @@ fn id_of(pid: Pid) -> Identity {
 fn blocked_in(pid: Pid, kind: WaitKind) -> Option<()> {
     let snapshot = scanner().scan().ok()?;
     find(&snapshot, pid).filter(|p| p.state == State::Sleeping)?;
-    (brood::proc::ipc::read_wchan(pid) == Some(kind)).then_some(())
+    (brood::proc::wchan::read(pid).and_then(|c| c.kind) == Some(kind)).then_some(())
 }
 
 #[test]
@@ -241,4 +241,124 @@ fn a_system_v_segment_links_its_creator_and_the_process_that_attached_it() {
         links.iter().any(|l| l.peer.pid == own_pid()),
         "linked to its creator, this test: {links:?}"
     );
+}
+
+/// Linux ≥ 6.16 sleeps a futex wait in `futex_do_wait`, whose name holds `do_wait`: it must read
+/// as a futex, and a real child wait (`do_wait`) as a child wait.
+#[test]
+fn a_futex_wait_reads_as_a_futex_and_a_child_wait_as_a_child_wait() {
+    let futex = fork_child(&[], || {
+        let word: u32 = 0;
+        loop {
+            // SAFETY: a raw syscall on a word of this stack frame, which outlives the wait.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    &word as *const u32,
+                    libc::FUTEX_WAIT,
+                    0u32,
+                    std::ptr::null::<libc::timespec>(),
+                );
+            }
+        }
+    });
+    let waiter = fork_child(&[], || {
+        // SAFETY: fork, prctl, pause and waitpid are async-signal-safe; the grandchild dies
+        // with its parent (PR_SET_PDEATHSIG), so nothing outlives the test.
+        unsafe {
+            let child = libc::fork();
+            if child == 0 {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::pause();
+                libc::_exit(0);
+            }
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+        }
+    });
+    wait_until("the futex wait", || blocked_in(futex.0, WaitKind::Futex));
+    wait_until("the child wait", || blocked_in(waiter.0, WaitKind::Child));
+    let words = brood::proc::wchan::read(futex.0).map(|c| c.describe());
+    assert!(
+        words
+            .as_deref()
+            .is_some_and(|w| w.starts_with("waiting on a futex")),
+        "{words:?}"
+    );
+}
+
+/// A queue `mq_open`ed by two processes: their descriptors read `/NAME`, not `/dev/mqueue/NAME`
+/// (the kernel's own mqueue mount), and brood still finds the queue and links the two.
+#[test]
+fn two_processes_that_open_one_posix_message_queue_are_linked_by_it() {
+    let name = format!("brood-test-mq-{}", own_pid());
+    // The kernel's mq_open takes the name without the slash libc would strip.
+    let bare = std::ffi::CString::new(name.clone()).unwrap();
+    // SAFETY: a raw syscall with a valid name and no attributes.
+    let created = unsafe {
+        libc::syscall(
+            libc::SYS_mq_open,
+            bare.as_ptr(),
+            libc::O_CREAT | libc::O_RDWR,
+            0o600,
+            std::ptr::null::<libc::c_void>(),
+        )
+    };
+    if created < 0 {
+        skip(
+            "two_processes_that_open_one_posix_message_queue_are_linked_by_it",
+            &format!(
+                "no POSIX message queues here ({})",
+                std::io::Error::last_os_error()
+            ),
+        );
+        return;
+    }
+    // SAFETY: `created` is the descriptor just returned, closed once.
+    unsafe { libc::close(created as i32) };
+    /// Removes the queue when the test ends, passed or failed.
+    struct Unlinked(std::ffi::CString);
+    impl Drop for Unlinked {
+        fn drop(&mut self) {
+            // SAFETY: a raw syscall with a valid name.
+            unsafe { libc::syscall(libc::SYS_mq_unlink, self.0.as_ptr()) };
+        }
+    }
+    let _unlinked = Unlinked(bare.clone());
+    let open = || {
+        let bare = bare.as_ptr();
+        move || loop {
+            // SAFETY: raw syscalls on a name prepared before the fork.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_mq_open,
+                    bare,
+                    libc::O_RDWR,
+                    0,
+                    std::ptr::null::<libc::c_void>(),
+                );
+                libc::pause();
+            }
+        }
+    };
+    let (a, b) = (fork_child(&[], open()), fork_child(&[], open()));
+    let queue = Endpoint::MessageQueue(name.clone());
+    let holds_queue = |pid: Pid| {
+        read_ends(pid)
+            .ok()?
+            .iter()
+            .any(|end| end.endpoint == queue)
+            .then_some(())
+    };
+    wait_until("both children to open the queue", || {
+        holds_queue(a.0)?;
+        holds_queue(b.0)
+    });
+    let links = ipc_of(&[a.0, b.0]).links_of(id_of(a.0));
+    assert!(
+        links
+            .iter()
+            .any(|l| l.peer.pid == b.0 && l.endpoint == queue),
+        "{links:?}"
+    );
+    assert_eq!(queue.describe(), format!("POSIX message queue /{name}"));
 }

@@ -117,6 +117,8 @@ fn allowed(top: &str) -> &'static [&'static str] {
         "exporter" => &["proc", "signals", "cli", "exporter"],
         "events_cli" => &["proc", "signals", "cli", "events_cli"],
         "cli" => &["lab", "cli"],
+        // `brood --man`: the options (cli), and keys, states, badges and scenarios from their code.
+        "man" => &["proc", "signals", "lab", "app", "cli", "man"],
         "config" => &["app", "config"],
         "runtime" => &[
             "proc", "signals", "lab", "history", "message", "app", "ui", "cli", "config", "runtime",

@@ -1,5 +1,7 @@
 //! The scanner and the lifecycle diff against real processes this test makes.
 
+#[path = "support/fork.rs"]
+mod fork;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -94,6 +96,60 @@ fn traced_child_is_told_apart_from_stopped_and_names_its_tracer() {
     assert_eq!(traced.tracer, Some(nix::unistd::gettid().as_raw()));
     assert_eq!(traced.state.letter(), 't');
     let _ = ptrace::detach(target, None);
+}
+
+/// `strace -p` on a sleeping process: the tracer seizes it, stops it for a moment and lets it
+/// sleep on. It stays S, and still its row names the tracer, with the tracer's name; once the
+/// tracer is gone, so is the badge.
+#[test]
+fn a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_tracer() {
+    const TEST: &str =
+        "a_process_traced_while_it_sleeps_names_its_tracer_and_loses_it_with_the_tracer";
+    let child = Reaped::spawn("sleep", &["60"]);
+    let target = child.pid();
+    // As the screen scans: following every tracer.
+    let mut scanner = brood::proc::scan::Scanner::new(brood::proc::scan::ScanOptions {
+        tracers: brood::proc::scan::Tracers::Followed,
+        ..Default::default()
+    });
+    // Known to the scanner, quiet, its tracer looked for, before anyone attaches.
+    for _ in 0..12 {
+        scanner.scan().unwrap();
+    }
+    let Some(tracer) = fork::trace_like_strace(target) else {
+        skip(TEST, "ptrace is not allowed here");
+        return;
+    };
+    // strace -p lets it sleep on (after a moment's run to restart its nanosleep).
+    let seen = wait_until("the sleeping tracee to name its tracer", || {
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, target)
+            .filter(|p| p.tracer == Some(tracer.0) && p.state == State::Sleeping)?;
+        Some(snapshot)
+    });
+
+    // Rooted at the tracee, as `brood --pid` is: other tests' children crowd this process.
+    let mut app = App::new(Settings {
+        root: Some(target),
+        ..Settings::new(own_pid())
+    });
+    app.update(Event::Resize {
+        width: 120,
+        height: 40,
+    });
+    app.update(Event::Snapshot(Box::new(seen), SystemStats::default()));
+    let row = screen_row(&app, 120, 40, target);
+    assert!(
+        row.contains(&format!("sleep [traced by {} brood-tracer] 60", tracer.0)),
+        "{row}"
+    );
+
+    drop(tracer);
+    wait_until("the badge to go with the tracer", || {
+        let snapshot = scanner.scan().ok()?;
+        find(&snapshot, target).filter(|p| p.tracer.is_none())?;
+        Some(())
+    });
 }
 
 #[test]

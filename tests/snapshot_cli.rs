@@ -1,9 +1,11 @@
 //! `brood snapshot` run as a script would: no terminal, real children in known states.
 
+#[path = "support/fork.rs"]
+mod fork;
 mod support;
 
 use serde_json::Value;
-use support::{Children, brood, find_json, run, snapshot_json};
+use support::{Children, Reaped, brood, find_json, run, snapshot_json, wait_until};
 
 fn own_pid() -> i32 {
     std::process::id() as i32
@@ -31,6 +33,7 @@ fn json_lists_a_zombie_and_a_stopped_child_under_their_parent() {
     assert_eq!(z["ppid"], own_pid());
     assert_eq!(z["name"], "true");
     assert_eq!(z["badges"], serde_json::json!(["zombie"]));
+    assert_eq!(z["cmdline"], "");
 
     let t = find_json(&procs, stopped).expect("stopped child listed");
     assert_eq!(t["state"], "T");
@@ -75,18 +78,34 @@ fn assert_schema(proc: &Value) {
     );
 }
 
+/// The tree as the TUI draws it, without colour: names (not `argv[0]`), states and the
+/// screen's badges, here a zombie with its parent, a stopped child, and two children deadlocked
+/// on crossed `flock`s.
 #[test]
-fn text_is_an_indented_tree_with_states_and_badges() {
+fn text_is_an_indented_tree_of_names_states_and_the_screens_badges() {
+    use std::os::unix::process::CommandExt;
     let mut children = Children::default();
     let zombie = children.zombie();
     let stopped = children.stopped();
+    let renamed = Reaped::from_command(
+        std::process::Command::new("sleep")
+            .arg0("an-argv0-that-is-not-the-name")
+            .arg("60")
+            .stdin(std::process::Stdio::null()),
+    );
+    let locks = fork::CrossedLocks::start("snapshot-text");
+    let traced = Reaped::spawn("sleep", &["60"]);
+    let tracer = fork::trace_like_strace(traced.pid());
     let me = own_pid().to_string();
 
-    let output = run(brood(&["snapshot", "--pid", &me]));
-    assert!(output.status.success(), "{output:?}");
-    let text = String::from_utf8(output.stdout).expect("UTF-8 output");
+    let text = wait_until("both lock holders to be seen deadlocked", || {
+        let output = run(brood(&["snapshot", "--pid", &me]));
+        assert!(output.status.success(), "{output:?}");
+        let text = String::from_utf8(output.stdout).expect("UTF-8 output");
+        let deadlocked = text.lines().filter(|l| l.contains("[deadlock]")).count();
+        (deadlocked == 2).then_some(text)
+    });
     let lines: Vec<&str> = text.lines().collect();
-
     assert!(
         lines[0].starts_with(&format!("{me:>7} ")),
         "the root is the first line, unindented: {text}"
@@ -98,12 +117,35 @@ fn text_is_an_indented_tree_with_states_and_badges() {
             .unwrap_or_else(|| panic!("{pid} not listed in:\n{text}"))
     };
     let z = line_of(zombie);
-    assert!(z.contains(" Z  ") && z.ends_with("─ true [zombie]"), "{z}");
+    assert!(
+        z.contains(" Z  ") && z.ends_with(&format!("─ true [zombie, parent {me}] <defunct>")),
+        "{z}"
+    );
     let t = line_of(stopped);
     assert!(
-        t.contains(" T  ") && t.ends_with("─ sleep 60 [stopped]"),
+        t.contains(" T  ") && t.ends_with("─ sleep [stopped] 60"),
         "{t}"
     );
+    let r = line_of(renamed.pid());
+    assert!(r.ends_with("─ sleep 60"), "the name, not argv[0]: {r}");
+    match &tracer {
+        Some(tracer) => {
+            let s = line_of(traced.pid());
+            assert!(
+                s.contains(" S  ")
+                    && s.ends_with(&format!("─ sleep [traced by {} brood-tracer] 60", tracer.0)),
+                "traced while it sleeps: {s}"
+            );
+        }
+        None => support::skip(
+            "text_is_an_indented_tree_of_names_states_and_the_screens_badges (traced part)",
+            "ptrace is not allowed here",
+        ),
+    }
+    for holder in [locks.one.0, locks.two.0] {
+        let d = line_of(holder);
+        assert!(d.contains(" S  ") && d.contains("[deadlock]"), "{d}");
+    }
     assert!(!text.contains('\x1b'), "no colour codes in text output");
 }
 

@@ -91,17 +91,25 @@ fn press(app: &mut App, c: char) {
     )));
 }
 
-/// The (x, y) of the first cell on screen whose row contains `needle`, at column `x`.
+/// The first row on screen that contains `needle`.
 fn row_of(terminal: &Terminal<TestBackend>, needle: &str) -> u16 {
-    let buffer = terminal.backend().buffer();
-    (0..buffer.area.height)
-        .find(|&y| {
-            let line: String = (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect();
-            line.contains(needle)
-        })
+    (0..terminal.backend().buffer().area.height)
+        .find(|&y| row_text(terminal, y).contains(needle))
         .unwrap_or_else(|| panic!("no row contains {needle:?}"))
+}
+
+/// The text of row `y` as a terminal shows it: a wide character once, not followed by the
+/// blank of the cell it covers.
+fn row_text(terminal: &Terminal<TestBackend>, y: u16) -> String {
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    let mut x = 0;
+    while x < buffer.area.width {
+        let symbol = buffer[(x, y)].symbol();
+        text.push_str(symbol);
+        x += brood::proc::text::width(symbol).max(1) as u16;
+    }
+    text
 }
 
 /// Column of the state letter, from the header.
@@ -131,9 +139,14 @@ fn help_screen_lists_keys_and_states() {
 fn a_tiny_terminal_gets_a_notice_instead_of_a_panic() {
     let app = app(true);
     insta::assert_snapshot!(render(&app, 20, 5).backend());
-    for (width, height) in [(1, 1), (0, 0), (400, 3), (39, 100), (400, 120)] {
+    // Too small for the tree: the notice, as far as it fits; big enough: the tree.
+    for (width, height) in [(1, 1), (0, 0)] {
         render(&app, width, height);
     }
+    for (width, height) in [(400, 3), (39, 100)] {
+        row_of(&render(&app, width, height), "terminal too small");
+    }
+    row_of(&render(&app, 400, 120), "brood [this brood]");
 }
 
 #[test]
@@ -250,7 +263,7 @@ fn sleep_details(id: brood::proc::Identity) -> Details {
             start_ticks: 400_000,
             started_unix: None,
         }),
-        wchan: Ok("hrtimer_nanosleep".into()),
+        wchan: Ok(brood::proc::wchan::WaitChannel::parse("hrtimer_nanosleep")),
         io: Err(Unreadable::PermissionDenied),
         fds: Ok(Fds {
             total: 3,
@@ -293,7 +306,7 @@ fn details_pane_shows_sections_and_says_what_it_could_not_read() {
 #[test]
 fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
     use brood::proc::ipc::{Access, Endpoint, FdEnd, IpcState};
-    use brood::proc::wchan::WaitKind;
+    use brood::proc::wchan::WaitChannel;
     let mut app = app(true);
     app.update(Event::Resize {
         width: 110,
@@ -317,8 +330,9 @@ fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
     // Read against the scan on screen: the same processes, not others with their PIDs.
     ipc.ids = app.snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
     ipc.ends.insert(300, None);
-    ipc.waits_in.insert(4002, WaitKind::PipeRead);
-    ipc.waits_in.insert(4010, WaitKind::PipeRead);
+    let reading = WaitChannel::parse("anon_pipe_read").unwrap();
+    ipc.waits_in.insert(4002, reading.clone());
+    ipc.waits_in.insert(4010, reading);
     app.update(Event::Ipc(Box::new(ipc)));
     press(&mut app, 'i');
     while app.selected_proc().map(|p| p.pid()) != Some(4010) {
@@ -413,4 +427,149 @@ fn scenario_panel_explains_the_zombie_beside_the_tree() {
     let terminal = render(&app, 140, 30);
     row_of(&terminal, "scenarios — real processes, one lesson each");
     row_of(&terminal, "deadlock-flock");
+}
+
+/// Every x at which `glyph` shows on row `y`: not where a wide character on its left covers it,
+/// as a terminal draws it (and ratatui never redraws a covered cell).
+fn cells_of(terminal: &Terminal<TestBackend>, y: u16, glyph: &str) -> Vec<u16> {
+    let buffer = terminal.backend().buffer();
+    let covered = |x: u16| x > 0 && brood::proc::text::width(buffer[(x - 1, y)].symbol()) > 1;
+    (0..buffer.area.width)
+        .filter(|&x| buffer[(x, y)].symbol() == glyph && !covered(x))
+        .collect()
+}
+
+/// Names as the scanner makes them safe: a flag, CJK (two cells a character), combining marks,
+/// a CJK user name longer than its column. Rows stay in their columns and the popup's border
+/// stands in one column from top to bottom.
+#[test]
+fn flags_cjk_and_combining_marks_keep_rows_and_popups_in_their_cells() {
+    let safe = |raw: &str| brood::proc::text::sanitize(raw.as_bytes());
+    let snapshot = SnapshotBuilder::default()
+        .uptime(5000.0)
+        .proc(1, 0, "init")
+        .with(BROOD_PID, 1, "brood", |p| p.state = State::Running)
+        .with(4101, BROOD_PID, &safe("漢字プロセス"), |p| {
+            p.user = "ユーザー名前です".into();
+            p.cmdline = safe("漢字プロセス --設定 /tmp/ファイル").into();
+        })
+        .with(4102, BROOD_PID, &safe("🇺🇸flag"), |p| {
+            p.cmdline = safe("🇺🇸flag 🇫🇷").into();
+        })
+        .with(4103, BROOD_PID, &safe("e\u{301}tude"), |p| {
+            p.cmdline = safe("e\u{301}tude --cafe\u{301} --x\u{2028}y").into();
+        })
+        .build();
+    let mut app = App::new(Settings {
+        color: false,
+        ..Settings::new(BROOD_PID)
+    });
+    app.update(Event::Resize {
+        width: 90,
+        height: 16,
+    });
+    app.update(Event::Snapshot(Box::new(snapshot), stats()));
+    let table = render(&app, 90, 16);
+    let state_x = state_column(&table);
+    for pid in [4101, 4102, 4103] {
+        let y = row_of(&table, &format!("   {pid} "));
+        let buffer = table.backend().buffer();
+        assert!(
+            ["R", "S"].contains(&buffer[(state_x, y)].symbol()),
+            "the state letter of {pid} stays in its column: {:?}",
+            row_text(&table, y)
+        );
+    }
+    // The user column is cut, marked, and takes its 8 cells.
+    row_of(&table, "ユーザ…  S");
+    row_of(&table, "\\u{1f1fa}\\u{1f1f8}flag \\u{1f1eb}\\u{1f1f7}");
+
+    // A popup naming the CJK process: its right border in one column on every line.
+    while app.selected_proc().map(|p| p.pid()) != Some(4101) {
+        press(&mut app, 'j');
+    }
+    press(&mut app, 's');
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Enter);
+    let terminal = render(&app, 90, 16);
+    insta::assert_snapshot!(terminal.backend());
+    // One of its rows is the table's 4101 row, whose user name the popup's left edge halves.
+    let top = row_of(&terminal, "┌ confirm");
+    assert!(row_of(&terminal, "4101 ユー") > top);
+    let corner = |y: u16, glyph: &str| cells_of(&terminal, y, glyph).first().copied();
+    let (left, right) = (corner(top, "┌"), corner(top, "┐"));
+    assert!(
+        left.is_some() && right.is_some(),
+        "both top corners show: {:?}",
+        row_text(&terminal, top)
+    );
+    let bottom = (top..16)
+        .find(|&y| corner(y, "┘").is_some())
+        .expect("a bottom border");
+    assert_eq!((corner(bottom, "└"), corner(bottom, "┘")), (left, right));
+    for y in top + 1..bottom {
+        let borders = cells_of(&terminal, y, "│");
+        assert!(
+            borders.contains(&left.unwrap_or_default())
+                && borders.contains(&right.unwrap_or_default()),
+            "a border moved on {:?}",
+            row_text(&terminal, y)
+        );
+    }
+    row_of(&terminal, "4101 (漢字プロセス)");
+}
+
+/// The optional WCHAN column: a word or two for what each sleeping process waits in, the
+/// kernel's own name when brood does not know it, cut with a mark.
+#[test]
+fn the_wchan_column_says_why_each_process_sleeps() {
+    use brood::app::sort::Column;
+    use brood::proc::ipc::IpcState;
+    use brood::proc::wchan::WaitChannel;
+    let mut app = App::new(Settings {
+        color: false,
+        columns: vec![Column::Pid, Column::State, Column::Wchan, Column::Command],
+        ..Settings::new(BROOD_PID)
+    });
+    app.update(Event::Resize {
+        width: 70,
+        height: 14,
+    });
+    app.update(Event::Snapshot(Box::new(machine(false, 5000.0)), stats()));
+    let mut ipc = IpcState::default();
+    for (pid, symbol) in [
+        (300, "do_wait"),
+        (1, "do_epoll_wait"),
+        (4010, "a_kernel_function_from_tomorrow"),
+    ] {
+        ipc.waits_in
+            .insert(pid, WaitChannel::parse(symbol).expect("a symbol"));
+    }
+    ipc.ids = app.snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
+    app.update(Event::Ipc(Box::new(ipc)));
+    let terminal = render(&app, 70, 14);
+    insta::assert_snapshot!(terminal.backend());
+    row_of(&terminal, "    300 S child       ├─ bash");
+    row_of(&terminal, "      1 S poll        init");
+    row_of(&terminal, "   4010 S a_kernel_…  └─ left-behind");
+}
+
+/// A status message longer than the screen is cut with a mark, never silently.
+#[test]
+fn a_status_message_too_long_for_the_line_ends_in_a_cut_mark() {
+    use brood::message::{Outcome, SignalScope, Target};
+    let mut app = app(false);
+    let zombie = Target::of(app.proc_by_pid(4001).expect("the zombie worker"));
+    app.update(Event::Done(Outcome::Signalled {
+        signal: nix::sys::signal::Signal::SIGKILL,
+        scope: SignalScope::Process,
+        results: vec![(zombie, Ok(()))],
+    }));
+    let terminal = render(&app, 80, 16);
+    let footer = row_text(&terminal, 15);
+    assert!(
+        footer.starts_with(" sent SIGKILL to 4001 (worker), which changes nothing")
+            && footer.ends_with('…'),
+        "{footer:?}"
+    );
 }

@@ -57,9 +57,7 @@ impl App {
                 self.say_toggle("processes:", self.filter.mine, "only mine", "everyone's");
             }
             Action::ClearFilters => {
-                let descendants = self.filter.descendants;
                 self.filter = Default::default();
-                self.filter.descendants = descendants;
                 self.rebuild_rows(None);
                 self.set_status(Severity::Info, "filters cleared");
             }

@@ -202,6 +202,15 @@ fn the_filter_can_show_descendants_and_survives_new_snapshots() {
     );
     key(&mut app, KeyCode::Char('c'));
     assert_eq!(app.rows.len(), 7);
+    assert!(!app.filter.descendants, "c clears +descendants too");
+    key(&mut app, KeyCode::Char('\\'));
+    typed(&mut app, "bash");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        pids(&app),
+        vec![1, 10, 11],
+        "a new filter starts without descendants"
+    );
 }
 
 #[test]
@@ -269,6 +278,50 @@ fn sort_orders_siblings_in_the_tree_and_everything_in_list_mode() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.sort.column, Column::Pid);
     assert_eq!(pids(&app), vec![1, 10, 11, 12, 13, 20, 21]);
+}
+
+/// An IPC sweep of `machine()` in which bash waits for a child, vim reads its terminal and
+/// cron sleeps in a kernel function brood does not know.
+fn waits() -> crate::proc::ipc::IpcState {
+    use crate::proc::wchan::WaitChannel;
+    let mut ipc = crate::proc::ipc::IpcState::default();
+    for (pid, symbol) in [(11, "do_wait"), (12, "wait_woken"), (20, "zzz_new_wait")] {
+        ipc.waits_in
+            .insert(pid, WaitChannel::parse(symbol).expect("a symbol"));
+    }
+    ipc.ids = machine().procs.iter().map(|p| (p.pid(), p.id)).collect();
+    ipc
+}
+
+#[test]
+fn the_wchan_column_asks_for_every_scans_wait_channels_and_sorts_by_them() {
+    let collector = |on| Effect::Collector(CollectorCommand::WaitChannels(on));
+    let mut app = app();
+    // Neither shown nor sorted by: the slow cadence is enough.
+    assert!(!key(&mut app, KeyCode::Down).contains(&collector(true)));
+    // Sorted by it: every scan, until sorted by something else.
+    key(&mut app, KeyCode::F(6));
+    let wchan = Column::ALL
+        .iter()
+        .position(|&c| c == Column::Wchan)
+        .unwrap();
+    for _ in 0..wchan {
+        key(&mut app, KeyCode::Down);
+    }
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![collector(true)]);
+    app.update(Event::Ipc(Box::new(waits())));
+    key(&mut app, KeyCode::F(5));
+    // Running or not swept first, then by the words: "child", "input", the raw symbol.
+    assert_eq!(pids(&app)[4..], [11, 12, 20]);
+    app.sort_by(Column::Pid);
+    assert_eq!(key(&mut app, KeyCode::Down), vec![collector(false)]);
+
+    // Shown as a column: asked for at once.
+    let mut shown = App::new(Settings {
+        columns: vec![Column::Pid, Column::Wchan, Column::Command],
+        ..Settings::new(1)
+    });
+    assert_eq!(feed(&mut shown, machine()), vec![collector(true)]);
 }
 
 #[test]

@@ -16,10 +16,10 @@ pub enum HelpRow {
 }
 
 /// Every badge the tree shows, and what it means.
-pub const BADGES: [(&str, &str); 8] = [
+pub const BADGES: [(&str, &str); 9] = [
     (
         "[zombie 5s, parent P]",
-        "dead for 5 s, waiting for parent P to reap it (≥: at least)",
+        "dead 5 s; parent P must reap it (≥: at least; no age: found dead)",
     ),
     (
         "[orphan, was child of P]",
@@ -30,8 +30,12 @@ pub const BADGES: [(&str, &str); 8] = [
         "first seen adopted: not a session leader, parent in another session",
     ),
     (
-        "[stopped] / [traced by P]",
-        "job-control stop (T) / stopped under tracer P (t)",
+        "[stopped]",
+        "stopped by job control (T); SIGCONT resumes it",
+    ),
+    (
+        "[traced by P name]",
+        "P traces it (debugger, strace), stopped (t) or not (strace -p)",
     ),
     (
         "[deadlock]",

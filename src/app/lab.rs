@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use nix::sys::signal::Signal;
 
 use super::keymap::Action;
+use super::reach::members_of;
 use super::{App, Overlay, Severity, SignalMenu};
 use crate::history::{Entry, Kinds, Origin, Pair};
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::message::{Effect, Outcome, SignalScope, Target};
 use crate::proc::lifecycle::Change;
 use crate::proc::signal::SignalError;
-use crate::proc::{Identity, Pid, PidIndex, Snapshot, State};
+use crate::proc::{Identity, Pid, PidIndex, ProcInfo, Snapshot, State};
 use crate::signals::{self, DefaultAction};
 
 /// The processes of brood's lab: those brood started, those a lab process forked on request,
@@ -165,15 +166,9 @@ impl App {
             if let Some(parent) = parent.as_ref().filter(|p| self.is_lab(p)) {
                 return self.lab_request(parent.id, Request::Reap(proc.pid()));
             }
-            let parent =
-                parent.map_or_else(|| proc.ppid.to_string(), |p| Target::of(&p).to_string());
-            self.set_status(
-                Severity::Error,
-                format!(
-                    "only its parent {parent} can reap zombie {}; brood cannot make it wait. Ending the parent lets the adopter reap it",
-                    proc.pid()
-                ),
-            );
+            // Told in the log too: the whole advice, which a narrow status line cuts.
+            let advice = self.who_reaps(proc);
+            self.tell(Severity::Error, format!("zombie {}: {advice}", proc.pid()));
             return Vec::new();
         }
         if proc.pid() == self.self_pid {
@@ -197,6 +192,45 @@ impl App {
             ),
         );
         Vec::new()
+    }
+
+    /// Who can reap `zombie` and what the user can do about it. brood can make itself and its
+    /// lab processes wait, nobody else: for any other parent the user can only wait, or end the
+    /// parent where allowed, so that the adopter reaps it.
+    pub(super) fn who_reaps(&self, zombie: &ProcInfo) -> String {
+        let wait_key = self.keymap.main.first(Action::Wait);
+        let Some(parent) = self.proc_by_pid(zombie.ppid) else {
+            return format!(
+                "its parent {} was not in the last scan; look again after the next",
+                zombie.ppid
+            );
+        };
+        let named = Target::of(parent);
+        if parent.pid() == self.self_pid {
+            let auto = self.keymap.main.first(Action::AutoReap);
+            return format!("brood is its parent: {wait_key} reaps it ({auto}: every one at once)");
+        }
+        if self.is_lab(parent) {
+            return format!("its parent {named} is a lab process: {wait_key} makes it reap it");
+        }
+        if parent.pid() == 1 {
+            return format!(
+                "its parent is PID 1 ({}), which reaps adopted zombies itself: a full init at once, a container's or sandbox's PID 1 when it gets round to it (seconds, or never). Nothing to do but wait",
+                parent.name
+            );
+        }
+        let may_signal = self.my_uid == 0 || parent.uid == Some(self.my_uid);
+        if may_signal {
+            let signal_key = self.keymap.main.first(Action::SignalMenu);
+            format!(
+                "only its parent {named} can reap it; brood cannot make it wait. Wait, or end the parent ({signal_key} on its row) and its adopter reaps it"
+            )
+        } else {
+            format!(
+                "only its parent {named} can reap it; the parent belongs to {} and you may not signal it: nothing to do but wait",
+                parent.user
+            )
+        }
     }
 
     /// A signal, after a confirmation where it could hurt: a process brood did not start that the
@@ -227,21 +261,46 @@ impl App {
         if scope == SignalScope::Process && targets.len() == 1 && !targets.iter().any(risky) {
             return vec![effect];
         }
+        // Who it reaches now, by the rule the runtime applies again when it sends.
+        let members: Vec<Target> = match scope {
+            SignalScope::Process => targets.clone(),
+            _ => members_of(
+                &self.snapshot,
+                &targets,
+                scope,
+                self.self_pid,
+                self.lab.guard,
+            )
+            .into_iter()
+            .map(|(member, _)| member)
+            .collect(),
+        };
         let mut question = vec![format!(
-            "Send {} ({}) to {}:",
+            "Send {} ({}) to {}",
             info.name(),
             info.number(),
-            scope.describe()
+            reach(&targets, scope, &members)
         )];
         const LISTED: usize = 20;
-        question.extend(targets.iter().take(LISTED).map(|t| format!("  {t}")));
-        if targets.len() > LISTED {
-            question.push(format!("  … and {} more", targets.len() - LISTED));
+        if members.len() > 1 || scope != SignalScope::Process {
+            question.extend(members.iter().take(LISTED).map(|t| format!("  {t}")));
+            if members.len() > LISTED {
+                question.push(format!("  … and {} more", members.len() - LISTED));
+            }
         }
-        if targets.iter().any(|t| t.id.pid == self.self_pid) {
+        if scope != SignalScope::Process {
+            let all = members_of(&self.snapshot, &targets, scope, 0, None);
+            if all.len() > members.len() {
+                question.push(
+                    "Left out: brood and its ancestors (stopped, nobody would resume them) and the lab's guard."
+                        .into(),
+                );
+            }
+        }
+        if members.iter().any(|t| t.id.pid == self.self_pid) {
             question.push("This is brood itself.".into());
         }
-        if targets.iter().any(|t| t.id.pid == 1) {
+        if members.iter().any(|t| t.id.pid == 1) {
             question.push("PID 1 is init: ending it ends the machine or the container.".into());
         }
         self.overlay = Some(Overlay::Confirm { effect, question });
@@ -465,8 +524,8 @@ impl App {
             let (severity, text, logged) = match (result, zombie) {
                 (Ok(()), Some(zombie)) => {
                     let text = format!(
-                        "sent {name} to {target}, which changes nothing: a zombie is already dead. Its parent {} must reap it (w), or end the parent so the adopter does",
-                        zombie.ppid
+                        "sent {name} to {target}, which changes nothing: a zombie is already dead; {}",
+                        self.who_reaps(zombie)
                     );
                     let logged =
                         entry(self, Kinds::SIGNAL, Origin::Brood, &text).about(target.id, None);
@@ -556,5 +615,50 @@ fn describe_wait(waiter: Pid, outcome: WaitOutcome, self_pid: Pid) -> String {
             format!("{who} saw {pid} stop ({name})")
         }
         WaitOutcome::Continued { pid } => format!("{who} saw {pid} continue"),
+    }
+}
+
+/// Whom a signal reaches, for the confirmation: `1312 (python3)`, `3 tagged processes:`,
+/// `4 processes: 1312 (python3) and its 3 descendants:`, `group 1310 (3 processes):`.
+fn reach(targets: &[Target], scope: SignalScope, members: &[Target]) -> String {
+    let processes = |n: usize| plural(n, "process", "processes");
+    match (scope, targets) {
+        (SignalScope::Process, [one]) => format!("{one}?"),
+        (SignalScope::Process, many) => format!("{} tagged processes:", many.len()),
+        (SignalScope::Subtree, [root]) => {
+            let below = members.iter().filter(|m| m.id != root.id).count();
+            let descendants = plural(below, "descendant", "descendants");
+            if members.iter().any(|m| m.id == root.id) {
+                format!(
+                    "{}: {root} and its {descendants}:",
+                    processes(members.len())
+                )
+            } else {
+                format!("{}: {descendants} of {root}:", processes(members.len()))
+            }
+        }
+        (SignalScope::Subtree, roots) => format!(
+            "{}: {} tagged processes and their descendants:",
+            processes(members.len()),
+            roots.len()
+        ),
+        (SignalScope::Group, _) => {
+            let mut groups: Vec<Pid> = targets.iter().map(|t| t.group).collect();
+            groups.sort_unstable();
+            groups.dedup();
+            match groups.as_slice() {
+                [group] => format!("group {group} ({}):", processes(members.len())),
+                many => format!("{} groups ({}):", many.len(), processes(members.len())),
+            }
+        }
+    }
+}
+
+/// `1 process`, `3 processes`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }

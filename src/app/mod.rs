@@ -21,6 +21,7 @@ mod lab;
 pub mod layout;
 pub mod log;
 mod mouse;
+pub mod reach;
 mod refresh;
 mod scenario;
 mod search;
@@ -221,6 +222,8 @@ pub struct App {
     pub details_scroll: u16,
     /// Which process the collector was last asked to inspect.
     inspecting: Option<Identity>,
+    /// Whether the collector was asked for wait channels at every scan (the WCHAN column).
+    sweeping_waits: bool,
     /// Keep the selected process in the middle of the view.
     pub follow: bool,
     /// Refresh paused: snapshots are kept aside, not shown.
@@ -303,6 +306,7 @@ impl App {
             details: None,
             details_scroll: 0,
             inspecting: None,
+            sweeping_waits: false,
             follow: false,
             paused: false,
             pending: None,
@@ -344,6 +348,12 @@ impl App {
             self.inspecting = wanted;
             self.details_scroll = 0;
             effects.push(Effect::Collector(CollectorCommand::Inspect(wanted)));
+        }
+        // The WCHAN column, shown or sorted by, needs every scan's wait channels.
+        let waits = self.columns.contains(&Column::Wchan) || self.sort.column == Column::Wchan;
+        if waits != self.sweeping_waits && self.exit.is_none() {
+            self.sweeping_waits = waits;
+            effects.push(Effect::Collector(CollectorCommand::WaitChannels(waits)));
         }
         // The IPC panel and the [linked] badges show the selected process's links.
         let linked = (self.selected.filter(|_| self.show_ipc), self.ipc_sweeps);

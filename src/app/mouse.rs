@@ -78,7 +78,7 @@ impl App {
         if x >= command_x && x <= name_x {
             return true;
         }
-        let name_width = self.snapshot.procs[r.proc_index].name.chars().count() as u16;
+        let name_width = crate::proc::text::width(&self.snapshot.procs[r.proc_index].name) as u16;
         let marker_x = name_x + name_width + 1;
         let marker_width = format!("[+{}]", r.child_count).len() as u16;
         r.collapsed && x >= marker_x && x < marker_x + marker_width

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::filter::StateFilter;
+use super::sort::Column;
 use super::{App, LabMembers, Overlay, StateCounts};
 use crate::history::{Entry, Kinds, Origin, Pair, tell};
 use crate::message::{Effect, SystemStats};
@@ -200,8 +201,8 @@ impl App {
             with_descendants: self.filter.descendants,
             flat: self.list_mode,
         };
-        let sort = self.sort;
-        self.rows = build_rows(&self.snapshot, &options, |a, b| sort.compare(a, b));
+        let (sort, ipc) = (self.sort, &self.ipc);
+        self.rows = build_rows(&self.snapshot, &options, |a, b| sort.compare(a, b, ipc));
         if self.rows.is_empty() {
             self.selected = None;
             self.selected_row = 0;
@@ -258,6 +259,9 @@ impl App {
         }
         self.ipc = state;
         self.ipc_sweeps += 1;
+        if self.sort.column == Column::Wchan {
+            self.rebuild_rows(None);
+        }
     }
 
     /// Drops (and logs as broken) each deadlock `broken` says is; it is given a check of whether

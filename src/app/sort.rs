@@ -1,9 +1,11 @@
 //! The table's columns and the sort order over them: which processes come first among siblings
-//! (tree mode) or in the whole list (list mode). Pure comparisons of snapshot data.
+//! (tree mode) or in the whole list (list mode). Pure comparisons of snapshot data (and, for the
+//! wait channel, of the last IPC sweep).
 
 use std::cmp::Ordering;
 
 use crate::proc::ProcInfo;
+use crate::proc::ipc::IpcState;
 
 /// A column of the process table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,6 +20,8 @@ pub enum Column {
     Res,
     Virt,
     Elapsed,
+    /// What a sleeping process waits for, in a word or two (from the IPC sweep's wait channels).
+    Wchan,
     /// The command with its tree guides; always the last column, taking the rest of the row.
     Command,
 }
@@ -34,7 +38,7 @@ pub const DEFAULT_COLUMNS: [Column; 7] = [
 ];
 
 impl Column {
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
         Column::Pid,
         Column::Ppid,
         Column::User,
@@ -45,6 +49,7 @@ impl Column {
         Column::Res,
         Column::Virt,
         Column::Elapsed,
+        Column::Wchan,
         Column::Command,
     ];
 
@@ -61,6 +66,7 @@ impl Column {
             Column::Res => "res",
             Column::Virt => "virt",
             Column::Elapsed => "elapsed",
+            Column::Wchan => "wchan",
             Column::Command => "command",
         }
     }
@@ -82,6 +88,7 @@ impl Column {
             Column::Res => "RES",
             Column::Virt => "VIRT",
             Column::Elapsed => "ELAPSED",
+            Column::Wchan => "WCHAN",
             Column::Command => "COMMAND",
         }
     }
@@ -97,12 +104,16 @@ impl Column {
             Column::Cpu => 5,
             Column::Res | Column::Virt => 6,
             Column::Elapsed => 9,
+            Column::Wchan => 10,
             Column::Command => 0,
         }
     }
 
     pub fn right_aligned(self) -> bool {
-        !matches!(self, Column::User | Column::State | Column::Command)
+        !matches!(
+            self,
+            Column::User | Column::State | Column::Wchan | Column::Command
+        )
     }
 
     /// Whether the biggest value usually matters most (CPU, memory, age): sorted descending first.
@@ -113,7 +124,7 @@ impl Column {
         )
     }
 
-    fn compare(self, a: &ProcInfo, b: &ProcInfo) -> Ordering {
+    fn compare(self, a: &ProcInfo, b: &ProcInfo, ipc: &IpcState) -> Ordering {
         match self {
             Column::Pid => a.pid().cmp(&b.pid()),
             Column::Ppid => a.ppid.cmp(&b.ppid),
@@ -126,6 +137,11 @@ impl Column {
             Column::Virt => a.vsize_bytes.cmp(&b.vsize_bytes),
             // Longer elapsed means an earlier start.
             Column::Elapsed => b.id.start_ticks.cmp(&a.id.start_ticks),
+            // Those with no wait channel (running, or not swept yet) first.
+            Column::Wchan => {
+                let words = |p: &ProcInfo| ipc.wait_of(p.id).map(|c| c.short());
+                words(a).cmp(&words(b))
+            }
             Column::Command => a
                 .name
                 .to_lowercase()
@@ -152,10 +168,11 @@ impl Default for Sort {
 }
 
 impl Sort {
-    pub fn compare(&self, a: &ProcInfo, b: &ProcInfo) -> Ordering {
+    /// `ipc` is the last IPC sweep, for the wait channel column.
+    pub fn compare(&self, a: &ProcInfo, b: &ProcInfo, ipc: &IpcState) -> Ordering {
         let order = self
             .column
-            .compare(a, b)
+            .compare(a, b, ipc)
             .then_with(|| a.pid().cmp(&b.pid()));
         if self.descending {
             order.reverse()
@@ -207,7 +224,7 @@ mod tests {
             })
             .build();
         let mut procs = snapshot.procs.to_vec();
-        procs.sort_by(|a, b| sort.compare(a, b));
+        procs.sort_by(|a, b| sort.compare(a, b, &IpcState::default()));
         procs.iter().map(ProcInfo::pid).collect()
     }
 

@@ -338,6 +338,76 @@ fn wait_on_a_zombie_asks_its_parent_to_reap_it() {
     assert_eq!(press(&mut app, 'w'), vec![Effect::ReapOwn(None)]);
 }
 
+/// Zombies whose parents brood cannot make wait: PID 1, a process of the user's, one of root's.
+/// `w` says who can reap each and what the user can do, and asks nothing it cannot get.
+#[test]
+fn wait_on_a_zombie_brood_cannot_have_reaped_says_who_can_and_what_to_do() {
+    let snapshot = SnapshotBuilder::default()
+        .with(1, 0, "process_api", |p| p.uid = Some(0))
+        .proc(100, 1, "brood")
+        .with(301, 1, "defunct", |p| p.state = State::Zombie)
+        .with(400, 1, "make", |p| p.uid = Some(1000))
+        .with(401, 400, "cc", |p| p.state = State::Zombie)
+        .with(500, 1, "cron", |p| {
+            p.uid = Some(0);
+            p.user = "root".into();
+        })
+        .with(501, 500, "job", |p| p.state = State::Zombie)
+        .build();
+    let mut app = sized_app(100);
+    app.my_uid = 1000;
+    feed(&mut app, snapshot);
+    let mut said = |pid| {
+        app.select_pid(pid);
+        assert_eq!(
+            press(&mut app, 'w'),
+            vec![],
+            "nothing brood could do for {pid}"
+        );
+        app.status
+            .as_ref()
+            .map(|s| s.text.clone())
+            .unwrap_or_default()
+    };
+    let under_init = said(301);
+    assert!(
+        under_init.starts_with("zombie 301: its parent is PID 1 (process_api), which reaps")
+            && under_init.ends_with("Nothing to do but wait"),
+        "{under_init}"
+    );
+    let under_mine = said(401);
+    assert!(
+        under_mine.contains("only its parent 400 (make) can reap it")
+            && under_mine.contains("end the parent (s on its row)"),
+        "{under_mine}"
+    );
+    let under_roots = said(501);
+    assert!(
+        under_roots.contains("belongs to root and you may not signal it: nothing to do but wait"),
+        "{under_roots}"
+    );
+}
+
+#[test]
+fn sigkill_to_a_zombie_says_it_changes_nothing_and_who_can_reap_it() {
+    let mut app = lab_machine();
+    let zombie = Target::of(app.proc_by_pid(201).unwrap());
+    app.update(Event::Done(crate::message::Outcome::Signalled {
+        signal: Signal::SIGKILL,
+        scope: SignalScope::Process,
+        results: vec![(zombie, Ok(()))],
+    }));
+    let text = app
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        text,
+        "sent SIGKILL to 201 (brood-lab), which changes nothing: a zombie is already dead; its parent 200 (brood-lab) is a lab process: w makes it reap it"
+    );
+}
+
 #[test]
 fn exit_asks_for_a_code_then_sends_it() {
     let mut app = lab_machine();
@@ -415,7 +485,7 @@ fn tab_in_the_signal_menu_widens_the_scope_and_always_confirms() {
     press(&mut app, 's');
     key(&mut app, KeyCode::Tab);
     assert!(key(&mut app, KeyCode::Enter).is_empty());
-    let Some(Overlay::Confirm { effect, .. }) = &app.overlay else {
+    let Some(Overlay::Confirm { effect, question }) = &app.overlay else {
         panic!("no confirmation")
     };
     assert!(matches!(
@@ -425,6 +495,46 @@ fn tab_in_the_signal_menu_widens_the_scope_and_always_confirms() {
             ..
         }
     ));
+    assert_eq!(
+        question[..3],
+        [
+            "Send SIGTERM (15) to 2 processes: 200 (brood-lab) and its 1 descendant:",
+            "  200 (brood-lab)",
+            "  201 (brood-lab)"
+        ]
+    );
+
+    // The group: named, and counted as the runtime will find it.
+    key(&mut app, KeyCode::Esc);
+    press(&mut app, 's');
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Enter);
+    let Some(Overlay::Confirm { question, .. }) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert_eq!(
+        question[0], "Send SIGTERM (15) to group 200 (2 processes):",
+        "{question:?}"
+    );
+
+    // A subtree holding brood: brood and its ancestors are left out, and the text says so.
+    key(&mut app, KeyCode::Esc);
+    app.select_pid(1);
+    press(&mut app, 's');
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Enter);
+    let Some(Overlay::Confirm { question, .. }) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert_eq!(
+        question[0], "Send SIGTERM (15) to 3 processes: 3 descendants of 1 (init):",
+        "{question:?}"
+    );
+    assert!(
+        question.iter().any(|l| l.starts_with("Left out: brood")),
+        "{question:?}"
+    );
 }
 
 #[test]
@@ -539,7 +649,7 @@ fn log_entries_say_whether_they_are_about_the_lab() {
 /// 10 and 11 read each other's pipe (a deadlock), as a sweep of `snapshot` would find them.
 fn deadlocked(snapshot: &Snapshot) -> IpcState {
     use crate::proc::ipc::{Access, Endpoint, FdEnd};
-    use crate::proc::wchan::WaitKind;
+    use crate::proc::wchan::WaitChannel;
     let end = |fd, inode, access| FdEnd {
         fd,
         endpoint: Endpoint::Pipe(inode),
@@ -554,8 +664,9 @@ fn deadlocked(snapshot: &Snapshot) -> IpcState {
         11,
         Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)].into()),
     );
-    ipc.waits_in.insert(10, WaitKind::PipeRead);
-    ipc.waits_in.insert(11, WaitKind::PipeRead);
+    let reading = WaitChannel::parse("anon_pipe_read").unwrap();
+    ipc.waits_in.insert(10, reading.clone());
+    ipc.waits_in.insert(11, reading);
     ipc.ids = snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
     ipc
 }

@@ -9,6 +9,7 @@ use procfs::ProcError;
 use procfs::process::{FDTarget, LimitValue, Process};
 
 use super::text::sanitize;
+use super::wchan::WaitChannel;
 use super::{Identity, Pid};
 
 /// Open descriptors listed at most; the pane says how many more there are.
@@ -136,7 +137,8 @@ pub struct Details {
     pub cwd: Field<String>,
     pub status: Field<StatusPart>,
     pub stat: Field<StatPart>,
-    pub wchan: Field<String>,
+    /// Where it sleeps in the kernel; `None` while it runs.
+    pub wchan: Field<Option<WaitChannel>>,
     pub io: Field<IoCounters>,
     pub fds: Field<Fds>,
     /// `NAME=value`, sorted; at most [`MAX_ENV`].
@@ -206,13 +208,7 @@ pub fn read(id: Identity) -> Details {
         stat: Ok(stat_part),
         wchan: process
             .wchan()
-            .map(|w| {
-                if w.is_empty() || w == "0" {
-                    "-".into()
-                } else {
-                    sanitize(w.as_bytes())
-                }
-            })
+            .map(|w| WaitChannel::parse(&w))
             .map_err(Into::into),
         io: process
             .io()

@@ -1,6 +1,7 @@
 //! The process model: /proc in, plain data out.
 //! Only `scan` reads /proc; everything else here is a pure function of snapshots.
 
+pub mod badges;
 pub mod builder;
 pub mod connector;
 pub mod details;
@@ -154,7 +155,9 @@ pub struct ProcInfo {
     pub vsize_bytes: u64,
     pub nice: i64,
     pub threads: i64,
-    /// Who traces it, read only for traced processes.
+    /// The task tracing it (`TracerPid`), whatever its state: `strace -p` leaves a process
+    /// sleeping. Read at each scan while it is stopped by its tracer (t); beyond that, as far as
+    /// the scanner was asked to follow tracers (`scan::Tracers`); dropped when the tracer is gone.
     pub tracer: Option<Pid>,
     /// Whether it may have run since the scan before: false only when the scanner proved it did
     /// not (its CPU time, to the nanosecond, stood still), so what was read of it still holds.
@@ -164,6 +167,14 @@ pub struct ProcInfo {
 impl ProcInfo {
     pub fn pid(&self) -> Pid {
         self.id.pid
+    }
+
+    /// The arguments after the program name, when the command line has any (the name itself
+    /// is `name`, shown instead of `argv[0]`).
+    pub fn arguments(&self) -> Option<&str> {
+        let (_, args) = self.cmdline.split_once(' ')?;
+        let args = args.trim();
+        (!args.is_empty()).then_some(args)
     }
 }
 

@@ -1,120 +1,296 @@
 //! What a sleeping process waits for, from the kernel function in /proc/PID/wchan, in words.
+//! One table ([`KNOWN`]) says which kernel function means what; a name not in it is shown as it
+//! is, never guessed from a part of it (`futex_do_wait` contains `do_wait`, and is no child wait).
+
+use std::sync::Arc;
 
 /// Why a process sleeps, as far as its wait channel tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum WaitKind {
     Child,
     PipeRead,
     PipeWrite,
+    FifoOpen,
     Futex,
     FileLock,
     Poll,
     Sleep,
     Signal,
     SocketRead,
-    Terminal,
+    SocketWrite,
+    Accept,
+    /// `wait_woken`: the generic wait of TCP reads, terminals and many drivers.
+    Input,
     MessageQueue,
     Semaphore,
-    Other,
+    DiskIo,
+    KernelWork,
 }
 
 impl WaitKind {
+    /// A sentence part for the details pane and the IPC panel.
     pub fn describe(self) -> &'static str {
         match self {
             WaitKind::Child => "waiting for a child (wait)",
             WaitKind::PipeRead => "reading an empty pipe",
             WaitKind::PipeWrite => "writing to a full pipe",
+            WaitKind::FifoOpen => "opening a FIFO, waiting for the other end",
             WaitKind::Futex => "waiting on a futex (a lock, condition or thread join)",
             WaitKind::FileLock => "waiting for a file lock",
             WaitKind::Poll => "waiting in poll/select/epoll",
             WaitKind::Sleep => "sleeping on a timer",
             WaitKind::Signal => "waiting for a signal",
             WaitKind::SocketRead => "reading a socket",
-            WaitKind::Terminal => "reading its terminal",
+            WaitKind::SocketWrite => "writing to a full socket",
+            WaitKind::Accept => "waiting for a connection (accept)",
+            WaitKind::Input => "waiting for input (a socket, terminal or device)",
             WaitKind::MessageQueue => "waiting on a message queue",
             WaitKind::Semaphore => "waiting on a semaphore",
-            WaitKind::Other => "in the kernel",
+            WaitKind::DiskIo => "waiting for disk I/O",
+            WaitKind::KernelWork => "a kernel thread waiting for work",
         }
     }
+
+    /// At most 10 characters, for the table's `WCHAN` column.
+    pub fn short(self) -> &'static str {
+        match self {
+            WaitKind::Child => "child",
+            WaitKind::PipeRead => "pipe read",
+            WaitKind::PipeWrite => "pipe write",
+            WaitKind::FifoOpen => "fifo open",
+            WaitKind::Futex => "futex",
+            WaitKind::FileLock => "file lock",
+            WaitKind::Poll => "poll",
+            WaitKind::Sleep => "sleep",
+            WaitKind::Signal => "signal",
+            WaitKind::SocketRead => "sock read",
+            WaitKind::SocketWrite => "sock write",
+            WaitKind::Accept => "accept",
+            WaitKind::Input => "input",
+            WaitKind::MessageQueue => "msg queue",
+            WaitKind::Semaphore => "semaphore",
+            WaitKind::DiskIo => "disk I/O",
+            WaitKind::KernelWork => "idle kthr",
+        }
+    }
+}
+
+/// Kernel functions a task is seen sleeping in, whole names as /proc/PID/wchan shows them
+/// without the compiler's suffixes. Kernels rename them, so old and new names stand side by side
+/// (the kernel versions in the comments are where a name first or last appears).
+pub const KNOWN: &[(&str, WaitKind)] = &[
+    ("do_wait", WaitKind::Child),
+    ("kernel_wait4", WaitKind::Child),
+    ("kernel_waitid", WaitKind::Child),
+    // Linux ≥ 6.15 splits anonymous pipes from FIFOs.
+    ("anon_pipe_read", WaitKind::PipeRead),
+    ("pipe_read", WaitKind::PipeRead),
+    ("pipe_wait_readable", WaitKind::PipeRead),
+    ("anon_pipe_write", WaitKind::PipeWrite),
+    ("pipe_write", WaitKind::PipeWrite),
+    ("pipe_wait_writable", WaitKind::PipeWrite),
+    ("wait_for_partner", WaitKind::FifoOpen),
+    ("fifo_open", WaitKind::FifoOpen),
+    // futex_wait_queue_me (≤ 5.15), futex_wait_queue (5.16–6.15), futex_do_wait (≥ 6.16).
+    ("futex_do_wait", WaitKind::Futex),
+    ("futex_wait_queue", WaitKind::Futex),
+    ("futex_wait_queue_me", WaitKind::Futex),
+    ("futex_wait", WaitKind::Futex),
+    ("__futex_wait", WaitKind::Futex),
+    ("locks_lock_inode_wait", WaitKind::FileLock),
+    ("flock_lock_inode_wait", WaitKind::FileLock),
+    ("posix_lock_inode_wait", WaitKind::FileLock),
+    ("fcntl_setlk", WaitKind::FileLock),
+    ("do_lock_file_wait", WaitKind::FileLock),
+    ("__do_sys_flock", WaitKind::FileLock),
+    ("poll_schedule_timeout", WaitKind::Poll),
+    ("do_sys_poll", WaitKind::Poll),
+    ("do_select", WaitKind::Poll),
+    ("core_sys_select", WaitKind::Poll),
+    ("ep_poll", WaitKind::Poll),
+    ("do_epoll_wait", WaitKind::Poll),
+    ("hrtimer_nanosleep", WaitKind::Sleep),
+    ("do_nanosleep", WaitKind::Sleep),
+    ("common_nsleep", WaitKind::Sleep),
+    ("__do_sys_pause", WaitKind::Signal),
+    ("sys_pause", WaitKind::Signal),
+    ("__x64_sys_pause", WaitKind::Signal),
+    ("do_sigtimedwait", WaitKind::Signal),
+    ("sigsuspend", WaitKind::Signal),
+    ("__do_sys_rt_sigsuspend", WaitKind::Signal),
+    ("unix_stream_read_generic", WaitKind::SocketRead),
+    ("unix_stream_data_wait", WaitKind::SocketRead),
+    ("__skb_wait_for_more_packets", WaitKind::SocketRead),
+    ("skb_wait_for_more_packets", WaitKind::SocketRead),
+    ("__skb_recv_datagram", WaitKind::SocketRead),
+    ("sk_wait_data", WaitKind::SocketRead),
+    ("sk_stream_wait_memory", WaitKind::SocketWrite),
+    ("sock_alloc_send_pskb", WaitKind::SocketWrite),
+    ("unix_wait_for_peer", WaitKind::SocketWrite),
+    ("inet_csk_accept", WaitKind::Accept),
+    ("inet_csk_wait_for_connect", WaitKind::Accept),
+    ("wait_woken", WaitKind::Input),
+    ("n_tty_read", WaitKind::Input),
+    ("wq_sleep", WaitKind::MessageQueue),
+    ("do_msgrcv", WaitKind::MessageQueue),
+    ("do_msgsnd", WaitKind::MessageQueue),
+    ("__do_semtimedop", WaitKind::Semaphore),
+    ("do_semtimedop", WaitKind::Semaphore),
+    ("folio_wait_bit_common", WaitKind::DiskIo),
+    ("wait_on_page_bit_common", WaitKind::DiskIo),
+    ("worker_thread", WaitKind::KernelWork),
+    ("rescuer_thread", WaitKind::KernelWork),
+    ("smpboot_thread_fn", WaitKind::KernelWork),
+    ("kthreadd", WaitKind::KernelWork),
+    ("kthread_worker_fn", WaitKind::KernelWork),
+];
+
+/// Where a task sleeps: the kernel function, and what it means when brood knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitChannel {
+    /// Without the compiler's suffixes (`.constprop.0`), made safe to print.
+    pub symbol: Arc<str>,
+    pub kind: Option<WaitKind>,
+}
+
+impl WaitChannel {
+    /// The wait channel in the text of /proc/PID/wchan; `None` for a task that runs ("0").
+    pub fn parse(text: &str) -> Option<WaitChannel> {
+        let symbol = text.trim().split('.').next().unwrap_or_default();
+        if symbol.is_empty() || symbol == "0" {
+            return None;
+        }
+        let kind = KNOWN
+            .iter()
+            .find(|(known, _)| *known == symbol)
+            .map(|&(_, kind)| kind);
+        Some(WaitChannel {
+            symbol: super::text::sanitize(symbol.as_bytes()).into(),
+            kind,
+        })
+    }
+
+    /// For the table: the short words, or the raw symbol when the function is not known.
+    pub fn short(&self) -> &str {
+        match self.kind {
+            Some(kind) => kind.short(),
+            None => &self.symbol,
+        }
+    }
+
+    /// For the panels: what it waits for and the kernel function, e.g. `reading an empty pipe
+    /// (anon_pipe_read)`; an unknown function is named as it is.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            Some(kind) => format!("{} ({})", kind.describe(), self.symbol),
+            None => format!("in the kernel function {}", self.symbol),
+        }
+    }
+}
+
+/// The wait channel of `pid`; `None` while it runs or when unreadable.
+pub fn read(pid: super::Pid) -> Option<WaitChannel> {
+    WaitChannel::parse(&std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?)
 }
 
 /// The kernel function `pid` sleeps in, without the compiler's suffixes (`.constprop.0`);
 /// `None` while it runs ("0") or when unreadable.
 pub fn read_symbol(pid: super::Pid) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?;
-    let symbol = text.trim().split('.').next().unwrap_or_default();
-    (!symbol.is_empty() && symbol != "0").then(|| super::text::sanitize(symbol.as_bytes()))
-}
-
-/// Classifies a wchan symbol. Kernel versions name these functions differently
-/// (`pipe_read`, `anon_pipe_read`, `pipe_wait_readable`), and compilers add suffixes such as
-/// `.constprop.0`, so the match is on stable parts of the name.
-pub fn classify(symbol: &str) -> Option<WaitKind> {
-    let symbol = symbol.trim();
-    let base = symbol.split('.').next().unwrap_or(symbol);
-    if base.is_empty() || base == "0" {
-        return None;
-    }
-    let has = |part: &str| base.contains(part);
-    let kind = if has("do_wait") || has("kernel_wait") {
-        WaitKind::Child
-    } else if has("pipe_read") || has("pipe_wait_readable") {
-        WaitKind::PipeRead
-    } else if has("pipe_write") || has("pipe_wait_writable") {
-        WaitKind::PipeWrite
-    } else if has("futex") {
-        WaitKind::Futex
-    } else if has("flock")
-        || has("locks_lock")
-        || has("posix_lock")
-        || has("fcntl_setlk")
-        || has("lock_inode_wait")
-    {
-        WaitKind::FileLock
-    } else if has("poll") || has("select") || has("ep_") {
-        WaitKind::Poll
-    } else if has("nanosleep") || has("hrtimer") || has("schedule_timeout") {
-        WaitKind::Sleep
-    } else if has("sigtimedwait") || has("sigsuspend") || has("sys_pause") || has("do_pause") {
-        WaitKind::Signal
-    } else if has("unix_stream")
-        || has("unix_dgram")
-        || has("sk_wait")
-        || has("skb_wait")
-        || has("inet_csk_accept")
-    {
-        WaitKind::SocketRead
-    } else if has("n_tty") || has("tty_read") {
-        WaitKind::Terminal
-    } else if has("msgrcv") || has("msgsnd") || has("wq_sleep") || has("mq_") {
-        WaitKind::MessageQueue
-    } else if has("semtimedop") || has("do_semop") {
-        WaitKind::Semaphore
-    } else {
-        WaitKind::Other
-    };
-    Some(kind)
+    read(pid).map(|channel| channel.symbol.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn kind(text: &str) -> Option<WaitKind> {
+        WaitChannel::parse(text).and_then(|c| c.kind)
+    }
+
     #[test]
-    fn kernel_symbols_of_several_versions_are_recognised() {
-        assert_eq!(classify("do_wait"), Some(WaitKind::Child));
-        assert_eq!(classify("anon_pipe_read"), Some(WaitKind::PipeRead));
-        assert_eq!(classify("pipe_read"), Some(WaitKind::PipeRead));
-        assert_eq!(classify("pipe_write"), Some(WaitKind::PipeWrite));
-        assert_eq!(classify("futex_wait_queue"), Some(WaitKind::Futex));
-        assert_eq!(classify("locks_lock_inode_wait"), Some(WaitKind::FileLock));
+    fn todays_kernel_names_are_known() {
+        // As Linux 6.18 shows them (each seen on a live process).
+        for (symbol, expected) in [
+            ("anon_pipe_read", WaitKind::PipeRead),
+            ("anon_pipe_write", WaitKind::PipeWrite),
+            ("futex_do_wait", WaitKind::Futex),
+            ("do_wait", WaitKind::Child),
+            ("poll_schedule_timeout.constprop.0", WaitKind::Poll),
+            ("do_epoll_wait", WaitKind::Poll),
+            ("hrtimer_nanosleep", WaitKind::Sleep),
+            ("__do_sys_pause", WaitKind::Signal),
+            ("do_sigtimedwait.isra.0", WaitKind::Signal),
+            ("unix_stream_read_generic", WaitKind::SocketRead),
+            ("__skb_wait_for_more_packets", WaitKind::SocketRead),
+            ("inet_csk_accept", WaitKind::Accept),
+            ("wait_woken", WaitKind::Input),
+            ("wait_for_partner", WaitKind::FifoOpen),
+            ("locks_lock_inode_wait", WaitKind::FileLock),
+            ("fcntl_setlk", WaitKind::FileLock),
+            ("wq_sleep", WaitKind::MessageQueue),
+            ("do_msgrcv", WaitKind::MessageQueue),
+            ("__do_semtimedop", WaitKind::Semaphore),
+            ("worker_thread", WaitKind::KernelWork),
+        ] {
+            assert_eq!(kind(symbol), Some(expected), "{symbol}");
+        }
+    }
+
+    #[test]
+    fn older_kernel_names_are_known_too() {
+        for (symbol, expected) in [
+            ("pipe_read", WaitKind::PipeRead),
+            ("pipe_write", WaitKind::PipeWrite),
+            ("futex_wait_queue", WaitKind::Futex),
+            ("futex_wait_queue_me", WaitKind::Futex),
+            ("do_sys_poll", WaitKind::Poll),
+            ("ep_poll", WaitKind::Poll),
+            ("flock_lock_inode_wait", WaitKind::FileLock),
+            ("sk_wait_data", WaitKind::SocketRead),
+            ("n_tty_read", WaitKind::Input),
+        ] {
+            assert_eq!(kind(symbol), Some(expected), "{symbol}");
+        }
+    }
+
+    #[test]
+    fn whole_names_match_so_a_futex_wait_is_no_child_wait() {
+        assert_eq!(kind("futex_do_wait"), Some(WaitKind::Futex));
+        // Parts of known names are not known names.
+        for symbol in ["do_wait_for_something", "my_pipe_read", "ep_", "wait"] {
+            assert_eq!(kind(symbol), None, "{symbol}");
+        }
+    }
+
+    #[test]
+    fn unknown_functions_are_shown_raw_and_running_has_no_channel() {
+        let unknown = WaitChannel::parse("some_new_function.part.0\n").unwrap();
+        assert_eq!(unknown.kind, None);
+        assert_eq!(unknown.short(), "some_new_function");
         assert_eq!(
-            classify("poll_schedule_timeout.constprop.0"),
-            Some(WaitKind::Poll)
+            unknown.describe(),
+            "in the kernel function some_new_function"
         );
-        assert_eq!(classify("hrtimer_nanosleep"), Some(WaitKind::Sleep));
-        assert_eq!(classify("0"), None);
-        assert_eq!(classify(""), None);
-        assert_eq!(classify("some_new_function"), Some(WaitKind::Other));
+        let pipe = WaitChannel::parse("anon_pipe_read").unwrap();
+        assert_eq!(pipe.short(), "pipe read");
+        assert_eq!(pipe.describe(), "reading an empty pipe (anon_pipe_read)");
+        assert_eq!(WaitChannel::parse("0"), None);
+        assert_eq!(WaitChannel::parse(""), None);
+        assert_eq!(
+            WaitChannel::parse("\x1b[2J").map(|c| c.symbol),
+            Some("\\x1b[2J".into())
+        );
+    }
+
+    #[test]
+    fn the_table_names_each_function_once_and_short_words_fit_the_column() {
+        let mut names: Vec<&str> = KNOWN.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count, "a function named twice");
+        for &(_, kind) in KNOWN {
+            assert!(kind.short().chars().count() <= 10, "{kind:?}");
+        }
     }
 }

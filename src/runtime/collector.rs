@@ -69,12 +69,13 @@ fn run(
         None => true,
     };
     let mut links = false;
+    let mut wait_channels = false;
     for scan in 0u64.. {
         let started = Instant::now();
         let (event, ipc) = match scanner.scan() {
             Ok(snapshot) => {
                 sweeper.observe(&snapshot);
-                let due = links || scan % IPC_EVERY == 1;
+                let due = links || wait_channels || scan % IPC_EVERY == 1;
                 let ipc = due.then(|| {
                     sweeper.skip_own_files(scanner.held_files());
                     sweeper.sweep(&snapshot, links)
@@ -105,6 +106,10 @@ fn run(
                 }
                 Ok(Command::IpcLinks(on)) => {
                     links = on;
+                    break;
+                }
+                Ok(Command::WaitChannels(on)) => {
+                    wait_channels = on;
                     break;
                 }
                 Ok(Command::Inspect(id)) => {

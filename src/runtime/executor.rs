@@ -18,7 +18,7 @@ use crate::proc::signal::send_signal;
 use crate::proc::{Identity, Pid};
 use crate::signals::Dispositions;
 
-pub use super::signal_set::members_of;
+pub use crate::app::reach::members_of;
 
 /// Threads that run effects which take a while (starting a worker, signalling a subtree).
 const POOL_THREADS: usize = 3;

@@ -21,7 +21,7 @@ use crate::cli::Cli;
 use crate::config::{Config, ConfigError};
 use crate::lab::Lab;
 use crate::message::{Effect, Event};
-use crate::proc::scan::ScanOptions;
+use crate::proc::scan::{ScanOptions, Tracers};
 use collector::Collector;
 use executor::Executor;
 use terminal::Terminal;
@@ -43,7 +43,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let (config, config_errors) = Config::load(cli.config.as_deref());
     let config = effective(cli, config);
     let mut terminal = Terminal::enter(config.mouse)?;
-    let collector = Collector::start(config.refresh, ScanOptions::default(), events.clone());
+    // The screen badges a traced process whatever its state: follow every tracer.
+    let scan = ScanOptions {
+        tracers: Tracers::Followed,
+        ..ScanOptions::default()
+    };
+    let collector = Collector::start(config.refresh, scan, events.clone());
     events::spawn(events.clone(), config.refresh)?;
     let executor = Executor::new(
         Lab::new("/proc/self/exe".into()),

@@ -12,6 +12,7 @@ use super::format;
 use super::theme::Theme;
 use crate::app::App;
 use crate::proc::details::{Details, Field};
+use crate::proc::wchan::WaitChannel;
 use crate::proc::{ProcInfo, State};
 use crate::signals;
 
@@ -162,7 +163,11 @@ fn detail_lines(app: &App, proc: &ProcInfo, d: &Details, theme: Theme) -> Vec<Li
                 .unwrap_or_default()
         ),
     });
-    s.field("wchan", &d.wchan, Clone::clone);
+    s.field("wchan", &d.wchan, |channel| {
+        channel
+            .as_ref()
+            .map_or_else(|| "- (running)".into(), WaitChannel::describe)
+    });
 
     s.heading("Time");
     s.field("started", &d.stat, |st| {

@@ -258,11 +258,30 @@ pub(super) fn boxed(
         .borders(Borders::ALL)
         .title(title)
         .title_style(theme.title());
-    frame.render_widget(Clear, area);
+    clear(frame, area);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+/// Blanks `area` for a popup, and any wide character (CJK, emoji) of what lies beneath whose
+/// right half the popup's left edge would cover: left there, it would be drawn whole over the
+/// popup's border (ratatui never redraws the cell a wide character covers), and the border
+/// would look moved.
+pub(super) fn clear(frame: &mut Frame<'_>, area: Rect) {
+    frame.render_widget(Clear, area);
+    let Some(left) = area.x.checked_sub(1) else {
+        return;
+    };
+    let buffer = frame.buffer_mut();
+    for y in area.top()..area.bottom() {
+        if let Some(cell) = buffer.cell_mut((left, y))
+            && crate::proc::text::width(cell.symbol()) > 1
+        {
+            cell.set_symbol(" ");
+        }
+    }
 }

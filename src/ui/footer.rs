@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::hints;
 use super::theme::Theme;
+use super::{fit, hints};
 use crate::app::keymap::{Action, Bindable, InputAction};
 use crate::app::{App, Prompt, PromptKind, Severity};
 
@@ -15,15 +15,20 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
         frame.render_widget(Paragraph::new(prompt_line(app, prompt, theme)), area);
         return;
     }
-    let line = match &app.status {
+    let message = match &app.status {
         Some(status) if status.severity == Severity::Error => Line::from(vec![
             Span::styled(" error: ", theme.error()),
             Span::raw(status.text.clone()),
         ]),
         Some(status) => Line::from(format!(" {}", status.text)),
-        None => hints(app, theme),
+        None => {
+            frame.render_widget(Paragraph::new(hints(app, theme)), area);
+            return;
+        }
     };
-    frame.render_widget(Paragraph::new(line), area);
+    // A message longer than the line ends in `…` (what is told is in the log in full).
+    let message = fit::line(message, usize::from(area.width));
+    frame.render_widget(Paragraph::new(message), area);
 }
 
 /// The key hints, generated from the key table.

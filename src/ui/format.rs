@@ -36,17 +36,6 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-/// A short age for badges: `5s`, `3m`, `2h`, `4d`.
-pub fn age(secs: f64) -> String {
-    let total = secs.max(0.0) as u64;
-    match total {
-        0..60 => format!("{total}s"),
-        60..3600 => format!("{}m", total / 60),
-        3600..86_400 => format!("{}h", total / 3600),
-        _ => format!("{}d", total / 86_400),
-    }
-}
-
 /// A moment in local time (`utc_offset_secs` east of UTC, as the collector last read it).
 fn local(unix_secs: i64, utc_offset_secs: i32) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     let offset = chrono::FixedOffset::east_opt(utc_offset_secs)?;
@@ -90,8 +79,6 @@ mod tests {
         assert_eq!(duration(59.9), "00:59");
         assert_eq!(duration(3600.0 + 62.0), "1:01:02");
         assert_eq!(duration(2.0 * 86_400.0 + 5.0 * 3600.0), "2d 05h");
-        assert_eq!(age(59.0), "59s");
-        assert_eq!(age(7200.0), "2h");
     }
 
     #[test]

@@ -4,8 +4,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::fit;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::help::{self, HelpRow};
@@ -20,7 +21,12 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme, scroll
         width,
         height,
     );
-    let lines = help_lines(app, theme);
+    // Cut, not clipped: a line too long for a narrow screen says so with `…`.
+    let inner = usize::from(width.saturating_sub(2));
+    let lines: Vec<Line<'static>> = help_lines(app, theme)
+        .into_iter()
+        .map(|line| fit::line(line, inner))
+        .collect();
     let max_scroll = (lines.len() as u16).saturating_sub(height.saturating_sub(2));
     let menu = &app.keymap.menu;
     let title = format!(
@@ -33,7 +39,7 @@ pub fn draw(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme, scroll
         .borders(Borders::ALL)
         .title(title)
         .title_style(theme.title());
-    frame.render_widget(Clear, area);
+    super::dialogs::clear(frame, area);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)

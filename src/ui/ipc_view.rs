@@ -36,8 +36,8 @@ fn label(app: &App, id: Identity) -> String {
 
 fn lines_for(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
     let pid = proc.pid();
-    let why = match (proc.state, app.ipc.waits_in.get(&pid)) {
-        (State::Sleeping | State::DiskSleep, Some(kind)) => kind.describe().to_string(),
+    let why = match (proc.state, app.ipc.wait_of(proc.id)) {
+        (State::Sleeping | State::DiskSleep, Some(channel)) => channel.describe(),
         (State::Sleeping | State::DiskSleep, None) => {
             "sleeping (wait channel not read yet or unreadable)".to_string()
         }

@@ -3,6 +3,7 @@
 mod details;
 mod dialogs;
 mod event_log;
+mod fit;
 mod footer;
 pub mod format;
 mod header;

@@ -7,16 +7,15 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format;
 use super::theme::Theme;
+use super::{fit, format};
 use crate::app::App;
 use crate::app::layout;
 use crate::app::sort::{Column, Sort};
-use crate::proc::lifecycle::{Marks, Orphan};
+use crate::proc::badges::{BadgeKind, Known};
+use crate::proc::lifecycle::Marks;
 use crate::proc::tree::Row;
-use crate::proc::{Identity, ProcInfo, State};
-
-const USER_WIDTH: usize = 8;
+use crate::proc::{self, Identity, ProcInfo, State};
 
 pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, theme: Theme) {
     let columns = layout::columns(&app.columns, header_area.width);
@@ -62,8 +61,10 @@ pub fn draw(frame: &mut Frame<'_>, header_area: Rect, area: Rect, app: &App, the
             line = line.patch_style(theme.selected());
         }
         let line_area = Rect::new(area.x, area.y + screen_row as u16, area.width, 1);
+        // A row wider than the table ends in `…`: arguments cut off are never silently hidden.
+        let mut line = fit::line(line, usize::from(area.width));
         // Pad to the full width so the selection bar spans the row.
-        let pad = usize::from(area.width).saturating_sub(line.width());
+        let pad = usize::from(area.width).saturating_sub(fit::width_of(&line));
         line.push_span(Span::raw(" ".repeat(pad)));
         frame.render_widget(Paragraph::new(line), line_area);
     }
@@ -92,20 +93,16 @@ fn header_line(app: &App, columns: &[(Column, u16, u16)], width: u16) -> Line<'s
             }
         }
     }
+    let labels: String = cells.iter().collect();
     let modes = modes(app);
-    if !modes.is_empty() {
-        let len = modes.chars().count();
-        let start = width.saturating_sub(len + 1);
-        // Only over blank cells, so no column label is hidden.
-        if cells[start.min(width)..].iter().all(|c| *c == ' ') {
-            for (i, c) in modes.chars().enumerate() {
-                if let Some(cell) = cells.get_mut(start + i) {
-                    *cell = c;
-                }
-            }
-        }
+    // On the right, over blank cells only, so no column label is hidden (the filter text may
+    // hold wide characters: measured in cells, not characters).
+    let start = width.saturating_sub(fit::width(&modes) + 1);
+    if modes.is_empty() || cells[start.min(width)..].iter().any(|c| *c != ' ') {
+        return Line::from(labels);
     }
-    Line::from(cells.into_iter().collect::<String>())
+    let before: String = cells[..start].iter().collect();
+    Line::from(fit::pad(&format!("{before}{modes}"), width))
 }
 
 /// The view's modes in brackets: paused, follow, list, filter, root, tags.
@@ -160,10 +157,7 @@ fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) 
             }
             Column::Pid => format!("{:>width$}", proc.pid()),
             Column::Ppid => format!("{:>width$}", proc.ppid),
-            Column::User => {
-                let user: String = proc.user.chars().take(USER_WIDTH).collect();
-                format!("{user:<width$}")
-            }
+            Column::User => fit::pad(&proc.user, width),
             Column::State => {
                 spans.push(Span::styled(proc.state.letter().to_string(), state_style));
                 spans.push(Span::raw(" "));
@@ -176,6 +170,10 @@ fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) 
             Column::Virt => format!("{:>width$}", format::bytes(proc.vsize_bytes)),
             Column::Elapsed => {
                 format!("{:>width$}", format::duration(app.snapshot.age_secs(proc)))
+            }
+            Column::Wchan => {
+                let words = app.ipc.wait_of(proc.id).map_or("", |c| c.short());
+                fit::pad(words, width)
             }
         };
         spans.push(Span::raw(format!("{text} ")));
@@ -203,66 +201,39 @@ fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) 
     }
     if proc.state == State::Zombie {
         spans.push(Span::styled(" <defunct>", theme.dim()));
-    } else if let Some(args) = arguments(proc) {
+    } else if let Some(args) = proc.arguments() {
         spans.push(Span::styled(format!(" {args}"), theme.dim()));
     }
     Line::from(spans)
 }
 
-/// Word badges: what colour shows is also said in text.
+/// Word badges (their wording is `proc::badges`'), coloured by kind.
 fn badges(context: &RowContext<'_>, proc: &ProcInfo, marks: Marks) -> Vec<(String, Style)> {
     let (app, theme) = (context.app, context.theme);
-    let mut badges = Vec::new();
-    if let Some(zombie) = marks.zombie {
-        let at_least = if zombie.at_least { "≥" } else { "" };
-        badges.push((
-            format!(
-                "[zombie {at_least}{}, parent {}]",
-                format::age(zombie.secs),
-                proc.ppid
-            ),
-            theme.state(State::Zombie),
-        ));
-    }
-    match proc.state {
-        State::Stopped => badges.push(("[stopped]".to_string(), theme.state(State::Stopped))),
-        State::Traced => {
-            let by = proc.tracer.map(|t| format!(" by {t}")).unwrap_or_default();
-            badges.push((format!("[traced{by}]"), theme.state(State::Traced)));
-        }
-        _ => {}
-    }
-    match marks.orphan {
-        Some(Orphan::Seen { former_parent }) => {
-            badges.push((
-                format!("[orphan, was child of {former_parent}]"),
-                theme.orphan(),
-            ));
-        }
-        Some(Orphan::Probable) => badges.push(("[orphan?]".to_string(), theme.orphan())),
-        None => {}
-    }
-    if app.in_deadlock(proc.id) {
-        badges.push(("[deadlock]".to_string(), theme.state(State::Zombie)));
-    }
-    if context.linked.contains(&proc.id) {
-        badges.push(("[linked]".to_string(), theme.key()));
-    }
-    if proc.pid() == app.self_pid {
-        badges.push(("[this brood]".to_string(), theme.key()));
-    }
-    if app.lab.guard == Some(proc.id) {
-        badges.push(("[lab guard]".to_string(), theme.key()));
-    }
-    badges
-}
-
-/// The arguments after the program name, when the command line has any.
-fn arguments(proc: &ProcInfo) -> Option<&str> {
-    let cmdline = proc.cmdline.as_ref();
-    let (_, args) = cmdline.split_once(' ')?;
-    let args = args.trim();
-    (!args.is_empty()).then_some(args)
+    let known = Known {
+        marks,
+        tracer_name: proc
+            .tracer
+            .and_then(|t| app.proc_by_pid(t))
+            .map(|t| &*t.name),
+        in_deadlock: app.in_deadlock(proc.id),
+        linked: context.linked.contains(&proc.id),
+        this_brood: proc.pid() == app.self_pid,
+        lab_guard: app.lab.guard == Some(proc.id),
+    };
+    proc::badges::badges(proc, &known)
+        .into_iter()
+        .map(|badge| {
+            let style = match badge.kind {
+                BadgeKind::Zombie | BadgeKind::Deadlock => theme.state(State::Zombie),
+                BadgeKind::Stopped => theme.state(State::Stopped),
+                BadgeKind::Traced => theme.state(State::Traced),
+                BadgeKind::Orphan | BadgeKind::ProbableOrphan => theme.orphan(),
+                BadgeKind::Linked | BadgeKind::ThisBrood | BadgeKind::LabGuard => theme.key(),
+            };
+            (badge.text, style)
+        })
+        .collect()
 }
 
 /// `│ ├─` guides for a row; past `budget` levels the outer ones are elided as `…`.

@@ -40,6 +40,33 @@ pub fn fork_child(keep: &[i32], body: impl FnOnce()) -> Forked {
     }
 }
 
+/// A child named `brood-tracer` that traces `target` as `strace -p` does: PTRACE_SEIZE,
+/// PTRACE_INTERRUPT, a wait for the stop, PTRACE_CONT; then `target` runs (or sleeps) on,
+/// traced, until the tracer is dropped. `None` where ptrace is refused.
+pub fn trace_like_strace(target: Pid) -> Option<Forked> {
+    let (report, told) = nix::unistd::pipe().expect("pipe");
+    let told_fd = std::os::fd::AsRawFd::as_raw_fd(&told);
+    let tracer = fork_child(&[told_fd], move || {
+        // SAFETY: raw syscalls only (prctl, ptrace, waitpid, write, pause).
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, c"brood-tracer".as_ptr());
+            let seized = libc::ptrace(libc::PTRACE_SEIZE, target, 0, 0) == 0
+                && libc::ptrace(libc::PTRACE_INTERRUPT, target, 0, 0) == 0
+                && libc::waitpid(target, std::ptr::null_mut(), libc::__WALL) == target
+                && libc::ptrace(libc::PTRACE_CONT, target, 0, 0) == 0;
+            let answer = if seized { b"y" } else { b"n" };
+            libc::write(told_fd, answer.as_ptr().cast(), 1);
+            loop {
+                libc::pause();
+            }
+        }
+    });
+    drop(told);
+    let mut answer = [0u8; 1];
+    let _ = nix::unistd::read(&report, &mut answer);
+    (answer == *b"y").then_some(tracer)
+}
+
 /// Two children deadlocked on two `flock`ed files: each locks one, waits at a pipe barrier
 /// until the other holds its first lock too, then asks for the other's. The files are removed
 /// on drop.

@@ -208,3 +208,22 @@ pub fn skip(test: &str, why: &str) {
         let _ = writeln!(file, "{test}: {why}");
     }
 }
+
+/// The row of `pid` as `app` draws it on a `width`x`height` screen.
+pub fn screen_row(app: &brood::app::App, width: u16, height: u16, pid: Pid) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
+    terminal
+        .draw(|frame| brood::ui::draw(frame, app))
+        .expect("a frame");
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .find(|line| line.starts_with(&format!("{pid:>7} ")))
+        .unwrap_or_else(|| panic!("no row for {pid} on screen"))
+}

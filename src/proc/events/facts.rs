@@ -13,8 +13,8 @@ use crate::proc::Identity;
 use crate::proc::stat::parse_stat;
 use crate::proc::text::{cmdline_from_raw, sanitize};
 
-/// A stat line is a few hundred bytes. Beyond `CMDLINE_BYTES` a command line is cut (the TUI cuts
-/// it at `text::MAX_CMDLINE_CHARS` anyway).
+/// A stat line is a few hundred bytes. Beyond `CMDLINE_BYTES` a command line is cut: an event's
+/// line is printed once, and 16 KiB holds all but the rarest command lines.
 const STAT_BYTES: usize = 1024;
 const CMDLINE_BYTES: usize = 16 * 1024;
 

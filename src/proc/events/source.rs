@@ -181,6 +181,7 @@ fn scan_once(threads: bool) -> Result<Snapshot, ScanError> {
     Scanner::new(ScanOptions {
         threads,
         max_open_files: Some(0),
+        ..ScanOptions::default()
     })
     .scan()
 }

@@ -171,10 +171,10 @@ impl IpcState {
     /// The blocked processes and who could release each (input for [`find_deadlocks`]).
     pub fn waits(&self) -> Vec<Wait> {
         let mut waits = Vec::new();
-        for (&pid, &kind) in &self.waits_in {
-            let (reading, pipe) = match kind {
-                WaitKind::PipeRead => (true, self.blocked_pipe(pid, true)),
-                WaitKind::PipeWrite => (false, self.blocked_pipe(pid, false)),
+        for (&pid, channel) in &self.waits_in {
+            let (reading, pipe) = match channel.kind {
+                Some(WaitKind::PipeRead) => (true, self.blocked_pipe(pid, true)),
+                Some(WaitKind::PipeWrite) => (false, self.blocked_pipe(pid, false)),
                 _ => continue,
             };
             let Some(inode) = pipe else { continue };

@@ -13,7 +13,7 @@ pub enum Endpoint {
     Socket(u64),
     /// A POSIX shared-memory object (`/dev/shm/NAME`) or memfd.
     SharedMemory(String),
-    /// A POSIX message queue (`/dev/mqueue/NAME`).
+    /// A POSIX message queue, by its name without the leading `/`.
     MessageQueue(String),
     /// A System V shared-memory segment, by its id (from /proc/sysvipc/shm).
     SysvSharedMemory(i64),
@@ -43,9 +43,19 @@ impl Endpoint {
             )));
         }
         if let Some(name) = target.strip_prefix("/dev/mqueue/") {
-            return Some(Endpoint::MessageQueue(name.to_string()));
+            return Some(Endpoint::MessageQueue(
+                name.trim_end_matches(" (deleted)").to_string(),
+            ));
         }
         None
+    }
+
+    /// The queue name in a link that may be a POSIX message queue's: `mq_open` descriptors read
+    /// `/NAME` (a path in the kernel's own mqueue mount, not `/dev/mqueue`), which a file in `/`
+    /// also could; [`on_mqueue_fs`] tells them apart.
+    fn queue_name(target: &str) -> Option<&str> {
+        let name = target.strip_prefix('/')?.trim_end_matches(" (deleted)");
+        (!name.is_empty() && !name.contains('/')).then_some(name)
     }
 
     pub fn describe(&self) -> String {
@@ -53,7 +63,7 @@ impl Endpoint {
             Endpoint::Pipe(inode) => format!("pipe:[{inode}]"),
             Endpoint::Socket(inode) => format!("unix socket:[{inode}]"),
             Endpoint::SharedMemory(name) => format!("shared memory {name}"),
-            Endpoint::MessageQueue(name) => format!("message queue {name}"),
+            Endpoint::MessageQueue(name) => format!("POSIX message queue /{name}"),
             Endpoint::SysvSharedMemory(id) => format!("System V shared memory {id}"),
             Endpoint::SysvMessageQueue(id) => format!("System V message queue {id}"),
         }
@@ -134,7 +144,12 @@ pub fn read_ends_but(pid: Pid, known: &[i32]) -> io::Result<Vec<FdEnd>> {
         let Ok(link) = readlinkat(&dir, name, std::mem::take(&mut target)) else {
             continue;
         };
-        let endpoint = link.to_str().ok().and_then(Endpoint::from_link);
+        let endpoint = link.to_str().ok().and_then(|text| {
+            Endpoint::from_link(text).or_else(|| {
+                let name = Endpoint::queue_name(text)?;
+                on_mqueue_fs(pid, fd).then(|| Endpoint::MessageQueue(name.to_string()))
+            })
+        });
         target = link.into_bytes_with_nul();
         let Some(endpoint) = endpoint else {
             continue;
@@ -149,4 +164,14 @@ pub fn read_ends_but(pid: Pid, known: &[i32]) -> io::Result<Vec<FdEnd>> {
         });
     }
     Ok(ends)
+}
+
+/// Whether descriptor `fd` of `pid` is on the mqueue file system (`statfs` follows the
+/// /proc/PID/fd link to the open file itself).
+fn on_mqueue_fs(pid: Pid, fd: i32) -> bool {
+    /// MQUEUE_MAGIC (include/uapi/linux/magic.h).
+    const MQUEUE_MAGIC: u64 = 0x1980_0202;
+    // `f_type`'s integer type differs between architectures.
+    rustix::fs::statfs(format!("/proc/{pid}/fd/{fd}"))
+        .is_ok_and(|fs| u64::try_from(fs.f_type) == Ok(MQUEUE_MAGIC))
 }

@@ -12,7 +12,7 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::wchan::WaitKind;
+use super::wchan::{WaitChannel, WaitKind};
 use super::{Identity, Pid, PidMap, Snapshot, State, TaskKind};
 pub use deadlock::{Deadlock, Wait, WaitReason, find_deadlocks, parse_syscall, read_blocked_fd};
 pub use endpoints::{Access, Endpoint, FdEnd, parse_fdinfo_flags, read_ends, read_ends_but};
@@ -28,7 +28,7 @@ pub struct IpcState {
     /// IPC descriptors per process; `None` where /proc would not let us read them.
     pub ends: HashMap<Pid, Option<Arc<Vec<FdEnd>>>>,
     /// Wait channel of each sleeping process that has one.
-    pub waits_in: HashMap<Pid, WaitKind>,
+    pub waits_in: HashMap<Pid, WaitChannel>,
     /// For processes blocked in a pipe read or write: the descriptor, from /proc/PID/syscall.
     pub blocked_fd: HashMap<Pid, i32>,
     pub locks: Vec<super::locks::LockEntry>,
@@ -51,6 +51,11 @@ impl IpcState {
     /// Whether this state is about `id` (and not about another process that had its PID).
     pub fn knows(&self, id: Identity) -> bool {
         self.ids.get(&id.pid) == Some(&id)
+    }
+
+    /// Where `id` slept when this state was read; none if it ran, or had not its PID yet.
+    pub fn wait_of(&self, id: Identity) -> Option<&WaitChannel> {
+        self.waits_in.get(&id.pid).filter(|_| self.knows(id))
     }
 }
 
@@ -124,10 +129,6 @@ impl IpcState {
     }
 }
 
-pub fn read_wchan(pid: Pid) -> Option<WaitKind> {
-    super::wchan::classify(&std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?)
-}
-
 /// Reads what IPC analysis needs, scan after scan, keeping what cannot have changed. Only a
 /// process that runs can change its descriptors or leave its wait channel, and the scanner says
 /// which processes provably did not run ([`ProcInfo::ran`]): their wait channel and descriptors
@@ -145,7 +146,7 @@ struct Known {
     id: Identity,
     /// Set when a scan since the read says it may have run: read it again.
     stale: bool,
-    wchan: Option<Option<WaitKind>>,
+    wchan: Option<Option<WaitChannel>>,
     ends: Option<Option<Arc<Vec<FdEnd>>>>,
 }
 
@@ -201,15 +202,15 @@ impl Sweeper {
             ..IpcState::default()
         };
         for proc in processes().filter(|p| matches!(p.state, State::Sleeping | State::DiskSleep)) {
-            if let Some(kind) = self.wchan(proc.pid()) {
-                state.waits_in.insert(proc.pid(), kind);
+            if let Some(channel) = self.wchan(proc.pid()) {
+                state.waits_in.insert(proc.pid(), channel);
             }
         }
         state.locks = super::locks::read_locks();
         let lock_waiters = state
             .waits_in
             .iter()
-            .filter(|(_, kind)| **kind == WaitKind::FileLock)
+            .filter(|(_, channel)| channel.kind == Some(WaitKind::FileLock))
             .map(|(pid, _)| *pid);
         super::ofd::attribute_from_proc(
             &mut state.locks,
@@ -219,7 +220,9 @@ impl Sweeper {
         let pipe_blocked: Vec<Pid> = state
             .waits_in
             .iter()
-            .filter(|(_, kind)| matches!(kind, WaitKind::PipeRead | WaitKind::PipeWrite))
+            .filter(|(_, channel)| {
+                matches!(channel.kind, Some(WaitKind::PipeRead | WaitKind::PipeWrite))
+            })
             .map(|(pid, _)| *pid)
             .collect();
         for &pid in &pipe_blocked {
@@ -242,9 +245,12 @@ impl Sweeper {
         state
     }
 
-    fn wchan(&mut self, pid: Pid) -> Option<WaitKind> {
+    fn wchan(&mut self, pid: Pid) -> Option<WaitChannel> {
         let known = self.known.get_mut(&pid)?;
-        *known.wchan.get_or_insert_with(|| read_wchan(pid))
+        known
+            .wchan
+            .get_or_insert_with(|| super::wchan::read(pid))
+            .clone()
     }
 
     fn ends(&mut self, pid: Pid) -> Option<Arc<Vec<FdEnd>>> {

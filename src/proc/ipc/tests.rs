@@ -66,6 +66,10 @@ fn descriptor_targets_are_classified() {
 }
 
 /// The identity the tests' processes had when the sweep read them.
+fn pipe_read() -> WaitChannel {
+    WaitChannel::parse("anon_pipe_read").unwrap()
+}
+
 fn known(pid: Pid) -> Identity {
     Identity {
         pid,
@@ -91,9 +95,9 @@ fn crossed_pipes(b_blocked: bool) -> IpcState {
         ])),
     );
     state.ids = [(1, known(1)), (2, known(2))].into_iter().collect();
-    state.waits_in.insert(1, WaitKind::PipeRead);
+    state.waits_in.insert(1, pipe_read());
     if b_blocked {
-        state.waits_in.insert(2, WaitKind::PipeRead);
+        state.waits_in.insert(2, pipe_read());
     }
     state
 }

@@ -44,6 +44,22 @@ pub struct ScanOptions {
     /// Cap on files (`stat`, `schedstat`) kept open between scans; `None` means "as many as
     /// RLIMIT_NOFILE allows".
     pub max_open_files: Option<usize>,
+    /// How far `ProcInfo::tracer` is followed (each read is one of the dear `status` files).
+    pub tracers: Tracers,
+}
+
+/// Which tracers (`TracerPid`) a scanner reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tracers {
+    /// Those of processes stopped by their tracer (t) only: for readers that show no tracer.
+    #[default]
+    StoppedOnly,
+    /// Every process's, looked for as processes run and spread over the scans (see
+    /// `Scanner::read_process`): the screen, which badges a tracee whatever its state.
+    Followed,
+    /// Every process's at every scan: a single scan (`brood snapshot`) has no later scans to
+    /// spread the reads over.
+    Every,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +102,8 @@ struct Entry {
     seen_in_scan: u64,
     /// Its command line could not be read for want of descriptors: read it at the next scan.
     cmdline_unread: bool,
+    /// Whether its `TracerPid` was read once since brood first saw it.
+    tracer_checked: bool,
 }
 
 /// Reads /proc repeatedly, keeping per-process state to make each refresh cheap.
@@ -211,6 +229,7 @@ impl Scanner {
         self.read_ahead = PidMap::default();
         self.reread_adopted(&mut procs, &quiet, elapsed);
         self.quiet = quiet;
+        self.drop_gone_tracers(&mut procs);
 
         self.forget_unseen();
         for entry in self.entries.values_mut() {

@@ -2,12 +2,14 @@
 //! time, cheap to read) is kept open beside its `stat`, and while that time stands still what
 //! `stat` said last is still true. Children of parents that died are read again (reparenting
 //! needs no running), and everyone is read in full at least every [`FULL_READ_EVERY`] scans.
+//! The tracer (`TracerPid`, in the costly `status` file) is read on the same evidence.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use super::budget::is_fd_exhaustion;
-use super::{Pid, ProcInfo, Scanner, State, parse_decimal};
+use super::read::read_tracer;
+use super::{Pid, ProcInfo, Scanner, State, Tracers, parse_decimal};
 
 /// A process whose CPU time stands still is still read in full this often (in scans, staggered by
 /// PID), bounding how stale its resident memory or nice value can get.
@@ -24,11 +26,36 @@ impl Scanner {
     ) -> Option<ProcInfo> {
         let mut info = self.read_task(pid, None, elapsed)?;
         let budget_left = self.open_files < self.open_budget;
+        let scan_count = self.scan_count;
         let entry = self.entries.get_mut(&pid)?;
+        // Whether its CPU time proves it ran since the last read, or did not; `None` when that
+        // time is not known (no `schedstat` yet, or threads whose time it does not hold).
+        let proof = match (runtime, entry.runtime_at_read) {
+            (Some(now), Some(before)) if info.threads == 1 => Some(now != before),
+            _ => None,
+        };
         // Read in full because it was due, not because it ran: say so.
-        if runtime.is_some() && entry.runtime_at_read == runtime && info.threads == 1 {
+        if proof == Some(false) {
             info.ran = false;
         }
+        // A tracer attaching stops the tracee, which must run to stop: a sleeping process's
+        // tracer changes only if it ran (bar the tracer's exit: `drop_gone_tracers`). Where that
+        // cannot be told, the staggered cadence of full reads bounds how late a tracer shows.
+        // A stopped tracee's tracer was read with its stat already.
+        let look = info.state != State::Traced
+            && match (self.options.tracers, entry.tracer_checked, proof) {
+                (Tracers::StoppedOnly, ..) => false,
+                (Tracers::Every, ..) => true,
+                // Never looked: at once for a process born since brood started, else staggered
+                // so that the first scans stay short.
+                (Tracers::Followed, false, _) => entry.born_in_scan > 1 || is_due(pid, scan_count),
+                (Tracers::Followed, true, Some(ran)) => ran,
+                (Tracers::Followed, true, None) => is_due(pid, scan_count),
+            };
+        if look {
+            info.tracer = read_tracer(pid);
+        }
+        entry.tracer_checked |= look || info.state == State::Traced;
         entry.runtime_at_read = runtime;
         // Only a single thread's CPU time is in schedstat; only processes with a kept stat file
         // have the budget for a second one. Not on the first read: it could not skip a read
@@ -84,10 +111,7 @@ impl Scanner {
             .last
             .get(entry.index as usize)
             .filter(|p| p.id == entry.id)?;
-        let due = (pid as u64)
-            .wrapping_add(scan_count)
-            .is_multiple_of(FULL_READ_EVERY);
-        if due || entry.runtime_at_read != Some(runtime) || last.threads != 1 {
+        if is_due(pid, scan_count) || entry.runtime_at_read != Some(runtime) || last.threads != 1 {
             return None;
         }
         entry.seen_in_scan = scan_count;
@@ -126,4 +150,29 @@ impl Scanner {
             }
         }
     }
+
+    /// A tracer's exit detaches its tracees without waking them: a process whose tracer is no
+    /// longer there is traced no more. (`TracerPid` names a thread, so the look is by path:
+    /// /proc/TID exists for every thread, listed or not.)
+    pub(super) fn drop_gone_tracers(&self, procs: &mut [ProcInfo]) {
+        for proc in procs.iter_mut().filter(|p| p.state != State::Traced) {
+            let Some(tracer) = proc.tracer else { continue };
+            let listed = self
+                .entries
+                .get(&tracer)
+                .is_some_and(|e| e.seen_in_scan == self.scan_count);
+            let gone = !listed && !std::path::Path::new(&format!("/proc/{tracer}")).exists();
+            if gone {
+                proc.tracer = None;
+            }
+        }
+    }
+}
+
+/// Whether `pid` is due its periodic full read in scan `scan_count` (one scan in
+/// [`FULL_READ_EVERY`], staggered by PID so the reads spread over the scans).
+fn is_due(pid: Pid, scan_count: u64) -> bool {
+    (pid as u64)
+        .wrapping_add(scan_count)
+        .is_multiple_of(FULL_READ_EVERY)
 }

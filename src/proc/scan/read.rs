@@ -22,6 +22,7 @@ struct Known {
     uid: Option<u32>,
     user: Arc<str>,
     cpu_ticks: Option<u64>,
+    tracer: Option<Pid>,
 }
 
 impl Scanner {
@@ -70,6 +71,7 @@ impl Scanner {
                 uid: last.uid,
                 user: last.user.clone(),
                 cpu_ticks: Some(last.cpu_ticks),
+                tracer: last.tracer,
             },
             // A new comm means exec (or prctl PR_SET_NAME): the command line may have changed too.
             // So does one that could not be read last time, for want of descriptors.
@@ -82,6 +84,7 @@ impl Scanner {
                     uid: last.uid,
                     user: last.user.clone(),
                     cpu_ticks: Some(last.cpu_ticks),
+                    tracer: last.tracer,
                 }
             }
             None => {
@@ -102,6 +105,7 @@ impl Scanner {
                 born_in_scan: scan_count,
                 seen_in_scan: scan_count,
                 cmdline_unread: false,
+                tracer_checked: false,
             };
             // The old entry's file (if any) belonged to a dead process that had this PID.
             if let Some(old) = self.entries.insert(tid, Box::new(fresh)) {
@@ -151,7 +155,12 @@ impl Scanner {
             vsize_bytes: stat.vsize,
             nice: stat.nice,
             threads: stat.num_threads,
-            tracer: (state == State::Traced).then(|| read_tracer(tid)).flatten(),
+            // A stopped tracee names its tracer every time; otherwise see `Scanner::read_process`.
+            tracer: if state == State::Traced {
+                read_tracer(tid)
+            } else {
+                known.tracer
+            },
             ran: true,
         })
     }
@@ -195,6 +204,7 @@ impl Scanner {
             uid,
             user,
             cpu_ticks: None,
+            tracer: None,
         }
     }
 
@@ -300,9 +310,13 @@ pub(super) fn is_name_of(name: &str, comm: &[u8]) -> bool {
 pub(super) fn read_cmdline(pid: Pid, raw: &mut Vec<u8>) -> io::Result<String> {
     // Up to 4 bytes a character, plus one more character to know whether to mark a cut.
     const MAX_BYTES: usize = 4 * (MAX_CMDLINE_CHARS + 1);
+    // Most command lines fit here; a long one grows the buffer for itself only, so the next
+    // read does not clear half a megabyte.
+    const FIRST_BYTES: usize = 4096;
     let file = File::open(format!("/proc/{pid}/cmdline"))?;
     raw.clear();
-    raw.resize(raw.capacity().clamp(4096, MAX_BYTES), 0);
+    raw.shrink_to(16 * FIRST_BYTES);
+    raw.resize(FIRST_BYTES, 0);
     let mut len = 0;
     loop {
         let read = (&file).read(&mut raw[len..])?;
@@ -328,13 +342,20 @@ pub(super) fn read_uid(stat_file: &File) -> Option<u32> {
     stat_file.metadata().ok().map(|m| m.uid())
 }
 
+/// `TracerPid` of /proc/PID/status: the task (thread) that traces `pid`, if any.
 pub(super) fn read_tracer(pid: Pid) -> Option<Pid> {
-    let tracer = procfs::process::Process::new(pid)
-        .ok()?
-        .status()
-        .ok()?
-        .tracerpid;
-    (tracer > 0).then_some(tracer)
+    let status = std::fs::read(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .split(|&b| b == b'\n')
+        .find_map(|line| line.strip_prefix(b"TracerPid:"))?;
+    let digits: Vec<u8> = line
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    super::parse_decimal(&digits)
+        .and_then(|tracer| Pid::try_from(tracer).ok())
+        .filter(|&tracer| tracer > 0)
 }
 
 pub(super) fn read_uptime() -> io::Result<f64> {

@@ -19,7 +19,7 @@ use crate::lab::tasks;
 use crate::proc::ipc::{IpcState, find_deadlocks, read_blocked_fd, read_ends};
 use crate::proc::locks::read_locks;
 use crate::proc::stat::parse_stat;
-use crate::proc::wchan::{WaitKind, classify};
+use crate::proc::wchan::{WaitChannel, WaitKind};
 use crate::proc::{Pid, ofd};
 
 const EVERY: Duration = Duration::from_millis(250);
@@ -97,7 +97,9 @@ fn read_sample(lab: &Lab, roles: &[Role], needs: Needs) -> Sample {
     if needs.locks {
         let waiters: Vec<Pid> = procs
             .iter()
-            .filter(|p| classify(&p.wchan) == Some(WaitKind::FileLock))
+            .filter(|p| {
+                WaitChannel::parse(&p.wchan).and_then(|c| c.kind) == Some(WaitKind::FileLock)
+            })
             .map(|p| p.pid)
             .collect();
         let mut locks = read_locks();
