@@ -79,7 +79,15 @@ fn inner_forced_reuse() {
     assert_eq!(read_identity(guard.pid), None);
     assert_eq!(lab.group(), None, "an emptied group is forgotten");
 
-    // A stranger takes the very number, leading a group of its own, as a shell's job would.
+    // A stranger takes the very number, leading a group of its own, as a shell's job would. It
+    // starts a clock tick after the guard did at least: an identity is a PID and a start time
+    // in ticks, and two processes that got one PID within one tick (10 ms) cannot be told
+    // apart by anyone reading /proc (only a forced reuse like this one comes that close).
+    wait_until("a clock tick after the guard's start", || {
+        let now = scanner().scan().ok()?;
+        let ticks = (now.uptime_secs * now.ticks_per_sec as f64) as u64;
+        (ticks > guard.start_ticks).then_some(())
+    });
     std::fs::write("/proc/sys/kernel/ns_last_pid", (guard.pid - 1).to_string())
         .expect("write ns_last_pid");
     let mut stranger = Command::new("sleep");
