@@ -218,3 +218,13 @@ fn every_unsafe_block_says_why_it_is_sound() {
         unexplained.join("\n")
     );
 }
+#[test]
+fn no_file_is_over_600_lines() {
+    let long: Vec<String> = sources()
+        .iter()
+        .filter(|(_, text)| text.lines().count() > 600)
+        .map(|(module, text)| format!("{} ({} lines)", module.join("::"), text.lines().count()))
+        .collect();
+    assert!(long.is_empty(), "split along their seams: {long:?}");
+}
+

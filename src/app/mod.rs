@@ -18,6 +18,8 @@ pub mod help;
 pub mod keymap;
 mod keys;
 mod lab;
+#[cfg(test)]
+mod lab_tests;
 pub mod layout;
 pub mod log;
 mod mouse;
