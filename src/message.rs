@@ -11,6 +11,7 @@ use crate::proc::details::Details;
 use crate::proc::events::ProcEvent;
 use crate::proc::ipc::IpcState;
 use crate::proc::signal::SignalError;
+pub use crate::proc::system::SystemStats;
 use crate::proc::{Identity, Pid, ProcInfo, Snapshot};
 use crate::signals::Dispositions;
 
@@ -46,22 +47,6 @@ pub enum Event {
     Details(Box<Details>),
     /// An effect finished (a lab request answered, a signal sent, …).
     Done(Outcome),
-}
-
-/// The header's system figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SystemStats {
-    pub cpu_percent: f32,
-    pub cpus: usize,
-    pub mem_used: u64,
-    pub mem_total: u64,
-    pub swap_used: u64,
-    pub swap_total: u64,
-    pub load: [f64; 3],
-    pub uptime_secs: u64,
-    /// Local time minus UTC, read with the figures so that drawing a clock needs no I/O and
-    /// follows a daylight-saving change.
-    pub utc_offset_secs: i32,
 }
 
 /// What the collector thread is told.

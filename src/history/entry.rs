@@ -1,9 +1,12 @@
 //! One entry of the history: one thing that happened, in one line, with what the log's filters
 //! and the pairing of a request with its outcome need to know about it.
 
+use std::sync::Arc;
+
 use bitflags::bitflags;
 
 use crate::proc::Identity;
+use crate::proc::events::ExitStatus;
 
 bitflags! {
     /// What an entry is about, for the log's filters. An entry can be several: an exit by a
@@ -85,6 +88,18 @@ impl Pair {
     }
 }
 
+/// What an entry tells in figures as well as in words, where its witness gave them: the
+/// timeline and the exports draw and count these, rather than read the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    /// It runs a new program, under this name.
+    Exec(Arc<str>),
+    /// How it ended, as the kernel's exit event or a `waitpid` told it.
+    Ended(ExitStatus),
+    /// brood sent it this signal.
+    Signal(i32),
+}
+
 /// One line of the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -111,6 +126,8 @@ pub struct Entry {
     pub then: Option<Box<str>>,
     /// What it pairs with.
     pub pair: Option<Pair>,
+    /// The figures behind the words, where known.
+    pub fact: Option<Fact>,
 }
 
 impl Entry {
@@ -129,6 +146,7 @@ impl Entry {
             asked: None,
             then: None,
             pair: None,
+            fact: None,
         }
     }
 
@@ -163,6 +181,11 @@ impl Entry {
         self
     }
 
+    pub fn fact(mut self, fact: Fact) -> Entry {
+        self.fact = Some(fact);
+        self
+    }
+
     /// The line the log shows: what happened, who asked, what follows.
     pub fn line(&self) -> String {
         let mut line = String::with_capacity(
@@ -188,6 +211,10 @@ impl Entry {
             + self.text.len()
             + self.asked.as_ref().map_or(0, |a| a.len())
             + self.then.as_ref().map_or(0, |t| t.len())
+            + match &self.fact {
+                Some(Fact::Exec(name)) => name.len(),
+                _ => 0,
+            }
     }
 
     /// Takes in `other`, which tells the same thing: the better witness's words stay, who asked
@@ -212,6 +239,11 @@ impl Entry {
         if other.then.is_some() && (self.then.is_none() || other.origin != Origin::Kernel) {
             self.then = other.then;
         }
+        // How it ended says more than the signal sent to end it.
+        self.fact = match (self.fact.take(), other.fact) {
+            (Some(ended @ Fact::Ended(_)), _) | (_, Some(ended @ Fact::Ended(_))) => Some(ended),
+            (mine, theirs) => mine.or(theirs),
+        };
         self.subject = self.subject.or(other.subject);
         self.parent = self.parent.or(other.parent);
         self.uid = self.uid.or(other.uid);

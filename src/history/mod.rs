@@ -18,7 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ops::RangeBounds;
 
 pub use entries::Entries;
-pub use entry::{Entry, Kinds, Origin, Pair};
+pub use entry::{Entry, Fact, Kinds, Origin, Pair};
 use ring::Ring;
 
 use crate::proc::Identity;
@@ -41,6 +41,10 @@ pub struct History {
     /// The keys in `pending` in the order they were put there, one queue per length of wait
     /// (so each queue is in deadline order too): `(when, deadline, key)`.
     deadlines: [VecDeque<(u64, u64, Key)>; 2],
+    /// The numbers of entries changed after they were recorded (merged with a later witness, or
+    /// told who asked), while someone follows them; `None` while nobody does, so a session that
+    /// records nothing keeps nothing for it.
+    amended: Option<Vec<u64>>,
 }
 
 /// At most this many entries wait for a pair (a few MiB): under a storm of forks the oldest stop
@@ -69,6 +73,7 @@ impl History {
             next_seq: 1,
             pending: HashMap::new(),
             deadlines: [VecDeque::new(), VecDeque::new()],
+            amended: None,
         }
     }
 
@@ -81,6 +86,7 @@ impl History {
             match self.pending.remove(&key) {
                 Some((Pending::Entry(seq), deadline)) => {
                     if let Some(seq) = self.merge_into(seq, entry.clone()) {
+                        self.note_amended(seq);
                         self.pending.insert(key, (Pending::Entry(seq), deadline));
                         return seq;
                     }
@@ -108,12 +114,14 @@ impl History {
         let key = (subject, pair);
         if let Some((Pending::Entry(seq), _)) = self.pending.get(&key) {
             let seq = *seq;
-            for ring in [&mut self.lab, &mut self.machine] {
-                if ring.update(seq, |e| {
+            let told = |ring: &mut Ring| {
+                ring.update(seq, |e| {
                     e.asked.get_or_insert_with(|| asked.into());
-                }) {
-                    return;
-                }
+                })
+            };
+            if told(&mut self.lab) || told(&mut self.machine) {
+                self.note_amended(seq);
+                return;
             }
         }
         self.wait_for_pair(key, Pending::Asked(asked.into()), at_ns);
@@ -150,6 +158,32 @@ impl History {
     /// Memory the entries take.
     pub fn bytes(&self) -> usize {
         self.lab.bytes() + self.machine.bytes()
+    }
+
+    /// Starts (or stops) keeping the numbers of entries amended after they were recorded, for
+    /// [`take_amended`](History::take_amended). A recording follows them, to write such an entry
+    /// again in its final form.
+    pub fn follow_amendments(&mut self, on: bool) {
+        self.amended = on.then(Vec::new);
+    }
+
+    /// The entries amended since the last call, each once, by number (their form now is
+    /// [`get`](History::get)); empty unless followed. The follower takes them after every
+    /// update, so the list stays as short as one update's amendments.
+    pub fn take_amended(&mut self) -> Vec<u64> {
+        let Some(amended) = &mut self.amended else {
+            return Vec::new();
+        };
+        let mut taken = std::mem::take(amended);
+        taken.sort_unstable();
+        taken.dedup();
+        taken
+    }
+
+    fn note_amended(&mut self, seq: u64) {
+        if let Some(amended) = &mut self.amended {
+            amended.push(seq);
+        }
     }
 
     fn ring_mut(&mut self, lab: bool) -> &mut Ring {

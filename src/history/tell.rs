@@ -2,7 +2,7 @@
 //! events; each in words, with its kinds, its process and what it pairs with. Whether it is
 //! the lab's is the caller's to say.
 
-use super::{Entry, Kinds, Origin, Pair};
+use super::{Entry, Fact, Kinds, Origin, Pair};
 use crate::proc::events::text::{duration, exit_sentence, who};
 use crate::proc::events::{ExitStatus, Kind, ProcEvent, Source};
 use crate::proc::lifecycle::Change;
@@ -57,7 +57,8 @@ pub fn change(change: &Change, scans: Scans<'_>, at_ns: u64) -> Entry {
             Kinds::EXEC,
             format!("{} exec'd: {from} → {to}, same PID", id.pid),
         )
-        .about(*id, Some(Pair::exec(to))),
+        .about(*id, Some(Pair::exec(to)))
+        .fact(Fact::Exec(to.clone())),
         Change::BecameZombie { id, parent, name } => {
             let lived = seen
                 .map(|p| format!(" within {}", duration(age_ns(now.0, p))))
@@ -173,10 +174,17 @@ pub fn event(event: &ProcEvent) -> Entry {
         } => {
             let text = exit_sentence(task, status.as_ref(), *lifetime_ns, event.source);
             let entry = Entry::new(at, kinds, origin, text);
+            let entry = match status {
+                Some(status) => entry.fact(Fact::Ended(*status)),
+                None => entry,
+            };
             match event.parent.as_ref().filter(|_| process) {
                 Some(p) => entry.then(format!("parent {}", who(p.pid, &p.name))),
                 None => entry,
             }
+        }
+        Kind::Exec { .. } => {
+            Entry::new(at, kinds, origin, event.describe()).fact(Fact::Exec(task.name.clone()))
         }
         _ => Entry::new(at, kinds, origin, event.describe()),
     };

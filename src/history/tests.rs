@@ -242,3 +242,54 @@ fn a_storm_of_forks_keeps_the_pairing_bounded() {
         .record(seen(0, Origin::Scan, Kinds::FORK, "appeared").about(id(last), Some(Pair::Fork)));
     assert_eq!(history.len(), before);
 }
+
+#[test]
+fn how_a_process_ended_outlasts_the_signal_sent_to_end_it_whatever_comes_first() {
+    use crate::proc::events::ExitStatus;
+    let killed = ExitStatus::Signal {
+        number: 15,
+        core_dumped: false,
+    };
+    let asked = Entry::new(0, Kinds::SIGNAL, Origin::Asked, "brood sent SIGTERM")
+        .about(id(9), Some(Pair::Exit))
+        .fact(Fact::Signal(15));
+    let exit = seen(SEC, Origin::Kernel, Kinds::EXIT, "9 was killed by SIGTERM")
+        .about(id(9), Some(Pair::Exit))
+        .fact(Fact::Ended(killed));
+    let zombie =
+        seen(2 * SEC, Origin::Scan, Kinds::EXIT, "9 exited").about(id(9), Some(Pair::Exit));
+    for order in [
+        [&asked, &exit, &zombie],
+        [&exit, &asked, &zombie],
+        [&zombie, &exit, &asked],
+    ] {
+        let mut history = History::default();
+        for entry in order {
+            history.record(entry.clone());
+        }
+        assert_eq!(history.len(), 1);
+        let only = history.entries(false).next().unwrap();
+        assert_eq!(only.fact, Some(Fact::Ended(killed)));
+    }
+}
+
+#[test]
+fn amendments_are_told_once_each_and_only_while_followed() {
+    let mut history = History::default();
+    let fork = seen(0, Origin::Kernel, Kinds::FORK, "1 forked 5").about(id(5), Some(Pair::Fork));
+    let appeared =
+        seen(SEC, Origin::Scan, Kinds::FORK, "5 appeared").about(id(5), Some(Pair::Fork));
+    history.record(fork.clone());
+    history.record(appeared.clone());
+    assert!(history.take_amended().is_empty(), "nobody follows yet");
+
+    let mut history = History::default();
+    history.follow_amendments(true);
+    let seq = history.record(fork);
+    assert!(history.take_amended().is_empty(), "new, not amended");
+    history.record(appeared.clone());
+    history.record(appeared);
+    history.annotate(id(5), Pair::Fork, "brood asked", SEC);
+    assert_eq!(history.take_amended(), [seq]);
+    assert!(history.take_amended().is_empty());
+}

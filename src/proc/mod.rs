@@ -16,6 +16,7 @@ pub mod ofd;
 pub mod scan;
 pub mod signal;
 pub mod stat;
+pub mod system;
 pub mod text;
 pub mod tree;
 pub mod wchan;

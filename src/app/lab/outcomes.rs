@@ -4,9 +4,10 @@
 use nix::sys::signal::Signal;
 
 use super::super::{App, Severity};
-use crate::history::{Entry, Kinds, Origin, Pair};
+use crate::history::{Entry, Fact, Kinds, Origin, Pair};
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::message::{Outcome, SignalScope, Target};
+use crate::proc::events::ExitStatus;
 use crate::proc::signal::SignalError;
 use crate::proc::{Identity, Pid};
 use crate::signals::{self, DefaultAction};
@@ -143,6 +144,19 @@ impl App {
             WaitOutcome::Continued { pid } => (pid, Kinds::STATE, Pair::Continue),
         };
         let mut entry = self.lab_entry(kinds, Origin::Brood, text.clone());
+        let ended = match outcome {
+            WaitOutcome::Exited { code, .. } => Some(ExitStatus::Code(code)),
+            WaitOutcome::Killed {
+                signal,
+                core_dumped,
+                ..
+            } => Some(ExitStatus::Signal {
+                number: signal,
+                core_dumped,
+            }),
+            WaitOutcome::Stopped { .. } | WaitOutcome::Continued { .. } => None,
+        };
+        entry.fact = ended.map(Fact::Ended);
         if let Some(child) = self.proc_by_pid(child).filter(|p| p.ppid == waiter) {
             entry = entry.about(child.id, Some(pair)).uid(child.uid);
         }
@@ -211,7 +225,8 @@ impl App {
                         &format!("brood sent {name} to {target}"),
                     )
                     .about(target.id, pair)
-                    .asked(asked.as_str());
+                    .asked(asked.as_str())
+                    .fact(Fact::Signal(signal as i32));
                     (Severity::Info, text, logged)
                 }
                 (Err(SignalError::PermissionDenied), _) => {
