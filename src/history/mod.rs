@@ -13,6 +13,7 @@ mod ring;
 pub mod tell;
 #[cfg(test)]
 mod tests;
+pub mod timeline;
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::RangeBounds;
