@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bitflags::bitflags;
+use serde::{Deserialize, Serialize};
 
 use crate::proc::Identity;
 use crate::proc::events::ExitStatus;
@@ -43,7 +44,7 @@ impl Kinds {
 }
 
 /// Who told brood. When two entries pair up, the text of the better witness stays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Origin {
     /// brood asked for it and has not seen it happen yet.
     Asked,
@@ -58,7 +59,7 @@ pub enum Origin {
 
 /// The things that happen once to a process (or once in a short while) and that two witnesses
 /// may both tell: an entry with a pairing key merges with a recent one with the same key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Pair {
     Fork,
     /// An exec into the program of this name's hash (a process may exec several times).

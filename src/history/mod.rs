@@ -9,6 +9,7 @@
 
 mod entries;
 pub mod entry;
+pub mod record;
 mod ring;
 pub mod tell;
 #[cfg(test)]

@@ -25,10 +25,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 pub type Pid = i32;
 
 /// A process's identity: the kernel reuses PIDs, but never a PID with the same start time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Identity {
     pub pid: Pid,
     /// Field 22 of /proc/PID/stat: clock ticks after boot.

@@ -2,8 +2,10 @@
 //! data, read with each scan by the collector (through sysinfo) and kept in recordings beside
 //! the process table.
 
+use serde::{Deserialize, Serialize};
+
 /// The header's system figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SystemStats {
     pub cpu_percent: f32,
     pub cpus: usize,
