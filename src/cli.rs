@@ -73,6 +73,10 @@ pub enum Command {
     Exporter(ExporterArgs),
     /// Print every fork, exec and exit as it happens, one line each (no terminal needed)
     Events(EventsArgs),
+    /// Record the process tree and every event to a file, until interrupted (no terminal needed)
+    Record(RecordArgs),
+    /// Turn a recording into a trace for Perfetto or chrome://tracing, or into JSON lines
+    Export(ExportArgs),
 }
 
 /// The exporter's default address: loopback only, unless `--listen` says otherwise.
@@ -141,6 +145,50 @@ pub struct EventsArgs {
     /// Seconds between scans when events come from scans, from 0.1 to 3600
     #[arg(short = 'd', long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval, allow_negative_numbers = true)]
     pub interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The file to write (default: brood-YYYYmmdd-HHMMSS.brood here); an existing one is never overwritten
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Stop after this many seconds (e.g. 0.5); without it, record until interrupted
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration, allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
+
+    /// Record only this process (and the forks it makes)
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: Option<i32>,
+
+    /// With --pid: its descendants too, following every fork
+    #[arg(long, requires = "pid")]
+    pub subtree: bool,
+
+    /// Seconds between scans, from 0.1 to 3600
+    #[arg(short = 'd', long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval, allow_negative_numbers = true)]
+    pub interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A recording made by brood record
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+
+    /// chrome-trace: Trace Event Format JSON (Perfetto, chrome://tracing); json: one history entry a line
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+
+    /// The file to write (default: standard output)
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    ChromeTrace,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -342,6 +390,53 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["brood", "events", "--duration", "0"]).is_err());
         assert!(Cli::try_parse_from(["brood", "events", "--duration", "soon"]).is_err());
+    }
+
+    #[test]
+    fn record_and_export_take_their_files_and_options() {
+        let cli = Cli::try_parse_from([
+            "brood",
+            "record",
+            "-o",
+            "x.brood",
+            "--duration",
+            "2",
+            "--pid",
+            "7",
+            "--subtree",
+            "-d",
+            "0.5",
+        ])
+        .unwrap();
+        let Some(Command::Record(args)) = cli.command else {
+            panic!("no record subcommand: {cli:?}");
+        };
+        assert_eq!(
+            args.output.as_deref(),
+            Some(std::path::Path::new("x.brood"))
+        );
+        assert_eq!(args.duration, Some(Duration::from_secs(2)));
+        assert_eq!((args.pid, args.subtree), (Some(7), true));
+        assert_eq!(args.interval, Duration::from_millis(500));
+        let cli = Cli::try_parse_from(["brood", "record"]).unwrap();
+        let Some(Command::Record(args)) = cli.command else {
+            panic!("no record subcommand: {cli:?}");
+        };
+        assert!(args.output.is_none() && args.duration.is_none() && args.pid.is_none());
+        assert!(Cli::try_parse_from(["brood", "record", "--subtree"]).is_err());
+
+        let cli = Cli::try_parse_from(["brood", "export", "x.brood", "--format", "chrome-trace"])
+            .unwrap();
+        let Some(Command::Export(args)) = cli.command else {
+            panic!("no export subcommand: {cli:?}");
+        };
+        assert_eq!(args.format, ExportFormat::ChromeTrace);
+        assert!(args.output.is_none());
+        assert!(
+            Cli::try_parse_from(["brood", "export", "x.brood"]).is_err(),
+            "a format"
+        );
+        assert!(Cli::try_parse_from(["brood", "export", "x", "--format", "svg"]).is_err());
     }
 
     #[test]

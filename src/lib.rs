@@ -3,12 +3,14 @@
 //! Layers, lowest first; each may use the ones before it, never one after (a test keeps it so):
 //! `proc` and `signals` (the process model), `lab` (processes brood owns), `message` (what
 //! crosses a boundary), `app` (every decision), `ui` (drawing), `runtime` (threads, terminal,
-//! side effects); `cli`, `man`, `config`, `snapshot` and `exporter` are the edges `main` calls.
+//! side effects); `cli`, `man`, `config`, `snapshot`, `exporter` and `export` are the edges
+//! `main` calls.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod events_cli;
+pub mod export;
 pub mod exporter;
 pub mod history;
 pub mod lab;

@@ -45,6 +45,8 @@ fn main() -> ExitCode {
         Some(Command::Snapshot(args)) => return snapshot(args),
         Some(Command::Exporter(args)) => return exporter(args),
         Some(Command::Events(args)) => return brood::events_cli::run(args),
+        Some(Command::Record(args)) => return brood::runtime::record::run(args),
+        Some(Command::Export(args)) => return brood::export::run(args),
         None => {}
     }
     if let Some(problem) = incapable_terminal(std::env::var_os("TERM")) {

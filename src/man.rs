@@ -128,12 +128,12 @@ fn exit_status(out: &mut String) {
     item(
         out,
         "0",
-        "Quit normally; brood snapshot, exporter and events finished, or their reader went away.",
+        "Quit normally; brood snapshot, exporter, events, record and export finished, or their reader went away.",
     );
     item(
         out,
         "1",
-        "Failed: /proc could not be read, the terminal failed, or output could not be written.",
+        "Failed: /proc could not be read, the terminal failed, output could not be written, or a recording could not be read.",
     );
     item(
         out,

@@ -116,6 +116,8 @@ fn allowed(top: &str) -> &'static [&'static str] {
         "snapshot" => &["proc", "signals", "cli", "snapshot"],
         "exporter" => &["proc", "signals", "cli", "exporter"],
         "events_cli" => &["proc", "signals", "cli", "events_cli"],
+        // `brood export`: a recording read and told by the history, with its arguments.
+        "export" => &["proc", "signals", "history", "cli", "export"],
         "cli" => &["lab", "cli"],
         // `brood --man`: the options (cli), and keys, states, badges and scenarios from their code.
         "man" => &["proc", "signals", "lab", "app", "cli", "man"],

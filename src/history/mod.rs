@@ -9,6 +9,7 @@
 
 mod entries;
 pub mod entry;
+pub mod export;
 pub mod record;
 mod ring;
 pub mod tell;

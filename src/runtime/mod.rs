@@ -7,6 +7,8 @@ pub mod collector;
 mod events;
 pub mod executor;
 mod input;
+pub mod record;
+pub mod recording;
 mod replies;
 pub mod scenario;
 mod signal_set;

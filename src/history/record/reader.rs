@@ -76,6 +76,40 @@ struct Index {
 
 const OPENING: usize = MAGIC.len() + 2;
 
+impl<R> Reader<R> {
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// From the first scan to the last thing recorded; `None` when no scan was.
+    pub fn span(&self) -> Option<(u64, u64)> {
+        let first = self.index.frames.first()?.at_ns;
+        let last = [self.index.frames.last(), self.index.entries.last()]
+            .into_iter()
+            .flatten()
+            .map(|p| p.at_ns)
+            .max()
+            .unwrap_or(first);
+        Some((first, last))
+    }
+
+    /// When each scan was taken, in order: the steps of stepping by scan.
+    pub fn frame_times(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        self.index.frames.iter().map(|f| f.at_ns)
+    }
+
+    /// Whether the file ends in a torn or damaged record (a crash while writing): what came
+    /// before it reads as usual.
+    pub fn is_torn(&self) -> bool {
+        self.index.torn
+    }
+
+    /// Bytes of whole records, the opening included.
+    pub fn whole_bytes(&self) -> u64 {
+        self.index.whole_bytes
+    }
+}
+
 impl<R: Read + Seek> Reader<R> {
     /// Opens a recording: checks its opening, reads its strings and indexes every frame and
     /// every batch of entries, up to the last whole record.
@@ -109,38 +143,6 @@ impl<R: Read + Seek> Reader<R> {
             header,
             index,
         })
-    }
-
-    pub fn header(&self) -> &Header {
-        &self.header
-    }
-
-    /// From the first scan to the last thing recorded; `None` when no scan was.
-    pub fn span(&self) -> Option<(u64, u64)> {
-        let first = self.index.frames.first()?.at_ns;
-        let last = [self.index.frames.last(), self.index.entries.last()]
-            .into_iter()
-            .flatten()
-            .map(|p| p.at_ns)
-            .max()
-            .unwrap_or(first);
-        Some((first, last))
-    }
-
-    /// When each scan was taken, in order: the steps of stepping by scan.
-    pub fn frame_times(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
-        self.index.frames.iter().map(|f| f.at_ns)
-    }
-
-    /// Whether the file ends in a torn or damaged record (a crash while writing): what came
-    /// before it reads as usual.
-    pub fn is_torn(&self) -> bool {
-        self.index.torn
-    }
-
-    /// Bytes of whole records, the opening included.
-    pub fn whole_bytes(&self) -> u64 {
-        self.index.whole_bytes
     }
 
     /// The machine at `at_ns`: the last scan taken then or before, rebuilt from the keyframe

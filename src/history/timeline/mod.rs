@@ -134,13 +134,13 @@ impl Timeline {
                 .get(proc.ppid)
                 .map(|i| snapshot.procs[i].id)
                 .filter(|p| p.pid != proc.pid());
-            // Its start time, from /proc: a clock tick's precision, on the boot clock the scan's
-            // uptime is on.
+            // Its start time, from /proc: to a clock tick, on the boot clock the scan's uptime
+            // is on; a fork's time, when told, is finer.
             let age_ns = (snapshot.uptime_secs * 1e9) as u64;
             let started_ns = ticks_to_ns(proc.id.start_ticks, snapshot.ticks_per_sec);
             row.born = (started_ns <= age_ns).then(|| Edge {
                 at_ns: at_ns.saturating_sub(age_ns - started_ns),
-                exact: true,
+                exact: false,
             });
             row.seen_ns = at_ns;
             row.seen_frame = frame;
@@ -361,7 +361,9 @@ impl Timeline {
             if row.born.is_none_or(|b| !b.exact || exact && at < b.at_ns) {
                 row.born = Some(Edge { at_ns: at, exact });
             }
-            if exact {
+            // A fork is where a life starts: what a scan saw of it is later, whatever the scan's
+            // clock (to a hundredth of a second) says.
+            if exact && row.changes.front().is_none_or(|c| at < c.at_ns) {
                 row.set_state(at, State::Running, true);
             }
         });

@@ -77,7 +77,7 @@ pub struct Row {
     /// About brood's lab: kept within the lab's budget, never pushed out by the machine.
     pub lab: bool,
     /// When it was born: the fork's time (exact), else its start time from /proc (to a clock
-    /// tick, so also marked exact) — which may be long before its first change.
+    /// tick) — which may be long before its first change.
     pub born: Option<Edge>,
     /// When it was reaped (exact when brood or its lab reaped it) or found gone (sampled).
     pub end: Option<Edge>,

@@ -57,7 +57,11 @@ fn each_change_of_state_a_scan_sees_opens_a_sampled_segment() {
     );
     let row = timeline.row(id(10)).unwrap();
     let born = row.born.expect("its start time from /proc");
-    assert_eq!(born.at_ns, secs(0.1));
+    assert_eq!(
+        (born.at_ns, born.exact),
+        (secs(0.1), false),
+        "to a clock tick"
+    );
 }
 
 #[test]
@@ -375,4 +379,30 @@ fn rows_of_processes_long_gone_go_whole_when_memory_runs_short() {
     assert!(timeline.len() < 1_000, "{} rows kept", timeline.len());
     assert!(timeline.row(id(5_999)).is_some(), "the newest stay");
     assert!(timeline.row(id(1_000)).is_none(), "the oldest went");
+}
+
+#[test]
+fn a_fork_told_after_a_scan_whose_coarse_clock_reads_earlier_starts_nothing_after_it() {
+    let mut timeline = Timeline::default();
+    scan(&mut timeline, 1.0, &[(10, 1, "sh", State::Sleeping)]);
+    // /proc/uptime counts hundredths: the scan that saw the child reads 2.00 s, its fork 2.003.
+    scan(
+        &mut timeline,
+        2.0,
+        &[
+            (10, 1, "sh", State::Sleeping),
+            (11, 10, "sh", State::Sleeping),
+        ],
+    );
+    let fork = entry(1, 2.003, Origin::Kernel, Kinds::FORK, 11, Pair::Fork).parent(Some(id(10)));
+    timeline.observe_entry(&fork);
+    assert_eq!(segments(&timeline, 11), [(2.0, None, 'S', false)]);
+    let child = timeline.row(id(11)).unwrap();
+    assert_eq!(
+        child.born,
+        Some(Edge {
+            at_ns: secs(2.003),
+            exact: true
+        })
+    );
 }

@@ -1,0 +1,210 @@
+//! Recording a session to a file. After each `App::update` the main loop hands over what
+//! changed — a new scan, new or amended history entries — and a thread of its own encodes and
+//! writes it, so a slow disk never holds up the screen: should the writer fall behind, scans
+//! are left out (the next delta spans the gap) and entries wait for the next hand-over.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+use crate::app::App;
+use crate::history::Entry;
+use crate::history::record::{Encoder, Header, Scope, Stats};
+use crate::proc::events::Clock;
+use crate::proc::system::SystemStats;
+use crate::proc::{Identity, Snapshot};
+
+/// Hand-overs the writer may be behind by before scans are left out.
+const QUEUE: usize = 16;
+
+/// A recording under way.
+pub struct Recording {
+    path: PathBuf,
+    queue: Option<SyncSender<Batch>>,
+    writer: Option<JoinHandle<io::Result<Stats>>>,
+    /// The app's scan count at the last hand-over, and the first entry number not handed over.
+    scans: u64,
+    next_seq: u64,
+    /// When the last scan handed over was taken: entries are stamped no earlier.
+    frame_ns: u64,
+    /// Entries the queue had no room for, handed over next time.
+    backlog: Vec<Entry>,
+    /// Scans left out because the writer was behind.
+    skipped: u64,
+}
+
+/// One hand-over: a scan (when it was taken) and the entries new or amended by then.
+struct Batch {
+    frame: Option<(u64, Snapshot, Option<SystemStats>)>,
+    at_ns: u64,
+    entries: Vec<Entry>,
+}
+
+/// What the recording is of: everything, or one process (and its subtree).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Only {
+    pub root: Identity,
+    pub subtree: bool,
+}
+
+impl Recording {
+    /// Starts recording `app`'s session to `path`, a new file (one there already is never
+    /// overwritten) readable by its owner only, as command lines may hold secrets. The scan the
+    /// app shows now and its whole history come first.
+    pub fn start(path: &Path, app: &mut App, only: Option<Only>) -> io::Result<Recording> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        let header = Header {
+            host: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            ticks_per_sec: procfs::ticks_per_second().max(1),
+            start_ns: Clock::read().now().unix_ns,
+            brood_pid: app.self_pid,
+            brood_version: env!("CARGO_PKG_VERSION").into(),
+            root: only.map(|o| o.root),
+            subtree: only.is_some_and(|o| o.subtree),
+        };
+        let scope = only.map(|o| Scope::new(o.root, o.subtree));
+        let (queue, inbox) = mpsc::sync_channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("recording".into())
+            .spawn(move || write(file, &header, scope, &inbox))?;
+        app.history.follow_amendments(true);
+        let mut recording = Recording {
+            path: path.to_path_buf(),
+            queue: Some(queue),
+            writer: Some(writer),
+            scans: 0,
+            next_seq: 1,
+            frame_ns: 0,
+            backlog: Vec::new(),
+            skipped: 0,
+        };
+        recording.capture(app);
+        Ok(recording)
+    }
+
+    /// Hands over what changed since the last call: call it after every `App::update` (a later
+    /// event may change the tree the scan made, before the next scan). Never waits for the
+    /// disk.
+    pub fn capture(&mut self, app: &mut App) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        let mut entries = std::mem::take(&mut self.backlog);
+        let amended = app.history.take_amended();
+        let written = self.next_seq;
+        entries.extend(
+            amended
+                .into_iter()
+                .filter(|&seq| seq < written)
+                .filter_map(|seq| app.history.get(seq).cloned()),
+        );
+        entries.extend(app.history.range(false, written..).cloned());
+        self.next_seq = app.history.next_seq();
+        let frame = (app.scan_count != self.scans && app.scan_count > 0).then(|| {
+            self.scans = app.scan_count;
+            // When the scan was taken: its uptime is on the boot clock.
+            let boot_ns = (app.snapshot.uptime_secs * 1e9) as u64;
+            self.frame_ns = Clock::read().from_boot(boot_ns).unix_ns;
+            (self.frame_ns, app.snapshot.clone(), app.system)
+        });
+        if frame.is_none() && entries.is_empty() {
+            return;
+        }
+        let now_ns = Clock::read().now().unix_ns;
+        let at_ns = if frame.is_some() {
+            self.frame_ns
+        } else {
+            now_ns.max(self.frame_ns)
+        };
+        let batch = Batch {
+            frame,
+            at_ns,
+            entries,
+        };
+        match queue.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(batch)) => {
+                self.skipped += u64::from(batch.frame.is_some());
+                self.backlog = batch.entries;
+            }
+            // The writer stopped on an error, which `finish` tells.
+            Err(TrySendError::Disconnected(_)) => self.queue = None,
+        }
+    }
+
+    /// Whether the writer stopped on an error (`finish` says which).
+    pub fn failed(&self) -> bool {
+        self.queue.is_none()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Scans left out because the writer was behind.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Stops: what was handed over is written, the file synced and closed, and `app`'s history
+    /// stops keeping amendments for it. Returns what was written, or the first error.
+    pub fn finish(mut self, app: &mut App) -> io::Result<Stats> {
+        app.history.follow_amendments(false);
+        if let (Some(queue), false) = (&self.queue, self.backlog.is_empty()) {
+            let batch = Batch {
+                frame: None,
+                at_ns: self.frame_ns.max(Clock::read().now().unix_ns),
+                entries: std::mem::take(&mut self.backlog),
+            };
+            let _ = queue.send(batch);
+        }
+        self.queue = None;
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) | None => Err(io::Error::other("the recording's writer failed")),
+        }
+    }
+}
+
+/// The writer thread: encodes each hand-over and appends it, flushed, so a crash loses at most
+/// the last one.
+fn write(
+    file: File,
+    header: &Header,
+    mut scope: Option<Scope>,
+    inbox: &Receiver<Batch>,
+) -> io::Result<Stats> {
+    let (mut encoder, opening) = Encoder::start(header);
+    let mut out = BufWriter::new(file);
+    out.write_all(&opening)?;
+    out.flush()?;
+    let mut bytes = Vec::new();
+    for batch in inbox {
+        bytes.clear();
+        if let Some((at_ns, snapshot, system)) = batch.frame {
+            let snapshot = match &mut scope {
+                Some(scope) => scope.narrow(&snapshot),
+                None => snapshot,
+            };
+            encoder.frame(at_ns, &snapshot, system.as_ref(), &mut bytes);
+        }
+        let mut entries = batch.entries;
+        if let Some(scope) = &mut scope {
+            entries.retain(|e| scope.admits(e));
+        }
+        encoder.entries(batch.at_ns, &entries, &mut bytes);
+        out.write_all(&bytes)?;
+        out.flush()?;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+    Ok(encoder.stats())
+}
