@@ -1,6 +1,8 @@
 //! The lab through its API, with real worker processes (this package's own binary).
 
 mod support;
+#[path = "support/lab.rs"]
+mod test_lab;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -18,42 +20,7 @@ use brood::proc::{Identity, Pid, State};
 use brood::runtime::executor::Executor;
 use nix::sys::signal::Signal;
 use support::*;
-
-/// A lab whose workers are this package's binary; ended (every process killed) on drop.
-struct TestLab(Lab);
-
-impl TestLab {
-    fn new() -> TestLab {
-        TestLab(Lab::new(env!("CARGO_BIN_EXE_brood").into()).expect("a lab"))
-    }
-
-    fn spawn(&self) -> Identity {
-        self.0.spawn().expect("a worker")
-    }
-
-    fn fork(&self, parent: Identity) -> Identity {
-        match self
-            .0
-            .request(parent, Request::Fork, Some(brood::lab::REPLY_TIMEOUT))
-        {
-            Ok(Reply::Forked(child)) => child,
-            other => panic!("fork of {parent} failed: {other:?}"),
-        }
-    }
-
-    fn exit(&self, id: Identity, code: u8) {
-        let reply = self
-            .0
-            .request(id, Request::Exit(code), Some(brood::lab::REPLY_TIMEOUT));
-        assert_eq!(reply.unwrap(), Reply::Ok(id.pid));
-    }
-}
-
-impl Drop for TestLab {
-    fn drop(&mut self) {
-        self.0.shutdown(false);
-    }
-}
+use test_lab::TestLab;
 
 /// The state and parent of `id`, while that process (not a PID reuser) is there.
 fn state_of(id: Identity) -> Option<(State, Pid)> {

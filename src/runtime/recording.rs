@@ -28,8 +28,8 @@ pub struct Recording {
     /// The app's scan count at the last hand-over, and the first entry number not handed over.
     scans: u64,
     next_seq: u64,
-    /// When the last scan handed over was taken: entries are stamped no earlier.
-    frame_ns: u64,
+    /// When what was handed over last happened: the next hand-over is stamped no earlier.
+    last_ns: u64,
     /// Entries the queue had no room for, handed over next time.
     backlog: Vec<Entry>,
     /// Scans left out because the writer was behind.
@@ -83,7 +83,7 @@ impl Recording {
             writer: Some(writer),
             scans: 0,
             next_seq: 1,
-            frame_ns: 0,
+            last_ns: 0,
             backlog: Vec::new(),
             skipped: 0,
         };
@@ -111,20 +111,25 @@ impl Recording {
         self.next_seq = app.history.next_seq();
         let frame = (app.scan_count != self.scans && app.scan_count > 0).then(|| {
             self.scans = app.scan_count;
-            // When the scan was taken: its uptime is on the boot clock.
+            // When the scan was taken: its uptime is on the boot clock, in hundredths of a
+            // second, so a scan read in the same hundredth as what was handed over last is put
+            // a nanosecond after it: every record in order, each scan at a time of its own.
             let boot_ns = (app.snapshot.uptime_secs * 1e9) as u64;
-            self.frame_ns = Clock::read().from_boot(boot_ns).unix_ns;
-            (self.frame_ns, app.snapshot.clone(), app.system)
+            let taken_ns = Clock::read().from_boot(boot_ns).unix_ns;
+            (
+                taken_ns.max(self.last_ns + 1),
+                app.snapshot.clone(),
+                app.system,
+            )
         });
         if frame.is_none() && entries.is_empty() {
             return;
         }
-        let now_ns = Clock::read().now().unix_ns;
-        let at_ns = if frame.is_some() {
-            self.frame_ns
-        } else {
-            now_ns.max(self.frame_ns)
+        self.last_ns = match &frame {
+            Some((at_ns, ..)) => *at_ns,
+            None => Clock::read().now().unix_ns.max(self.last_ns),
         };
+        let at_ns = self.last_ns;
         let batch = Batch {
             frame,
             at_ns,
@@ -162,7 +167,7 @@ impl Recording {
         if let (Some(queue), false) = (&self.queue, self.backlog.is_empty()) {
             let batch = Batch {
                 frame: None,
-                at_ns: self.frame_ns.max(Clock::read().now().unix_ns),
+                at_ns: self.last_ns.max(Clock::read().now().unix_ns),
                 entries: std::mem::take(&mut self.backlog),
             };
             let _ = queue.send(batch);

@@ -148,16 +148,22 @@ impl<R: Read + Seek> Reader<R> {
     /// The machine at `at_ns`: the last scan taken then or before, rebuilt from the keyframe
     /// before it; `None` before the first scan.
     pub fn state_at(&mut self, at_ns: u64) -> Result<Option<Moment>, ReadError> {
-        let Some(last) = self
-            .index
-            .frames
-            .partition_point(|f| f.at_ns <= at_ns)
-            .checked_sub(1)
-        else {
-            return Ok(None);
-        };
-        let chain = &self.index.frames[self.index.frames[last].key..=last];
-        let (start, end) = (chain[0].offset, chain[chain.len() - 1].end());
+        let after = self.index.frames.partition_point(|f| f.at_ns <= at_ns);
+        match after.checked_sub(1) {
+            Some(last) => self.frame(last).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Scan number `index` (0 is the first, as [`frame_times`](Reader::frame_times) counts),
+    /// for stepping scan by scan.
+    pub fn frame(&mut self, index: usize) -> Result<Moment, ReadError> {
+        let frames = &self.index.frames;
+        let place = frames
+            .get(index)
+            .ok_or(ReadError::Damaged("no such scan"))?;
+        let chain = &frames[place.key..=index];
+        let (start, end) = (chain[0].offset, place.end());
         let mut bytes = vec![0; (end - start) as usize];
         self.source.seek(SeekFrom::Start(start))?;
         self.source.read_exact(&mut bytes)?;
@@ -169,7 +175,7 @@ impl<R: Read + Seek> Reader<R> {
             let record = postcard::from_bytes(body).map_err(|_| ReadError::Damaged("a frame"))?;
             moment = Some(self.step(moment, record)?);
         }
-        Ok(moment)
+        moment.ok_or(ReadError::Damaged("no such scan"))
     }
 
     /// The history as it stood at `at_ns`: every entry written by then, in its latest form then,
