@@ -5,7 +5,6 @@
 //! `cargo bench --bench brood` measures; `cargo bench --bench brood -- --test` runs each once.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use brood::app::{App, Settings};
@@ -13,12 +12,12 @@ use brood::cli::ExporterArgs;
 use brood::exporter::Exporter;
 use brood::exporter::sampler::Refresh;
 use brood::message::{Event, SystemStats};
-use brood::proc::builder::{Rng, ServerBuilder, population};
+use brood::proc::Snapshot;
+use brood::proc::builder::{next_refresh, population};
 use brood::proc::ipc::Sweeper;
 use brood::proc::lifecycle::Lifecycle;
 use brood::proc::scan::{ScanOptions, Scanner};
 use brood::proc::tree::{TreeOptions, build_rows, by_pid};
-use brood::proc::{Pid, ProcInfo, Snapshot, State, TaskKind};
 use divan::Bencher;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -39,54 +38,6 @@ fn main() {
 }
 
 // ---- synthetic snapshots -------------------------------------------------------------------
-
-/// The next refresh: 2 % exited, 2 % new, 1 % changed state, 1 % exec'd, orphans reparented.
-fn next_refresh(before: &Snapshot) -> Snapshot {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let n = before.procs.len();
-    let exited: HashSet<Pid> = (0..n / 50)
-        .map(|_| before.procs[rng.below(n)].pid())
-        .filter(|&pid| pid > 2)
-        .collect();
-    let mut procs: Vec<ProcInfo> = before
-        .procs
-        .iter()
-        .filter(|p| !exited.contains(&p.pid()))
-        .cloned()
-        .collect();
-    for proc in &mut procs {
-        if exited.contains(&proc.ppid) {
-            proc.ppid = 1;
-        }
-        proc.cpu_percent = (proc.cpu_percent + 1.3) % 100.0;
-    }
-    for i in 0..n / 100 {
-        let k = rng.below(procs.len());
-        if procs[k].kind != TaskKind::Process {
-            continue;
-        }
-        if i % 2 == 0 {
-            procs[k].state = [State::Zombie, State::Stopped, State::Sleeping][i % 3];
-        } else {
-            procs[k].name = Arc::from("exec'd");
-        }
-    }
-    let mut b = ServerBuilder {
-        sessions: procs.iter().map(|p| (p.pid(), p.session)).collect(),
-        procs,
-        next_pid: before.procs.iter().map(ProcInfo::pid).max().unwrap_or(1) + 1,
-    };
-    for _ in 0..n / 50 {
-        let parent = b.procs[rng.below(b.procs.len())].pid();
-        b.add(parent, "new", TaskKind::Process);
-    }
-    Snapshot {
-        procs: Arc::new(b.procs),
-        uptime_secs: before.uptime_secs + 1.0,
-        ticks_per_sec: before.ticks_per_sec,
-        descriptors_short: false,
-    }
-}
 
 // ---- the pure layers -----------------------------------------------------------------------
 

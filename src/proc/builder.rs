@@ -1,7 +1,7 @@
 //! Hand-made snapshots for tests and benchmarks: a process table in a few lines instead of
 //! filling every field of [`ProcInfo`] by hand.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Identity, Pid, ProcInfo, Snapshot, State, TaskKind};
@@ -204,5 +204,82 @@ pub fn population(n: usize) -> Snapshot {
         uptime_secs: 100_000.0,
         ticks_per_sec: 100,
         descriptors_short: false,
+    }
+}
+
+/// The next refresh: 2 % exited, 2 % new, 1 % changed state, 1 % exec'd, orphans reparented.
+pub fn next_refresh(before: &Snapshot) -> Snapshot {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let n = before.procs.len();
+    let exited: HashSet<Pid> = (0..n / 50)
+        .map(|_| before.procs[rng.below(n)].pid())
+        .filter(|&pid| pid > 2)
+        .collect();
+    let mut procs: Vec<ProcInfo> = before
+        .procs
+        .iter()
+        .filter(|p| !exited.contains(&p.pid()))
+        .cloned()
+        .collect();
+    for proc in &mut procs {
+        if exited.contains(&proc.ppid) {
+            proc.ppid = 1;
+        }
+        proc.cpu_percent = (proc.cpu_percent + 1.3) % 100.0;
+    }
+    for i in 0..n / 100 {
+        let k = rng.below(procs.len());
+        if procs[k].kind != TaskKind::Process {
+            continue;
+        }
+        if i % 2 == 0 {
+            procs[k].state = [State::Zombie, State::Stopped, State::Sleeping][i % 3];
+        } else {
+            procs[k].name = Arc::from("exec'd");
+        }
+    }
+    let mut b = ServerBuilder {
+        sessions: procs.iter().map(|p| (p.pid(), p.session)).collect(),
+        procs,
+        next_pid: before.procs.iter().map(ProcInfo::pid).max().unwrap_or(1) + 1,
+    };
+    for _ in 0..n / 50 {
+        let parent = b.procs[rng.below(b.procs.len())].pid();
+        b.add(parent, "new", TaskKind::Process);
+    }
+    Snapshot {
+        procs: Arc::new(b.procs),
+        uptime_secs: before.uptime_secs + 1.0,
+        ticks_per_sec: before.ticks_per_sec,
+        descriptors_short: false,
+    }
+}
+
+/// The next refresh of a quiet machine: one process in a hundred (others each `round`) used a
+/// little CPU since the last, the rest stood still (the scanner proved it: `ran` false); every
+/// tenth round one process ends and another starts.
+pub fn idle_refresh(before: &Snapshot, round: u64) -> Snapshot {
+    let mut procs: Vec<ProcInfo> = before.procs.as_ref().clone();
+    for (i, proc) in procs.iter_mut().enumerate() {
+        let runs = (i as u64 + round * 7).is_multiple_of(100);
+        proc.ran = runs;
+        proc.cpu_percent = if runs { 1.0 } else { 0.0 };
+        if runs {
+            proc.cpu_ticks += 1;
+            proc.rss_bytes += 4096;
+        }
+    }
+    if round.is_multiple_of(10) && procs.len() > 2 {
+        let gone = 2 + (round / 10) as usize % (procs.len() - 2);
+        procs.remove(gone);
+        let pid = procs.iter().map(ProcInfo::pid).max().unwrap_or(1) + 1;
+        let mut born = process(pid, 1, "cron-job");
+        born.cmdline = Arc::from(format!("/usr/bin/cron-job --run {round}").as_str());
+        procs.push(born);
+    }
+    Snapshot {
+        procs: Arc::new(procs),
+        uptime_secs: before.uptime_secs + 1.0,
+        ..before.clone()
     }
 }
