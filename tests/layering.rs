@@ -227,4 +227,3 @@ fn no_file_is_over_600_lines() {
         .collect();
     assert!(long.is_empty(), "split along their seams: {long:?}");
 }
-
