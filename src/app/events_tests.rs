@@ -1,7 +1,7 @@
 //! The kernel's process events taken in: the tree told before the next scan, the lab's members,
 //! one line for a request and what it did, and the lab's history kept apart.
 
-use super::tests::{feed, lab_machine, lab_tree, press, shown_log};
+use super::tests::{feed, lab_machine, lab_tree, press, selected_pid, shown_log};
 use super::*;
 use crate::lab::protocol::{Reply, Request};
 use crate::message::{Outcome, SignalScope};
@@ -321,4 +321,19 @@ fn a_program_that_renames_itself_as_it_starts_is_one_line_with_its_exec() {
         ["300 exec'd exe: exe --now (was stranger); renamed itself worker"]
     );
     assert_eq!(app.proc_by_pid(300).unwrap().name.as_ref(), "worker");
+}
+
+#[test]
+fn a_lab_process_just_started_is_selected_once_its_fork_is_seen_before_any_scan() {
+    let mut app = lab_machine();
+    press(&mut app, 'L');
+    app.update(Event::Done(Outcome::Spawned {
+        id: id(202),
+        guard: Some(id(150)),
+    }));
+    send(
+        &mut app,
+        vec![kernel(Kind::Fork, task(202, "brood"), parent(100, "brood"))],
+    );
+    assert_eq!(selected_pid(&app), Some(202), "f now forks the new process");
 }
