@@ -292,4 +292,6 @@ fn amendments_are_told_once_each_and_only_while_followed() {
     history.annotate(id(5), Pair::Fork, "brood asked", SEC);
     assert_eq!(history.take_amended(), [seq]);
     assert!(history.take_amended().is_empty());
+    assert!(history.amend(id(5), Pair::Fork, SEC, |e| e.then = Some("renamed".into())));
+    assert_eq!(history.take_amended(), [seq], "an amendment by hand too");
 }
