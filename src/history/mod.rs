@@ -44,10 +44,10 @@ pub struct History {
     /// The keys in `pending` in the order they were put there, one queue per length of wait
     /// (so each queue is in deadline order too): `(when, deadline, key)`.
     deadlines: [VecDeque<(u64, u64, Key)>; 2],
-    /// The numbers of entries changed after they were recorded (merged with a later witness, or
-    /// told who asked), while someone follows them; `None` while nobody does, so a session that
-    /// records nothing keeps nothing for it.
-    amended: Option<Vec<u64>>,
+    /// For each follower (a recording, a timeline), the numbers of entries changed since it
+    /// last looked (merged with a later witness, told who asked); a slot is `None` once its
+    /// follower left, so a session nobody follows keeps nothing for it.
+    amended: Vec<Option<Vec<u64>>>,
 }
 
 /// At most this many entries wait for a pair (a few MiB): under a storm of forks the oldest stop
@@ -55,6 +55,10 @@ pub struct History {
 const MAX_PENDING: usize = 1 << 16;
 
 type Key = (Identity, Pair);
+
+/// One who follows the history's amendments (see [`History::follow_amendments`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Follower(usize);
 
 #[derive(Debug)]
 enum Pending {
@@ -76,7 +80,7 @@ impl History {
             next_seq: 1,
             pending: HashMap::new(),
             deadlines: [VecDeque::new(), VecDeque::new()],
-            amended: None,
+            amended: Vec::new(),
         }
     }
 
@@ -191,18 +195,30 @@ impl History {
         self.lab.bytes() + self.machine.bytes()
     }
 
-    /// Starts (or stops) keeping the numbers of entries amended after they were recorded, for
-    /// [`take_amended`](History::take_amended). A recording follows them, to write such an entry
-    /// again in its final form.
-    pub fn follow_amendments(&mut self, on: bool) {
-        self.amended = on.then(Vec::new);
+    /// Starts keeping, for a new follower, the numbers of entries amended after they were
+    /// recorded: a recording writes such an entry again, a timeline takes it in again.
+    pub fn follow_amendments(&mut self) -> Follower {
+        let free = self.amended.iter().position(Option::is_none);
+        let slot = free.unwrap_or(self.amended.len());
+        if slot == self.amended.len() {
+            self.amended.push(None);
+        }
+        self.amended[slot] = Some(Vec::new());
+        Follower(slot)
     }
 
-    /// The entries amended since the last call, each once, by number (their form now is
-    /// [`get`](History::get)); empty unless followed. The follower takes them after every
-    /// update, so the list stays as short as one update's amendments.
-    pub fn take_amended(&mut self) -> Vec<u64> {
-        let Some(amended) = &mut self.amended else {
+    /// Stops keeping them for `follower`.
+    pub fn unfollow_amendments(&mut self, follower: Follower) {
+        if let Some(slot) = self.amended.get_mut(follower.0) {
+            *slot = None;
+        }
+    }
+
+    /// The entries amended since `follower` last asked, each once, by number (their form now is
+    /// [`get`](History::get)). Ask after every update, so the list stays as short as one
+    /// update's amendments.
+    pub fn take_amended(&mut self, follower: &Follower) -> Vec<u64> {
+        let Some(Some(amended)) = self.amended.get_mut(follower.0) else {
             return Vec::new();
         };
         let mut taken = std::mem::take(amended);
@@ -212,7 +228,7 @@ impl History {
     }
 
     fn note_amended(&mut self, seq: u64) {
-        if let Some(amended) = &mut self.amended {
+        for amended in self.amended.iter_mut().flatten() {
             amended.push(seq);
         }
     }

@@ -274,24 +274,41 @@ fn how_a_process_ended_outlasts_the_signal_sent_to_end_it_whatever_comes_first()
 }
 
 #[test]
-fn amendments_are_told_once_each_and_only_while_followed() {
-    let mut history = History::default();
+fn amendments_are_told_once_each_to_each_follower_while_it_follows() {
     let fork = seen(0, Origin::Kernel, Kinds::FORK, "1 forked 5").about(id(5), Some(Pair::Fork));
     let appeared =
         seen(SEC, Origin::Scan, Kinds::FORK, "5 appeared").about(id(5), Some(Pair::Fork));
-    history.record(fork.clone());
-    history.record(appeared.clone());
-    assert!(history.take_amended().is_empty(), "nobody follows yet");
-
     let mut history = History::default();
-    history.follow_amendments(true);
+    let recording = history.follow_amendments();
     let seq = history.record(fork);
-    assert!(history.take_amended().is_empty(), "new, not amended");
+    assert!(
+        history.take_amended(&recording).is_empty(),
+        "new, not amended"
+    );
     history.record(appeared.clone());
+    let timeline = history.follow_amendments();
     history.record(appeared);
     history.annotate(id(5), Pair::Fork, "brood asked", SEC);
-    assert_eq!(history.take_amended(), [seq]);
-    assert!(history.take_amended().is_empty());
+    assert_eq!(history.take_amended(&recording), [seq]);
+    assert!(history.take_amended(&recording).is_empty());
     assert!(history.amend(id(5), Pair::Fork, SEC, |e| e.then = Some("renamed".into())));
-    assert_eq!(history.take_amended(), [seq], "an amendment by hand too");
+    assert_eq!(
+        history.take_amended(&recording),
+        [seq],
+        "an amendment by hand too"
+    );
+    assert_eq!(
+        history.take_amended(&timeline),
+        [seq],
+        "each follower its own"
+    );
+    history.unfollow_amendments(recording);
+    history.annotate(id(5), Pair::Fork, "brood asked again", SEC);
+    assert_eq!(
+        history.amended.iter().flatten().count(),
+        1,
+        "only the timeline's is kept"
+    );
+    let again = history.follow_amendments();
+    assert_eq!(again, Follower(0), "a slot let go is used again");
 }

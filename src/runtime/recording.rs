@@ -11,8 +11,8 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use crate::app::App;
-use crate::history::Entry;
 use crate::history::record::{Encoder, Header, Scope, Stats};
+use crate::history::{Entry, Follower};
 use crate::proc::events::Clock;
 use crate::proc::system::SystemStats;
 use crate::proc::{Identity, Snapshot};
@@ -30,6 +30,8 @@ pub struct Recording {
     next_seq: u64,
     /// When what was handed over last happened: the next hand-over is stamped no earlier.
     last_ns: u64,
+    /// Its place among those who follow the history's amendments.
+    follower: Option<Follower>,
     /// Entries the queue had no room for, handed over next time.
     backlog: Vec<Entry>,
     /// Scans left out because the writer was behind.
@@ -76,7 +78,7 @@ impl Recording {
         let writer = std::thread::Builder::new()
             .name("recording".into())
             .spawn(move || write(file, &header, scope, &inbox))?;
-        app.history.follow_amendments(true);
+        let follower = Some(app.history.follow_amendments());
         let mut recording = Recording {
             path: path.to_path_buf(),
             queue: Some(queue),
@@ -84,6 +86,7 @@ impl Recording {
             scans: 0,
             next_seq: 1,
             last_ns: 0,
+            follower,
             backlog: Vec::new(),
             skipped: 0,
         };
@@ -96,10 +99,17 @@ impl Recording {
     /// disk.
     pub fn capture(&mut self, app: &mut App) {
         let Some(queue) = &self.queue else {
+            // The writer stopped: nothing more is kept for it.
+            if let Some(follower) = self.follower.take() {
+                app.history.unfollow_amendments(follower);
+            }
             return;
         };
         let mut entries = std::mem::take(&mut self.backlog);
-        let amended = app.history.take_amended();
+        let amended = match &self.follower {
+            Some(follower) => app.history.take_amended(follower),
+            None => Vec::new(),
+        };
         let written = self.next_seq;
         entries.extend(
             amended
@@ -163,7 +173,9 @@ impl Recording {
     /// Stops: what was handed over is written, the file synced and closed, and `app`'s history
     /// stops keeping amendments for it. Returns what was written, or the first error.
     pub fn finish(mut self, app: &mut App) -> io::Result<Stats> {
-        app.history.follow_amendments(false);
+        if let Some(follower) = self.follower.take() {
+            app.history.unfollow_amendments(follower);
+        }
         if let (Some(queue), false) = (&self.queue, self.backlog.is_empty()) {
             let batch = Batch {
                 frame: None,
