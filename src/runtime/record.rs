@@ -17,6 +17,7 @@ use super::recording::{Only, Recording};
 use crate::app::{App, Settings};
 use crate::cli::RecordArgs;
 use crate::message::{Effect, Event};
+use crate::proc::events::{Kind, Source};
 use crate::proc::lookup::read_identity;
 use crate::proc::scan::{ScanOptions, Tracers};
 
@@ -73,6 +74,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
         let wait = left.map_or(CHECK_EVERY, |l| l.min(CHECK_EVERY));
         match inbox.recv_timeout(wait) {
             Ok(event) => {
+                say_where_events_come_from(&event);
                 for effect in app.update(event) {
                     run_effect(&collector, effect);
                 }
@@ -102,6 +104,19 @@ pub fn run(args: &RecordArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => fail(&format!("cannot write {}: {err}", path.display())),
+    }
+}
+
+/// Where the kernel refuses its events, says so on stderr, as `brood events` does: a person
+/// should know that processes shorter than a refresh will be missing from the recording.
+fn say_where_events_come_from(event: &Event) {
+    let Event::ProcEvents(batch) = event else {
+        return;
+    };
+    for event in batch {
+        if let (Kind::Notice { text }, Source::Scan) = (&event.kind, event.source) {
+            let _ = writeln!(std::io::stderr(), "brood: {text}");
+        }
     }
 }
 
