@@ -75,9 +75,13 @@ fn write<R>(
 ) -> io::Result<()> {
     match format {
         ExportFormat::ChromeTrace => {
-            let end = reader
-                .span()
-                .map_or(reader.header().start_ns, |(_, end)| end);
+            // The last thing recorded: a scan, or an entry (stamped when it happened, which may
+            // be after the scan it was written with).
+            let ends = [reader.span(), timeline.span()].into_iter().flatten();
+            let end = ends
+                .map(|(_, end)| end)
+                .max()
+                .unwrap_or(reader.header().start_ns);
             let trace = chrome_trace(timeline, entries, reader.header(), end);
             serde_json::to_writer(&mut *out, &trace)?;
             out.write_all(b"\n")?;

@@ -148,14 +148,14 @@ fn a_recorded_lab_run_reads_back_as_the_tree_was_live_at_each_instant() {
         );
         recorded.push(moment.snapshot);
     }
-    assert_eq!(
-        proc_in(&recorded[0], worker),
-        Some((own_pid(), State::Sleeping))
-    );
+    // Alive, a worker sleeps or (on a busy machine, just started) runs: the tree is what counts.
+    let parent = |scan: &Snapshot, id| proc_in(scan, id).map(|(ppid, _)| ppid);
+    assert_eq!(parent(&recorded[0], worker), Some(own_pid()));
     assert_eq!(proc_in(&recorded[0], child), None, "not forked yet");
-    assert_eq!(
-        proc_in(&recorded[1], child),
-        Some((worker.pid, State::Sleeping))
+    assert_eq!(parent(&recorded[1], child), Some(worker.pid));
+    assert_ne!(
+        proc_in(&recorded[1], child).map(|p| p.1),
+        Some(State::Zombie)
     );
     assert_eq!(
         proc_in(&recorded[2], child),
@@ -197,13 +197,15 @@ fn a_recorded_lab_run_reads_back_as_the_tree_was_live_at_each_instant() {
         })
         .unwrap();
     let row = timeline.row(child).expect("the child's row");
-    let states: Vec<char> = row.segments().map(|s| s.state.letter()).collect();
-    assert_eq!(
-        states,
-        ['R', 'S', 'Z'],
-        "{:?}",
-        row.segments().collect::<Vec<_>>()
+    let segments: Vec<_> = row.segments().collect();
+    let first = segments.first().expect("a state");
+    let last = segments.last().expect("a state");
+    assert!(
+        first.state == State::Running && first.exact,
+        "forked: {segments:?}"
     );
+    assert_eq!(last.state, State::Zombie, "{segments:?}");
+    assert!(segments.len() >= 2, "{segments:?}");
     assert!(row.born.is_some_and(|b| b.exact) && row.end.is_some_and(|e| e.exact));
     let forked = timeline
         .row(worker)
@@ -284,31 +286,34 @@ fn brood_record_follows_a_subtree_until_sigint_and_the_file_reads_back_whole_or_
     let sh = read_identity(family.pid()).expect("the shell");
     let pid = sh.pid.to_string();
     let path_arg = path.to_str().unwrap();
-    let mut recorder = brood(&[
-        "record",
-        "-o",
-        path_arg,
-        "--pid",
-        &pid,
-        "--subtree",
-        "-d",
-        "0.2",
-    ])
-    .spawn()
-    .expect("brood record");
-    // Until a scan shows both sleeps of a minute under the shell.
-    wait_until("the family's two sleeps in the recording", || {
+    let mut recorder = Reaped(
+        brood(&[
+            "record",
+            "-o",
+            path_arg,
+            "--pid",
+            &pid,
+            "--subtree",
+            "-d",
+            "0.2",
+        ])
+        .spawn()
+        .expect("brood record"),
+    );
+    // Until a scan shows two of the shell's sleeps (it forks three, the first before brood starts).
+    wait_until("the family's sleeps in the recording", || {
         let last = frames(&path).pop()?;
         let sleeps = last
             .procs
             .iter()
-            .filter(|p| p.ppid == sh.pid && p.cmdline.as_ref() == "sleep 60");
-        (sleeps.count() == 2).then_some(())
+            .filter(|p| p.ppid == sh.pid && p.name.as_ref() == "sleep");
+        (sleeps.count() >= 2).then_some(())
     });
-    signal(recorder.id() as Pid, nix::sys::signal::Signal::SIGINT);
-    let status = wait_exit(&mut recorder);
-    let output = recorder.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    signal(recorder.pid(), nix::sys::signal::Signal::SIGINT);
+    let status = wait_exit(&mut recorder.0);
+    let mut stderr = String::new();
+    let mut pipe = recorder.0.stderr.take().expect("stderr");
+    std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
     assert!(status.success(), "{status:?}: {stderr}");
     assert!(
         stderr.contains("brood: recording to") && stderr.contains("brood: recorded"),

@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
@@ -22,7 +22,6 @@ const QUEUE: usize = 16;
 
 /// A recording under way.
 pub struct Recording {
-    path: PathBuf,
     queue: Option<SyncSender<Batch>>,
     writer: Option<JoinHandle<io::Result<Stats>>>,
     /// The app's scan count at the last hand-over, and the first entry number not handed over.
@@ -80,7 +79,6 @@ impl Recording {
             .spawn(move || write(file, &header, scope, &inbox))?;
         let follower = Some(app.history.follow_amendments());
         let mut recording = Recording {
-            path: path.to_path_buf(),
             queue: Some(queue),
             writer: Some(writer),
             scans: 0,
@@ -159,10 +157,6 @@ impl Recording {
     /// Whether the writer stopped on an error (`finish` says which).
     pub fn failed(&self) -> bool {
         self.queue.is_none()
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Scans left out because the writer was behind.

@@ -12,7 +12,6 @@ use crate::proc::{Identity, PidHasher, PidMap, Snapshot, TaskKind};
 /// The recorded process and, for a subtree, its descendants.
 #[derive(Debug, Clone)]
 pub struct Scope {
-    root: Identity,
     subtree: bool,
     /// Each member and the last scan that showed it. A child whose fork was told since the last
     /// scan counts as shown by the next (which may have read /proc before the fork); a member
@@ -26,19 +25,10 @@ impl Scope {
         let mut members = HashMap::default();
         members.insert(root, 1);
         Scope {
-            root,
             subtree,
             members,
             scans: 0,
         }
-    }
-
-    pub fn root(&self) -> Identity {
-        self.root
-    }
-
-    pub fn subtree(&self) -> bool {
-        self.subtree
     }
 
     /// Whether to keep `entry`: about a member, or the birth of a member's child (a member too,

@@ -358,7 +358,8 @@ impl Timeline {
         }
         self.change_row(child, |row| {
             row.parent = row.parent.or(entry.parent);
-            if row.born.is_none_or(|b| !b.exact || exact && at < b.at_ns) {
+            // A fork told exactly beats /proc's start time (to a tick); a scan's does not.
+            if row.born.is_none() || exact && row.born.is_none_or(|b| !b.exact || at < b.at_ns) {
                 row.born = Some(Edge { at_ns: at, exact });
             }
             // A fork is where a life starts: what a scan saw of it is later, whatever the scan's

@@ -406,3 +406,28 @@ fn a_fork_told_after_a_scan_whose_coarse_clock_reads_earlier_starts_nothing_afte
         })
     );
 }
+
+#[test]
+fn a_birth_a_scan_noticed_leaves_the_start_time_proc_gave() {
+    let mut timeline = Timeline::default();
+    scan(&mut timeline, 1.0, &[(1, 0, "init", State::Sleeping)]);
+    scan(
+        &mut timeline,
+        2.0,
+        &[
+            (1, 0, "init", State::Sleeping),
+            (50, 1, "cron", State::Sleeping),
+        ],
+    );
+    let appeared = entry(1, 2.01, Origin::Scan, Kinds::FORK, 50, Pair::Fork).parent(Some(id(1)));
+    timeline.observe_entry(&appeared);
+    let born = timeline.row(id(50)).unwrap().born;
+    assert_eq!(
+        born,
+        Some(Edge {
+            at_ns: secs(0.5),
+            exact: false
+        }),
+        "its start, to a tick"
+    );
+}
