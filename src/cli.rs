@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use strum::VariantArray;
 
 use crate::lab::scenarios::ScenarioId;
 
@@ -225,7 +226,7 @@ impl clap::builder::TypedValueParser for ScenarioName {
     fn possible_values(
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        Some(Box::new(ScenarioId::ALL.into_iter().map(|id| {
+        Some(Box::new(ScenarioId::VARIANTS.iter().map(|id| {
             clap::builder::PossibleValue::new(id.name()).help(id.title())
         })))
     }
@@ -493,7 +494,7 @@ mod tests {
             clap_complete::Shell::Fish,
         ] {
             let script = String::from_utf8(Cli::completion_script(shell)).unwrap();
-            for id in ScenarioId::ALL {
+            for id in ScenarioId::VARIANTS {
                 assert!(script.contains(id.name()), "{shell}: {}", id.name());
             }
         }

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::cli::{EventsArgs, SnapshotFormat};
+use crate::proc::events::clock::time_of_day;
 use crate::proc::events::filter::EventFilter;
 use crate::proc::events::source::{EventSource, SourceOptions};
-use crate::proc::events::text::time_of_day;
 use crate::proc::events::{Kind, ProcEvent, Source};
 use crate::proc::lookup::read_identity;
 
@@ -97,7 +97,7 @@ fn print(
             SnapshotFormat::Text => writeln!(
                 out,
                 "{} {:<8} {}",
-                time_of_day(event.at.unix_ns),
+                time_of_day(event.at.unix_ns, local_offset_at(event.at.unix_ns), true),
                 event.kind.label(),
                 event.describe()
             )?,
@@ -109,6 +109,16 @@ fn print(
     }
     // A line reaches a pipe as soon as it is known, not when a buffer fills.
     out.flush()
+}
+
+/// Local time minus UTC at a moment, as the zone said then (a long run may cross a change of
+/// summer time).
+fn local_offset_at(unix_ns: u64) -> i32 {
+    use chrono::{Local, TimeZone};
+    Local
+        .timestamp_nanos(i64::try_from(unix_ns).unwrap_or(i64::MAX))
+        .offset()
+        .local_minus_utc()
 }
 
 /// Whether nobody reads stdout any more: a pipe whose reader closed reports an error, a

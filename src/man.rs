@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use strum::VariantArray;
+
 use crate::app::help::BADGES;
 use crate::app::keymap::{DEFAULT_CONFIG, Keymap};
 use crate::cli::Cli;
@@ -82,7 +84,7 @@ fn scenarios(out: &mut String) {
         out,
         "Lessons with real processes, started with S or --scenario NAME:",
     );
-    for id in ScenarioId::ALL {
+    for id in ScenarioId::VARIANTS {
         item(out, id.name(), id.title());
     }
 }
@@ -224,7 +226,7 @@ mod tests {
         for (badge, _) in BADGES {
             assert!(text.contains(&escape(badge)), "{badge}");
         }
-        for id in ScenarioId::ALL {
+        for id in ScenarioId::VARIANTS {
             assert!(
                 text.contains(&format!("\\fB{}\\fR\n", escape(id.name()))),
                 "{id}"

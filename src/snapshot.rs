@@ -27,6 +27,9 @@ pub struct Options {
 pub enum SnapshotError {
     #[error("no process with PID {0}")]
     NoSuchPid(Pid),
+    /// Skipping the record would print invalid or incomplete JSON: nothing is printed instead.
+    #[error("cannot write process {pid} as JSON: {reason}")]
+    Json { pid: Pid, reason: String },
 }
 
 /// The fields of every [`Record`], in the order they are written.
@@ -116,7 +119,8 @@ pub fn text(
     Ok(out)
 }
 
-/// A JSON array of [`Record`]s in tree order, one object a line.
+/// A JSON array of [`Record`]s in tree order, one object a line; a record that cannot be
+/// written fails it all, never leaving a gap ([`SnapshotError::Json`]).
 pub fn json(
     snapshot: &Snapshot,
     deadlocks: &[Deadlock],
@@ -131,9 +135,7 @@ pub fn json(
         }
     }
     let ticks = snapshot.ticks_per_sec.max(1) as f64;
-    let mut out = String::with_capacity(rows.len() * 256 + 4);
-    out.push('[');
-    for (i, (row, children)) in rows.iter().zip(children).enumerate() {
+    let records = rows.iter().zip(children).map(|(row, children)| {
         let proc = &snapshot.procs[row.proc_index];
         let record = Record {
             pid: proc.pid(),
@@ -154,13 +156,27 @@ pub fn json(
                 .collect(),
             children,
         };
+        (record.pid, record)
+    });
+    json_array(records)
+}
+
+/// Each record as one line of a JSON array; the first that fails to serialise fails the whole.
+fn json_array<R: Serialize>(
+    records: impl ExactSizeIterator<Item = (Pid, R)>,
+) -> Result<String, SnapshotError> {
+    let empty = records.len() == 0;
+    let mut out = String::with_capacity(records.len() * 256 + 4);
+    out.push('[');
+    for (i, (pid, record)) in records.enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
-        // Serialising plain strings and numbers into a String cannot fail.
-        if let Ok(line) = serde_json::to_string(&record) {
-            out.push_str(&line);
-        }
+        let line = serde_json::to_string(&record).map_err(|err| SnapshotError::Json {
+            pid,
+            reason: err.to_string(),
+        })?;
+        out.push_str(&line);
     }
-    out.push_str(if rows.is_empty() { "]\n" } else { "\n]\n" });
+    out.push_str(if empty { "]\n" } else { "\n]\n" });
     Ok(out)
 }
 
@@ -414,6 +430,36 @@ mod tests {
         );
         assert_eq!(procs[3]["name"], "python3");
         assert_eq!(procs[3]["badges"], serde_json::json!(["traced"]));
+    }
+
+    /// A record serde_json writes (`true`) or refuses, as it would a map whose keys are not
+    /// strings.
+    struct Writable(bool);
+
+    impl Serialize for Writable {
+        fn serialize<S: serde::Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+            if self.0 {
+                to.serialize_bool(true)
+            } else {
+                Err(serde::ser::Error::custom("a key must be a string"))
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_written_fails_the_whole_output_and_names_its_process() {
+        let records = [
+            (1, Writable(true)),
+            (7, Writable(false)),
+            (8, Writable(true)),
+        ];
+        let err = json_array(records.into_iter()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot write process 7 as JSON: a key must be a string"
+        );
+        let fine = [(1, Writable(true)), (8, Writable(true))];
+        assert_eq!(json_array(fine.into_iter()).unwrap(), "[\ntrue,\ntrue\n]\n");
     }
 
     #[test]

@@ -237,8 +237,9 @@ fn lab_of(brood: i32) -> (Vec<brood::proc::Identity>, Option<String>) {
 #[test]
 fn sigkill_to_brood_during_any_scenario_ends_its_whole_lab_and_run_directory() {
     use brood::lab::scenarios::ScenarioId;
+    use strum::VariantArray;
     std::thread::scope(|threads| {
-        for id in ScenarioId::ALL {
+        for &id in ScenarioId::VARIANTS {
             threads.spawn(move || {
                 let brood = Brood::launch()
                     .size(140, 40)

@@ -161,8 +161,10 @@ fn the_full_log_scrolls_searches_and_filters() {
             .collect::<Vec<_>>()
             .join("\n")
     };
+    // The box closed: the last line shows the page's keys again.
+    let closed = |text: &str| text.lines().last().is_some_and(|l| l.contains("search"));
     brood.wait_for(
-        |text| detail(text).contains(&format!("({name}) exited")) && !text.contains("Search:"),
+        |text| detail(text).contains(&format!("({name}) exited")) && closed(text),
         PATIENCE,
     );
     // End follows again.

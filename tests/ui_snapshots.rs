@@ -305,34 +305,14 @@ fn details_pane_shows_sections_and_says_what_it_could_not_read() {
 
 #[test]
 fn ipc_panel_shows_why_it_sleeps_its_links_and_the_deadlock_cycle() {
-    use brood::proc::ipc::{Access, Endpoint, FdEnd, IpcState};
-    use brood::proc::wchan::WaitChannel;
     let mut app = app(true);
     app.update(Event::Resize {
         width: 110,
         height: 24,
     });
-    let end = |fd, inode, access| FdEnd {
-        fd,
-        endpoint: Endpoint::Pipe(inode),
-        access,
-    };
-    let mut ipc = IpcState::default();
     // 4002 and 4010 each read the pipe only the other writes: a pipe deadlock.
-    ipc.ends.insert(
-        4002,
-        Some(vec![end(3, 100, Access::Read), end(4, 200, Access::Write)].into()),
-    );
-    ipc.ends.insert(
-        4010,
-        Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)].into()),
-    );
-    // Read against the scan on screen: the same processes, not others with their PIDs.
-    ipc.ids = app.snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
+    let mut ipc = brood::proc::builder::pipe_deadlock(&app.snapshot, 4002, 4010);
     ipc.ends.insert(300, None);
-    let reading = WaitChannel::parse("anon_pipe_read").unwrap();
-    ipc.waits_in.insert(4002, reading.clone());
-    ipc.waits_in.insert(4010, reading);
     app.update(Event::Ipc(Box::new(ipc)));
     press(&mut app, 'i');
     while app.selected_proc().map(|p| p.pid()) != Some(4010) {

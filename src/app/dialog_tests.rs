@@ -70,6 +70,24 @@ fn the_help_scrolls_to_its_last_line_and_no_further() {
 }
 
 #[test]
+fn help_opened_on_the_full_log_starts_at_its_keys() {
+    let mut app = app();
+    press(&mut app, 'v');
+    press(&mut app, '?');
+    let Some(Overlay::Help { scroll }) = app.overlay else {
+        panic!("no help")
+    };
+    let rows = help::rows(&app.keymap);
+    assert_eq!(
+        rows[usize::from(scroll)],
+        help::HelpRow::Heading("In the full-screen event log")
+    );
+    press(&mut app, '?');
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.page, Page::Tree, "Esc leaves the full log");
+}
+
+#[test]
 fn quitting_can_continue_the_stopped_lab_processes_then_leave_them_running() {
     let mut app = app();
     app.update(Event::Done(Outcome::Spawned {

@@ -63,6 +63,13 @@ impl App {
         usize::from(self.screen.1.saturating_sub(8)).max(1)
     }
 
+    /// The help's last scroll position: its last line at the bottom of the box, never past it.
+    pub(super) fn help_last_scroll(&self) -> u16 {
+        let shown = usize::from(self.screen.1.saturating_sub(4));
+        let last = super::help::rows(&self.keymap).len().saturating_sub(shown);
+        u16::try_from(last).unwrap_or(u16::MAX)
+    }
+
     pub(super) fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Vec<Effect> {
         let menu = self.keymap.menu.action_for(key);
         match overlay {
@@ -74,9 +81,7 @@ impl App {
                 if closes {
                     return Vec::new();
                 }
-                // The last line at the bottom of the box, never past it.
-                let shown = usize::from(self.screen.1.saturating_sub(4));
-                let last = super::help::rows(&self.keymap).len().saturating_sub(shown);
+                let last = usize::from(self.help_last_scroll());
                 let (scroll, page) = (usize::from(scroll), self.menu_page());
                 let scroll = match menu {
                     Some(MenuAction::Up) => scroll.saturating_sub(1),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{App, Severity};
-use crate::history::{Kinds, tell};
+use crate::history::{Kinds, Pair, tell};
 use crate::proc::events::{Kind, ProcEvent, Source, Task};
 use crate::proc::lifecycle::Marks;
 use crate::proc::{Identity, ProcInfo, State, TaskKind};
@@ -34,12 +34,6 @@ impl App {
                 Kind::Dropped { count } => self.events.dropped += count.unwrap_or(0),
                 _ => {}
             }
-            if let (Kind::Comm { previous_name }, Some(task)) = (&event.kind, &event.task)
-                && *previous_name == task.name
-            {
-                // Renamed to the name it had (read after the rename): nothing to tell.
-                continue;
-            }
             if self.of_kernel_thread(&event) && !self.show_kernel_threads {
                 // They come and go all the time: shown, as in the tree, only when asked for.
                 continue;
@@ -56,6 +50,9 @@ impl App {
             if !self.paused {
                 tree_changed |= self.put_in_tree(&event);
             }
+            if self.told_with_its_exec(&event) {
+                continue;
+            }
             let entry = tell::event(&event);
             let about_lab = about_lab || entry.kinds == Kinds::BROOD;
             self.record(entry.lab(about_lab));
@@ -66,6 +63,23 @@ impl App {
             self.counts = super::refresh::count_states(&self.snapshot, &self.marks, &self.lab);
             self.rebuild_rows(None);
         }
+    }
+
+    /// A rename to the name it had (read after the rename) tells nothing; a program that names
+    /// itself as it starts is told on one line with its exec.
+    fn told_with_its_exec(&mut self, event: &ProcEvent) -> bool {
+        let (Kind::Comm { previous_name }, Some(task)) = (&event.kind, &event.task) else {
+            return false;
+        };
+        if *previous_name == task.name {
+            return true;
+        }
+        task.identity().is_some_and(|id| {
+            let pair = Pair::exec(previous_name);
+            self.history.amend(id, pair, event.at.unix_ns, |exec| {
+                exec.then = Some(format!("renamed itself {}", task.name).into());
+            })
+        })
     }
 
     fn of_kernel_thread(&self, event: &ProcEvent) -> bool {
@@ -112,7 +126,7 @@ impl App {
                 self.pid_index.insert(id.pid, procs.len() - 1);
                 true
             }
-            Kind::Exec { .. } | Kind::Exit { .. } => {
+            Kind::Exec { .. } | Kind::Comm { .. } | Kind::Exit { .. } => {
                 let Some(i) = found.filter(|&i| self.snapshot.procs[i].id == id) else {
                     return false;
                 };
@@ -122,7 +136,9 @@ impl App {
                     proc.state = State::Dead;
                 } else {
                     proc.name = task.name.clone();
-                    proc.cmdline = task.cmdline.clone();
+                    if !task.cmdline.is_empty() {
+                        proc.cmdline = task.cmdline.clone();
+                    }
                 }
                 true
             }

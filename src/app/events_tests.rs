@@ -1,7 +1,7 @@
 //! The kernel's process events taken in: the tree told before the next scan, the lab's members,
 //! one line for a request and what it did, and the lab's history kept apart.
 
-use super::tests::{feed, lab_machine, lab_tree, press, shown_log};
+use super::tests::{feed, lab_machine, lab_tree, press, selected_pid, shown_log};
 use super::*;
 use crate::lab::protocol::{Reply, Request};
 use crate::message::{Outcome, SignalScope};
@@ -284,4 +284,56 @@ fn the_labs_history_survives_ten_thousand_other_events() {
         );
     }
     assert_eq!(shown_log(&app), lab_before);
+}
+
+#[test]
+fn a_program_that_renames_itself_as_it_starts_is_one_line_with_its_exec() {
+    let mut app = lab_machine();
+    let exec = Kind::Exec {
+        previous_name: "stranger".into(),
+    };
+    send(
+        &mut app,
+        vec![kernel(exec, task(300, "exe"), parent(1, "init"))],
+    );
+    let comm = |from: &str| Kind::Comm {
+        previous_name: from.into(),
+    };
+    send(
+        &mut app,
+        vec![kernel(comm("exe"), task(300, "worker"), parent(1, "init"))],
+    );
+    // Renamed again to the same name (read after the rename): nothing new.
+    send(
+        &mut app,
+        vec![kernel(
+            comm("worker"),
+            task(300, "worker"),
+            parent(1, "init"),
+        )],
+    );
+    let about: Vec<String> = shown_log(&app)
+        .into_iter()
+        .filter(|l| l.starts_with("300 "))
+        .collect();
+    assert_eq!(
+        about,
+        ["300 exec'd exe: exe --now (was stranger); renamed itself worker"]
+    );
+    assert_eq!(app.proc_by_pid(300).unwrap().name.as_ref(), "worker");
+}
+
+#[test]
+fn a_lab_process_just_started_is_selected_once_its_fork_is_seen_before_any_scan() {
+    let mut app = lab_machine();
+    press(&mut app, 'L');
+    app.update(Event::Done(Outcome::Spawned {
+        id: id(202),
+        guard: Some(id(150)),
+    }));
+    send(
+        &mut app,
+        vec![kernel(Kind::Fork, task(202, "brood"), parent(100, "brood"))],
+    );
+    assert_eq!(selected_pid(&app), Some(202), "f now forks the new process");
 }

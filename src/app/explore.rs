@@ -1,6 +1,8 @@
 //! The explorer's side of `update`: filters, sort, list mode, tags, the details pane, follow,
 //! pause and suspend, and the pickers (user, sort column) they open.
 
+use strum::VariantArray;
+
 use super::dialogs::moved;
 use super::keymap::{Action, MenuAction};
 use super::sort::Column;
@@ -72,13 +74,13 @@ impl App {
                 );
             }
             Action::SortMenu => {
-                let selected = Column::ALL
+                let selected = Column::VARIANTS
                     .iter()
                     .position(|&c| c == self.sort.column)
                     .unwrap_or(0);
                 self.overlay = Some(Overlay::Pick(Picker {
                     kind: PickKind::Sort,
-                    items: Column::ALL
+                    items: Column::VARIANTS
                         .iter()
                         .map(|c| format!("{:<8} {}", c.label(), c.name()))
                         .collect(),
@@ -203,7 +205,7 @@ impl App {
                 self.filter.user = (picker.selected > 0).then(|| item.clone());
             }
             PickKind::Sort => {
-                if let Some(&column) = Column::ALL.get(picker.selected) {
+                if let Some(&column) = Column::VARIANTS.get(picker.selected) {
                     self.sort_by(column);
                 }
             }

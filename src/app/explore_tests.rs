@@ -3,6 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use nix::sys::signal::Signal;
+use strum::VariantArray;
 
 use super::filter::StateFilter;
 use super::sort::Column;
@@ -301,7 +302,7 @@ fn the_wchan_column_asks_for_every_scans_wait_channels_and_sorts_by_them() {
     assert!(!key(&mut app, KeyCode::Down).contains(&collector(true)));
     // Sorted by it: every scan, until sorted by something else.
     key(&mut app, KeyCode::F(6));
-    let wchan = Column::ALL
+    let wchan = Column::VARIANTS
         .iter()
         .position(|&c| c == Column::Wchan)
         .unwrap();

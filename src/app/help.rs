@@ -70,3 +70,11 @@ pub fn rows(keymap: &Keymap) -> Vec<HelpRow> {
     }
     rows
 }
+
+/// The help screen's first line about `title`'s keys (the screen opens there from that page).
+pub fn section_start(keymap: &Keymap, title: &'static str) -> u16 {
+    let at = rows(keymap)
+        .iter()
+        .position(|row| *row == HelpRow::Heading(title));
+    at.map_or(0, |at| at as u16)
+}

@@ -412,27 +412,7 @@ fn log_entries_say_whether_they_are_about_the_lab() {
 
 /// 10 and 11 read each other's pipe (a deadlock), as a sweep of `snapshot` would find them.
 fn deadlocked(snapshot: &Snapshot) -> IpcState {
-    use crate::proc::ipc::{Access, Endpoint, FdEnd};
-    use crate::proc::wchan::WaitChannel;
-    let end = |fd, inode, access| FdEnd {
-        fd,
-        endpoint: Endpoint::Pipe(inode),
-        access,
-    };
-    let mut ipc = IpcState::default();
-    ipc.ends.insert(
-        10,
-        Some(vec![end(3, 100, Access::Read), end(4, 200, Access::Write)].into()),
-    );
-    ipc.ends.insert(
-        11,
-        Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)].into()),
-    );
-    let reading = WaitChannel::parse("anon_pipe_read").unwrap();
-    ipc.waits_in.insert(10, reading.clone());
-    ipc.waits_in.insert(11, reading);
-    ipc.ids = snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
-    ipc
+    crate::proc::builder::pipe_deadlock(snapshot, 10, 11)
 }
 
 fn deadlock_lines(app: &App) -> Vec<String> {

@@ -69,19 +69,6 @@ impl App {
                 self.overlay = Some(Overlay::Quit(dialog));
             }
         }
-        if let Some(pid) = self.select_when_seen
-            && self.pid_index.contains(pid)
-        {
-            // Once it is there, shown or filtered out: the selection never jumps to it later.
-            self.select_when_seen = None;
-            let row = self
-                .rows
-                .iter()
-                .position(|r| self.snapshot.procs[r.proc_index].pid() == pid);
-            if let Some(row) = row {
-                self.select_row(row);
-            }
-        }
         self.auto_reap_effects()
     }
 
@@ -164,8 +151,27 @@ impl App {
     }
 
     /// Rebuilds the visible rows and finds the selected process again; if it is gone (dead, or
-    /// folded away) the selection moves to its nearest ancestor that is still shown.
+    /// folded away) the selection moves to its nearest ancestor that is still shown. A lab
+    /// process just started is selected as soon as it is there (a scan or its fork event).
     pub(super) fn rebuild_rows(&mut self, previous: Option<&Snapshot>) {
+        self.rebuild_rows_keeping_selection(previous);
+        if let Some(pid) = self.select_when_seen
+            && self.pid_index.contains(pid)
+        {
+            // Once it is there, shown or filtered out: the selection never jumps to it later.
+            self.select_when_seen = None;
+            let row = self
+                .rows
+                .iter()
+                .position(|r| self.snapshot.procs[r.proc_index].pid() == pid);
+            if let Some(row) = row {
+                self.select_row(row);
+            }
+        }
+    }
+
+    /// The rows again, the selection kept on its process.
+    fn rebuild_rows_keeping_selection(&mut self, previous: Option<&Snapshot>) {
         // Old before new: what a refresh holds at its peak is brood's peak memory.
         self.rows = Vec::new();
         let subtree: Option<HashSet<Identity>> = self.root.map(|root| {

@@ -1,6 +1,8 @@
 //! The scenarios' side of `update`: the menu (S), the explanation panel (E), starting a scenario
 //! and taking in what its driver reports. Decisions only; the driver runs in the effects layer.
 
+use strum::VariantArray;
+
 use super::dialogs::moved;
 use super::keymap::{Action, MenuAction};
 use super::{App, Overlay, Severity};
@@ -16,7 +18,7 @@ pub struct ScenarioMenu {
 
 impl ScenarioMenu {
     pub fn scenario(self) -> ScenarioId {
-        ScenarioId::ALL[self.selected.min(ScenarioId::ALL.len() - 1)]
+        ScenarioId::VARIANTS[self.selected.min(ScenarioId::VARIANTS.len() - 1)]
     }
 }
 
@@ -49,7 +51,7 @@ impl App {
                     .scenarios
                     .current
                     .as_ref()
-                    .and_then(|c| ScenarioId::ALL.iter().position(|&id| id == c.id))
+                    .and_then(|c| ScenarioId::VARIANTS.iter().position(|&id| id == c.id))
                     .unwrap_or(0);
                 self.overlay = Some(Overlay::ScenarioMenu(ScenarioMenu { selected }));
             }
@@ -102,7 +104,7 @@ impl App {
             Some(MenuAction::Cancel) => return Vec::new(),
             _ if again => return Vec::new(),
             Some(action) => {
-                let count = ScenarioId::ALL.len();
+                let count = ScenarioId::VARIANTS.len();
                 menu.selected = moved(menu.selected, count, action, self.menu_page());
             }
             None => {}

@@ -2,6 +2,8 @@
 //! facts about the machine and brood's own process that the runtime reads once at start. The app
 //! reads nothing itself; everything it knows comes from here or from events.
 
+use strum::{EnumString, IntoStaticStr, VariantArray};
+
 use super::keymap::Keymap;
 use super::sort::{Column, DEFAULT_COLUMNS};
 use crate::lab::scenarios::ScenarioId;
@@ -60,8 +62,9 @@ impl Settings {
     }
 }
 
-/// The palettes a config can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The palettes a config can name, by the variant's name in lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum ThemeName {
     #[default]
     Dark,
@@ -70,17 +73,8 @@ pub enum ThemeName {
 }
 
 impl ThemeName {
-    pub const ALL: [ThemeName; 3] = [ThemeName::Dark, ThemeName::Light, ThemeName::Monochrome];
-
+    /// The name used in the config file.
     pub fn name(self) -> &'static str {
-        match self {
-            ThemeName::Dark => "dark",
-            ThemeName::Light => "light",
-            ThemeName::Monochrome => "monochrome",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<ThemeName> {
-        ThemeName::ALL.into_iter().find(|t| t.name() == name)
+        self.into()
     }
 }

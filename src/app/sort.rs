@@ -4,11 +4,15 @@
 
 use std::cmp::Ordering;
 
+use strum::{EnumString, IntoStaticStr, VariantArray};
+
 use crate::proc::ProcInfo;
 use crate::proc::ipc::IpcState;
 
-/// A column of the process table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A column of the process table. Its name in the config file is the variant's in lower case;
+/// the picker lists them in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum Column {
     Pid,
     Ppid,
@@ -38,41 +42,9 @@ pub const DEFAULT_COLUMNS: [Column; 7] = [
 ];
 
 impl Column {
-    pub const ALL: [Column; 12] = [
-        Column::Pid,
-        Column::Ppid,
-        Column::User,
-        Column::State,
-        Column::Nice,
-        Column::Threads,
-        Column::Cpu,
-        Column::Res,
-        Column::Virt,
-        Column::Elapsed,
-        Column::Wchan,
-        Column::Command,
-    ];
-
     /// The name used in the config file.
     pub fn name(self) -> &'static str {
-        match self {
-            Column::Pid => "pid",
-            Column::Ppid => "ppid",
-            Column::User => "user",
-            Column::State => "state",
-            Column::Nice => "nice",
-            Column::Threads => "threads",
-            Column::Cpu => "cpu",
-            Column::Res => "res",
-            Column::Virt => "virt",
-            Column::Elapsed => "elapsed",
-            Column::Wchan => "wchan",
-            Column::Command => "command",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Column> {
-        Column::ALL.into_iter().find(|c| c.name() == name)
+        self.into()
     }
 
     /// The header text.
@@ -244,9 +216,17 @@ mod tests {
 
     #[test]
     fn column_names_round_trip() {
-        for column in Column::ALL {
-            assert_eq!(Column::parse(column.name()), Some(column));
+        let names: Vec<&str> = Column::VARIANTS.iter().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "pid", "ppid", "user", "state", "nice", "threads", "cpu", "res", "virt", "elapsed",
+                "wchan", "command"
+            ]
+        );
+        for &column in Column::VARIANTS {
+            assert_eq!(column.name().parse(), Ok(column));
         }
-        assert_eq!(Column::parse("bogus"), None);
+        assert!("bogus".parse::<Column>().is_err());
     }
 }

@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use strum::VariantArray;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -182,10 +183,10 @@ impl Config {
                 ),
                 None => problems.at(at, "refresh is a number of seconds, 0.1 to 3600".into()),
             },
-            "theme" => match value.get_ref().as_str().map(ThemeName::parse) {
-                Some(Some(theme)) => self.theme = theme,
+            "theme" => match value.get_ref().as_str().map(str::parse) {
+                Some(Ok(theme)) => self.theme = theme,
                 found => {
-                    let names: Vec<&str> = ThemeName::ALL.iter().map(|t| t.name()).collect();
+                    let names: Vec<&str> = ThemeName::VARIANTS.iter().map(|t| t.name()).collect();
                     let what = found
                         .and(value.get_ref().as_str())
                         .map_or_else(|| "a theme".to_string(), quote);
@@ -405,8 +406,8 @@ fn key_names(value: &Spanned<DeValue<'_>>, problems: &mut Problems<'_>) -> Optio
 fn columns(names: &[String]) -> Result<Vec<Column>, String> {
     let mut parsed = Vec::new();
     for name in names {
-        let column = Column::parse(name).ok_or_else(|| {
-            let known: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+        let column = name.parse::<Column>().map_err(|_| {
+            let known: Vec<&str> = Column::VARIANTS.iter().map(|c| c.name()).collect();
             format!("unknown column {}: use {}", quote(name), known.join(", "))
         })?;
         if parsed.contains(&column) {

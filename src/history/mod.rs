@@ -130,6 +130,30 @@ impl History {
         self.wait_for_pair(key, Pending::Asked(asked.into()), at_ns);
     }
 
+    /// Changes the recent entry about `subject` that pairs by `pair`, if there is one; false
+    /// when there is none (or it was pushed out).
+    pub fn amend(
+        &mut self,
+        subject: Identity,
+        pair: Pair,
+        at_ns: u64,
+        change: impl FnOnce(&mut Entry),
+    ) -> bool {
+        self.expire(at_ns);
+        let Some((Pending::Entry(seq), _)) = self.pending.get(&(subject, pair)) else {
+            return false;
+        };
+        let seq = *seq;
+        let mut change = Some(change);
+        [&mut self.lab, &mut self.machine].into_iter().any(|ring| {
+            ring.update(seq, |e| {
+                if let Some(change) = change.take() {
+                    change(e);
+                }
+            })
+        })
+    }
+
     pub fn get(&self, seq: u64) -> Option<&Entry> {
         self.lab.get(seq).or_else(|| self.machine.get(seq))
     }

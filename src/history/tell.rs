@@ -61,7 +61,7 @@ pub fn change(change: &Change, scans: Scans<'_>, at_ns: u64) -> Entry {
         .fact(Fact::Exec(to.clone())),
         Change::BecameZombie { id, parent, name } => {
             let lived = seen
-                .map(|p| format!(" within {}", duration(age_ns(now.0, p))))
+                .map(|p| format!(" within {}", duration(age_ns(now.0, p.id))))
                 .unwrap_or_default();
             scan(Kinds::EXIT, format!("{} exited{lived}", who(id.pid, name)))
                 .about(*id, Some(Pair::Exit))
@@ -84,8 +84,9 @@ pub fn change(change: &Change, scans: Scans<'_>, at_ns: u64) -> Entry {
         Change::Vanished { id, parent, name } => scan(
             Kinds::EXIT,
             format!(
-                "{} exited and was reaped between two scans",
-                who(id.pid, name)
+                "{} exited within {} and was reaped between two scans",
+                who(id.pid, name),
+                duration(age_ns(now.0, *id))
             ),
         )
         .about(*id, Some(Pair::Exit))
@@ -125,8 +126,11 @@ pub fn change(change: &Change, scans: Scans<'_>, at_ns: u64) -> Entry {
     entry.uid(seen.and_then(|p| p.uid))
 }
 
-fn age_ns(snapshot: &Snapshot, proc: &ProcInfo) -> u64 {
-    (snapshot.age_secs(proc) * 1e9) as u64
+/// How long `id` had existed at the time of `snapshot`: for a process found dead, an upper
+/// bound of its lifetime.
+fn age_ns(snapshot: &Snapshot, id: Identity) -> u64 {
+    let started = id.start_ticks as f64 / snapshot.ticks_per_sec.max(1) as f64;
+    ((snapshot.uptime_secs - started).max(0.0) * 1e9) as u64
 }
 
 /// The entry for one of the kernel's process events (or one inferred from scans, as `brood

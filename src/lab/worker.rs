@@ -50,15 +50,14 @@ pub fn exit_now(code: i32) -> ! {
 /// number is an open pipe (and not, say, the terminal or a number made up): a wrong descriptor
 /// would be closed or watched for nothing.
 fn lifeline_from(number: &str) -> Option<OwnedFd> {
+    use std::os::unix::fs::FileTypeExt;
     let fd: RawFd = number.parse().ok().filter(|fd| *fd > 2)?;
-    // SAFETY: F_GETFD only asks whether the number is an open descriptor; it changes nothing.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
-        return None;
-    }
-    // SAFETY: the descriptor is open (checked above); it is borrowed only for the fstat below.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    let kind = rustix::fs::fstat(borrowed).ok()?.st_mode;
-    if rustix::fs::FileType::from_raw_mode(kind) != rustix::fs::FileType::Fifo {
+    // Asked by number through /proc, as a descriptor not yet known to be open cannot be
+    // borrowed: the link is there only for an open one, and leads to what it is.
+    let kind = std::fs::metadata(format!("/proc/self/fd/{fd}"))
+        .ok()?
+        .file_type();
+    if !kind.is_fifo() {
         return None;
     }
     // SAFETY: an open pipe that brood left open for us (not CLOEXEC) and nothing else owns.
@@ -368,16 +367,17 @@ fn wait_reply(outcome: nix::Result<nix::sys::wait::WaitStatus>) -> Reply {
 
 /// Whether the client closed its end (it reads the reply, so it never half-closes while waiting).
 fn peer_hung_up(stream: &UnixStream) -> bool {
-    use std::os::fd::AsRawFd;
-    // nix has no POLLRDHUP, so this one poll is libc's.
-    let mut fd = libc::pollfd {
-        fd: stream.as_raw_fd(),
-        events: libc::POLLRDHUP,
-        revents: 0,
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    // nix has no POLLRDHUP, so this one poll is rustix's.
+    let mut fds = [PollFd::new(stream, PollFlags::RDHUP)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // SAFETY: one valid pollfd, zero timeout.
-    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
-    ready > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
+    poll(&mut fds, Some(&now)).is_ok_and(|ready| ready > 0)
+        && fds[0]
+            .revents()
+            .intersects(PollFlags::RDHUP | PollFlags::HUP)
 }
 
 fn reply(mut stream: &UnixStream, reply: &Reply) -> std::io::Result<()> {

@@ -206,3 +206,30 @@ pub fn population(n: usize) -> Snapshot {
         descriptors_short: false,
     }
 }
+
+/// What an IPC sweep of `snapshot` would find if processes `a` and `b` each read the pipe only
+/// the other writes: a pipe deadlock (pipes 100 and 200, read on fd 3, written on fd 4).
+pub fn pipe_deadlock(snapshot: &Snapshot, a: Pid, b: Pid) -> super::ipc::IpcState {
+    use super::ipc::{Access, Endpoint, FdEnd, IpcState};
+    use super::wchan::WaitChannel;
+    let end = |fd, inode, access| FdEnd {
+        fd,
+        endpoint: Endpoint::Pipe(inode),
+        access,
+    };
+    let mut ipc = IpcState::default();
+    ipc.ends.insert(
+        a,
+        Some(vec![end(3, 100, Access::Read), end(4, 200, Access::Write)].into()),
+    );
+    ipc.ends.insert(
+        b,
+        Some(vec![end(3, 200, Access::Read), end(4, 100, Access::Write)].into()),
+    );
+    let reading = WaitChannel::parse("anon_pipe_read").expect("a known wait channel");
+    ipc.waits_in.insert(a, reading.clone());
+    ipc.waits_in.insert(b, reading);
+    // Read against this scan: the same processes, not others with their PIDs.
+    ipc.ids = snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
+    ipc
+}

@@ -2,6 +2,7 @@
 //! Only `scan` reads /proc; everything else here is a pure function of snapshots.
 
 pub mod badges;
+#[cfg(any(test, feature = "test-support"))]
 pub mod builder;
 pub mod connector;
 pub mod details;

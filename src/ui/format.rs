@@ -1,4 +1,8 @@
-//! Numbers as a person reads them: sizes, durations, percentages.
+//! Numbers as a person reads them: sizes, durations, percentages, times.
+
+/// Times of day and dates are the process model's, so `brood events` and the screen write them
+/// alike; on the screen the offset is the one the collector last read.
+pub use crate::proc::events::clock::{date_time, time_of_day as clock};
 
 /// Bytes with a binary unit, at most five characters: `512K`, `12.3M`, `1.2G`.
 pub fn bytes(value: u64) -> String {
@@ -36,32 +40,6 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-/// A moment in local time (`utc_offset_secs` east of UTC, as the collector last read it).
-fn local(unix_secs: i64, utc_offset_secs: i32) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    let offset = chrono::FixedOffset::east_opt(utc_offset_secs)?;
-    Some(chrono::DateTime::from_timestamp(unix_secs, 0)?.with_timezone(&offset))
-}
-
-/// Wall-clock time of day in local time, `HH:MM:SS`, from nanoseconds since the epoch; with
-/// `millis`, `HH:MM:SS.mmm`.
-pub fn clock(unix_ns: u64, utc_offset_secs: i32, millis: bool) -> String {
-    let Some(time) = local((unix_ns / 1_000_000_000) as i64, utc_offset_secs) else {
-        return "--:--:--".into();
-    };
-    let seconds = time.format("%H:%M:%S");
-    if millis {
-        format!("{seconds}.{:03}", unix_ns / 1_000_000 % 1_000)
-    } else {
-        seconds.to_string()
-    }
-}
-
-/// A moment as local date and time, `YYYY-MM-DD HH:MM:SS`, from seconds since the epoch.
-pub fn date_time(unix_secs: u64, utc_offset_secs: i32) -> String {
-    local(unix_secs as i64, utc_offset_secs)
-        .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,14 +57,5 @@ mod tests {
         assert_eq!(duration(59.9), "00:59");
         assert_eq!(duration(3600.0 + 62.0), "1:01:02");
         assert_eq!(duration(2.0 * 86_400.0 + 5.0 * 3600.0), "2d 05h");
-    }
-
-    #[test]
-    fn clocks_read_in_the_offset_given() {
-        let at = (86_400 + 3_661) * 1_000_000_000 + 25_000_000;
-        assert_eq!(clock(at, 0, false), "01:01:01");
-        assert_eq!(clock(at, 2 * 3600, false), "03:01:01");
-        assert_eq!(clock(at, 0, true), "01:01:01.025");
-        assert_eq!(date_time(86_400 + 3_661, -3600), "1970-01-02 00:01:01");
     }
 }

@@ -5,6 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
+use strum::VariantArray;
 
 use super::theme::Theme;
 use crate::app::{App, ScenarioView};
@@ -115,7 +116,7 @@ pub fn draw_menu(
     menu: crate::app::ScenarioMenu,
     theme: Theme,
 ) {
-    let all = scenarios::ScenarioId::ALL;
+    let all = scenarios::ScenarioId::VARIANTS;
     let height = screen.height.saturating_sub(2).min(all.len() as u16 + 4);
     let visible = usize::from(height.saturating_sub(4));
     let items = all

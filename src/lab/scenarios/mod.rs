@@ -6,9 +6,10 @@
 pub mod figures;
 mod texts;
 
-use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use strum::{IntoStaticStr, VariantArray};
 
 pub use texts::{Text, text};
 
@@ -20,8 +21,10 @@ pub const ADDS_PER_CHILD: u32 = 200_000;
 /// Children per group in the shared-memory scenario.
 pub const ADDERS: u32 = 4;
 
-/// Every scenario brood can start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Every scenario brood can start, in menu order. Its name, on the command line (`--scenario
+/// NAME`) and in `assets/scenarios.toml`, is the variant's in kebab case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray, strum::Display)]
+#[strum(serialize_all = "kebab-case")]
 pub enum ScenarioId {
     SingleChild,
     ManyChildrenInOrder,
@@ -51,64 +54,9 @@ pub enum ScenarioId {
 }
 
 impl ScenarioId {
-    /// In menu order.
-    pub const ALL: [ScenarioId; 25] = [
-        ScenarioId::SingleChild,
-        ScenarioId::ManyChildrenInOrder,
-        ScenarioId::ManyChildrenAny,
-        ScenarioId::Zombie,
-        ScenarioId::Sigchld,
-        ScenarioId::Orphan,
-        ScenarioId::Daemon,
-        ScenarioId::Exec,
-        ScenarioId::CopyOnWrite,
-        ScenarioId::Pipe,
-        ScenarioId::PipeLeak,
-        ScenarioId::PipeFull,
-        ScenarioId::Queue,
-        ScenarioId::SharedMemory,
-        ScenarioId::RobustMutex,
-        ScenarioId::Pool,
-        ScenarioId::PoolResults,
-        ScenarioId::ForkPerTask,
-        ScenarioId::Semaphore,
-        ScenarioId::DeadlockFlock,
-        ScenarioId::DeadlockFcntl,
-        ScenarioId::DeadlockPipe,
-        ScenarioId::StopContinue,
-        ScenarioId::JobControl,
-        ScenarioId::Signals,
-    ];
-
     /// The name on the command line (`--scenario NAME`) and in `assets/scenarios.toml`.
     pub fn name(self) -> &'static str {
-        match self {
-            ScenarioId::SingleChild => "single-child",
-            ScenarioId::ManyChildrenInOrder => "many-children-in-order",
-            ScenarioId::ManyChildrenAny => "many-children-any",
-            ScenarioId::Zombie => "zombie",
-            ScenarioId::Sigchld => "sigchld",
-            ScenarioId::Orphan => "orphan",
-            ScenarioId::Daemon => "daemon",
-            ScenarioId::Exec => "exec",
-            ScenarioId::CopyOnWrite => "copy-on-write",
-            ScenarioId::Pipe => "pipe",
-            ScenarioId::PipeLeak => "pipe-leak",
-            ScenarioId::PipeFull => "pipe-full",
-            ScenarioId::Queue => "queue",
-            ScenarioId::SharedMemory => "shared-memory",
-            ScenarioId::RobustMutex => "robust-mutex",
-            ScenarioId::Pool => "pool",
-            ScenarioId::PoolResults => "pool-results",
-            ScenarioId::ForkPerTask => "fork-per-task",
-            ScenarioId::Semaphore => "semaphore",
-            ScenarioId::DeadlockFlock => "deadlock-flock",
-            ScenarioId::DeadlockFcntl => "deadlock-fcntl",
-            ScenarioId::DeadlockPipe => "deadlock-pipe",
-            ScenarioId::StopContinue => "stop-continue",
-            ScenarioId::JobControl => "job-control",
-            ScenarioId::Signals => "signals",
-        }
+        self.into()
     }
 
     /// The menu title, from the texts.
@@ -118,13 +66,8 @@ impl ScenarioId {
 
     /// Every name, comma-separated, for error messages.
     pub fn names() -> String {
-        ScenarioId::ALL.map(ScenarioId::name).join(", ")
-    }
-}
-
-impl fmt::Display for ScenarioId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        let names: Vec<&str> = ScenarioId::VARIANTS.iter().map(|id| id.name()).collect();
+        names.join(", ")
     }
 }
 
@@ -132,8 +75,9 @@ impl FromStr for ScenarioId {
     type Err = String;
 
     fn from_str(name: &str) -> Result<ScenarioId, String> {
-        ScenarioId::ALL
-            .into_iter()
+        ScenarioId::VARIANTS
+            .iter()
+            .copied()
             .find(|id| id.name() == name.trim())
             .ok_or_else(|| {
                 format!(
@@ -300,7 +244,7 @@ mod tests {
 
     #[test]
     fn every_scenario_has_its_texts_and_every_text_a_scenario() {
-        for id in ScenarioId::ALL {
+        for &id in ScenarioId::VARIANTS {
             let text = text(id).unwrap_or_else(|| panic!("{id} has no text"));
             for (field, value) in [
                 ("title", &text.title),
@@ -321,12 +265,16 @@ mod tests {
                 entry.name
             );
         }
-        assert_eq!(texts::all().len(), ScenarioId::ALL.len(), "one text each");
+        assert_eq!(
+            texts::all().len(),
+            ScenarioId::VARIANTS.len(),
+            "one text each"
+        );
     }
 
     #[test]
     fn names_parse_back_and_a_bogus_name_lists_the_valid_ones() {
-        for id in ScenarioId::ALL {
+        for &id in ScenarioId::VARIANTS {
             assert_eq!(id.name().parse::<ScenarioId>(), Ok(id));
         }
         let err = "bogus".parse::<ScenarioId>().unwrap_err();

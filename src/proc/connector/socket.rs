@@ -3,7 +3,7 @@
 //! passed over. What the bytes mean is `wire`'s; this file only moves them.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -79,19 +79,15 @@ impl Connector {
     /// Opens the socket with a receive buffer of `receive_buffer` bytes (as far as the kernel
     /// allows), joins the process events group and subscribes.
     pub fn open(receive_buffer: usize) -> Result<Connector, ConnectorError> {
-        // SAFETY: socket() takes no pointers and returns a new descriptor or -1.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                wire::NETLINK_CONNECTOR,
-            )
-        };
-        if raw < 0 {
-            return Err(ConnectorError::Unavailable(io::Error::last_os_error()));
-        }
-        // SAFETY: `raw` was just returned by socket() and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // rustix's, as nix names no NETLINK_CONNECTOR protocol.
+        use rustix::net::{AddressFamily, SocketFlags, SocketType, netlink};
+        let fd = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC,
+            Some(netlink::CONNECTOR),
+        )
+        .map_err(|errno| ConnectorError::Unavailable(errno.into()))?;
         // A nonce, so that another subscriber's answer (sent to the whole group) is not ours.
         let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         let awaiting = std::process::id() ^ clock.map_or(0, |d| d.subsec_nanos());

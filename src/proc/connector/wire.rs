@@ -4,8 +4,6 @@
 
 use crate::proc::Pid;
 
-/// The netlink family of the kernel connector (not in nix's `SockProtocol`).
-pub const NETLINK_CONNECTOR: i32 = 11;
 /// The connector channel of process events: its multicast group, and the `cb_id` it stamps.
 pub const CN_IDX_PROC: u32 = 1;
 pub const CN_VAL_PROC: u32 = 1;

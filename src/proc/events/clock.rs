@@ -87,6 +87,34 @@ pub fn ns_to_ticks(boot_ns: u64, ticks_per_sec: u64) -> u64 {
     (u128::from(boot_ns) * u128::from(ticks_per_sec) / u128::from(NS_PER_SEC)) as u64
 }
 
+/// A moment in local time (`utc_offset_secs` east of UTC).
+fn local(unix_secs: i64, utc_offset_secs: i32) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let offset = chrono::FixedOffset::east_opt(utc_offset_secs)?;
+    Some(chrono::DateTime::from_timestamp(unix_secs, 0)?.with_timezone(&offset))
+}
+
+/// Wall-clock time of day in local time, `HH:MM:SS`, from nanoseconds since the epoch; with
+/// `millis`, `HH:MM:SS.mmm`. The offset is the caller's to read (reading the zone is I/O).
+pub fn time_of_day(unix_ns: u64, utc_offset_secs: i32, millis: bool) -> String {
+    let time = local((unix_ns / NS_PER_SEC) as i64, utc_offset_secs);
+    match (time, millis) {
+        (Some(time), false) => time.format("%H:%M:%S").to_string(),
+        (Some(time), true) => format!(
+            "{}.{:03}",
+            time.format("%H:%M:%S"),
+            unix_ns / 1_000_000 % 1_000
+        ),
+        (None, false) => "--:--:--".into(),
+        (None, true) => "--:--:--.---".into(),
+    }
+}
+
+/// A moment as local date and time, `YYYY-MM-DD HH:MM:SS`, from seconds since the epoch.
+pub fn date_time(unix_secs: u64, utc_offset_secs: i32) -> String {
+    local(unix_secs as i64, utc_offset_secs)
+        .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +139,20 @@ mod tests {
         assert_eq!(ticks_to_ns(123, 100), 1_230_000_000);
         assert_eq!(ns_to_ticks(ticks_to_ns(98_765, 100), 100), 98_765);
         assert_eq!(ticks_to_ns(5, 0), 5 * NS_PER_SEC, "no division by zero");
+    }
+
+    #[test]
+    fn times_of_day_read_in_the_offset_given() {
+        let at = (86_400 + 3_661) * NS_PER_SEC + 25_000_000;
+        assert_eq!(time_of_day(at, 0, false), "01:01:01");
+        assert_eq!(time_of_day(at, 2 * 3600, false), "03:01:01");
+        assert_eq!(time_of_day(at, 0, true), "01:01:01.025");
+        assert_eq!(
+            time_of_day(at, 86_400, true),
+            "--:--:--.---",
+            "no such offset"
+        );
+        assert_eq!(date_time(86_400 + 3_661, -3600), "1970-01-02 00:01:01");
     }
 
     #[test]

@@ -51,8 +51,9 @@ pub enum Source {
 }
 
 /// What happened, with what only that kind of event has.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Kind {
     /// `task` was born, a copy of `parent` (a thread of it, if `task` is a thread).
     Fork,
@@ -102,19 +103,7 @@ pub enum Kind {
 impl Kind {
     /// The kind's name, as `--format json` writes it in `"kind"`.
     pub fn label(&self) -> &'static str {
-        match self {
-            Kind::Fork => "fork",
-            Kind::Exec { .. } => "exec",
-            Kind::Exit { .. } => "exit",
-            Kind::Comm { .. } => "comm",
-            Kind::Ptrace { .. } => "ptrace",
-            Kind::Uid { .. } => "uid",
-            Kind::Gid { .. } => "gid",
-            Kind::Sid => "sid",
-            Kind::Coredump => "coredump",
-            Kind::Dropped { .. } => "dropped",
-            Kind::Notice { .. } => "notice",
-        }
+        self.into()
     }
 }
 

@@ -1,6 +1,5 @@
-//! Events in words, one line each, for `brood events` and the TUI's log. Pure, except that the
-//! time of day is local (the C library reads the time zone). Names were made safe to print when
-//! they were read; nothing here reads /proc.
+//! Events in words, one line each, for `brood events` and the TUI's log. Pure: names were made
+//! safe to print when they were read; nothing here reads /proc.
 
 use std::fmt::Write;
 
@@ -197,22 +196,6 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
-/// The local time of day with milliseconds, `HH:MM:SS.mmm`.
-pub fn time_of_day(unix_ns: u64) -> String {
-    let secs = (unix_ns / 1_000_000_000) as libc::time_t;
-    let millis = unix_ns / 1_000_000 % 1_000;
-    // SAFETY: localtime_r only writes into the `tm` it is given, and a zeroed tm is a valid value.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are to live locals for the duration of the call.
-    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
-        return "--:--:--.---".into();
-    }
-    format!(
-        "{:02}:{:02}:{:02}.{millis:03}",
-        tm.tm_hour, tm.tm_min, tm.tm_sec
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,7 +311,5 @@ mod tests {
         assert_eq!(duration(125 * 1_000_000_000), "2 min 05 s");
         assert_eq!(duration(3_720 * 1_000_000_000), "1 h 02 min");
         assert_eq!(duration(2 * 86_400 * 1_000_000_000), "2 d 00 h");
-        let time = time_of_day(1_700_000_000_123_000_000);
-        assert!(time.ends_with(".123") && time.len() == 12, "{time}");
     }
 }

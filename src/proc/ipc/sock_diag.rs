@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-const NETLINK_SOCK_DIAG: i32 = 4;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_ERROR: u16 = 2;
@@ -16,19 +14,13 @@ const HEADER: usize = 16;
 const MESSAGE: usize = 16; // unix_diag_msg
 
 pub fn dump() -> io::Result<Vec<u8>> {
-    // SAFETY: socket() returns a new fd or -1.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            NETLINK_SOCK_DIAG,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd was just returned to us and is owned by nothing else.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, netlink};
+    let socket = rustix::net::socket_with(
+        AddressFamily::NETLINK,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        Some(netlink::SOCK_DIAG),
+    )?;
     let mut request = Vec::with_capacity(HEADER + 24);
     request.extend_from_slice(&(HEADER as u32 + 24).to_ne_bytes());
     request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
@@ -42,31 +34,15 @@ pub fn dump() -> io::Result<Vec<u8>> {
     request.extend_from_slice(&0u32.to_ne_bytes()); // any inode
     request.extend_from_slice(&UDIAG_SHOW_PEER.to_ne_bytes());
     request.extend_from_slice(&[0xff; 8]); // no cookie
-    // SAFETY: the buffer is valid for its length.
-    let sent = unsafe {
-        libc::send(
-            socket.as_raw_fd(),
-            request.as_ptr().cast(),
-            request.len(),
-            0,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    rustix::net::send(&socket, &request, SendFlags::empty())?;
     let mut reply = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
     loop {
-        // SAFETY: the buffer is valid for its length.
-        let got = unsafe { libc::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if got <= 0 {
-            return if got == 0 {
-                Ok(reply)
-            } else {
-                Err(io::Error::last_os_error())
-            };
+        let (got, _) = rustix::net::recv(&socket, &mut buf[..], RecvFlags::empty())?;
+        if got == 0 {
+            return Ok(reply);
         }
-        let chunk = &buf[..got as usize];
+        let chunk = &buf[..got];
         reply.extend_from_slice(chunk);
         if messages(chunk).any(|(kind, _)| kind == NLMSG_DONE || kind == NLMSG_ERROR) {
             return Ok(reply);

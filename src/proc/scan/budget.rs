@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 
 use super::{Entry, Scanner, parse_decimal};
@@ -88,14 +87,9 @@ pub fn reserve_descriptors() -> u64 {
     let Ok(wanted) = libc::c_int::try_from(wanted) else {
         return limit;
     };
-    // SAFETY: copies a descriptor we own to the lowest free number ≥ `wanted` (never one in use)
-    // and closes the copy; only the table's size remains.
-    unsafe {
-        let copy = libc::fcntl(loadavg.as_raw_fd(), libc::F_DUPFD_CLOEXEC, wanted);
-        if copy >= 0 {
-            libc::close(copy);
-        }
-    }
+    // A copy at the lowest free number ≥ `wanted` grows the table to hold it; dropped at once,
+    // only the table's size remains.
+    drop(rustix::io::fcntl_dupfd_cloexec(&loadavg, wanted));
     limit
 }
 
