@@ -44,11 +44,15 @@ pub struct History {
     /// The keys in `pending` in the order they were put there, one queue per length of wait
     /// (so each queue is in deadline order too): `(when, deadline, key)`.
     deadlines: [VecDeque<(u64, u64, Key)>; 2],
-    /// The numbers of entries changed after they were recorded (merged with a later witness, or
-    /// told who asked), while someone follows them; `None` while nobody does, so a session that
-    /// records nothing keeps nothing for it.
-    amended: Option<Vec<u64>>,
+    /// The numbers of entries changed after they were recorded (merged with a later witness,
+    /// told who asked, amended), in order: a journal each follower (the timeline, a recording)
+    /// reads from its own place. `journal_start` is the place of its first item.
+    journal: VecDeque<u64>,
+    journal_start: u64,
 }
+
+/// Amendments the journal keeps: a follower reads after every update, far fewer than this.
+const JOURNAL: usize = 1 << 14;
 
 /// At most this many entries wait for a pair (a few MiB): under a storm of forks the oldest stop
 /// waiting early, long after any scan that could pair with them.
@@ -76,7 +80,8 @@ impl History {
             next_seq: 1,
             pending: HashMap::new(),
             deadlines: [VecDeque::new(), VecDeque::new()],
-            amended: None,
+            journal: VecDeque::new(),
+            journal_start: 0,
         }
     }
 
@@ -145,13 +150,17 @@ impl History {
         };
         let seq = *seq;
         let mut change = Some(change);
-        [&mut self.lab, &mut self.machine].into_iter().any(|ring| {
+        let amended = [&mut self.lab, &mut self.machine].into_iter().any(|ring| {
             ring.update(seq, |e| {
                 if let Some(change) = change.take() {
                     change(e);
                 }
             })
-        })
+        });
+        if amended {
+            self.note_amended(seq);
+        }
+        amended
     }
 
     pub fn get(&self, seq: u64) -> Option<&Entry> {
@@ -187,30 +196,28 @@ impl History {
         self.lab.bytes() + self.machine.bytes()
     }
 
-    /// Starts (or stops) keeping the numbers of entries amended after they were recorded, for
-    /// [`take_amended`](History::take_amended). A recording follows them, to write such an entry
-    /// again in its final form.
-    pub fn follow_amendments(&mut self, on: bool) {
-        self.amended = on.then(Vec::new);
+    /// The place where the journal of amendments ends now: a follower starts reading there.
+    pub fn amendments_end(&self) -> u64 {
+        self.journal_start + self.journal.len() as u64
     }
 
-    /// The entries amended since the last call, each once, by number (their form now is
-    /// [`get`](History::get)); empty unless followed. The follower takes them after every
-    /// update, so the list stays as short as one update's amendments.
-    pub fn take_amended(&mut self) -> Vec<u64> {
-        let Some(amended) = &mut self.amended else {
-            return Vec::new();
-        };
-        let mut taken = std::mem::take(amended);
-        taken.sort_unstable();
-        taken.dedup();
-        taken
+    /// The entries amended from place `from` on, each once, by number (their form now is
+    /// [`get`](History::get)), and the place to read from next. A follower that fell behind by
+    /// more than the journal keeps gets what it still holds.
+    pub fn amended_since(&self, from: u64) -> (Vec<u64>, u64) {
+        let skip = from.saturating_sub(self.journal_start) as usize;
+        let mut amended: Vec<u64> = self.journal.iter().skip(skip).copied().collect();
+        amended.sort_unstable();
+        amended.dedup();
+        (amended, self.amendments_end())
     }
 
     fn note_amended(&mut self, seq: u64) {
-        if let Some(amended) = &mut self.amended {
-            amended.push(seq);
+        if self.journal.len() == JOURNAL {
+            self.journal.pop_front();
+            self.journal_start += 1;
         }
+        self.journal.push_back(seq);
     }
 
     fn ring_mut(&mut self, lab: bool) -> &mut Ring {

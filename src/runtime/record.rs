@@ -50,7 +50,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
         return fail(&format!("cannot read process events: {err}"));
     }
     let mut app = App::new(Settings::new(std::process::id() as i32));
-    let mut recording = match Recording::start(&path, &mut app, only) {
+    let mut recording = match Recording::start(&path, &app, only) {
         Ok(recording) => recording,
         Err(err) => return fail(&format!("cannot record to {}: {err}", path.display())),
     };
@@ -76,7 +76,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
                 for effect in app.update(event) {
                     run_effect(&collector, effect);
                 }
-                recording.capture(&mut app);
+                recording.capture(&app);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -84,7 +84,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
     }
     drop(collector);
     let skipped = recording.skipped();
-    match recording.finish(&mut app) {
+    match recording.finish() {
         Ok(stats) => {
             let skipped = match skipped {
                 0 => String::new(),

@@ -25,9 +25,11 @@ pub struct Recording {
     path: PathBuf,
     queue: Option<SyncSender<Batch>>,
     writer: Option<JoinHandle<io::Result<Stats>>>,
-    /// The app's scan count at the last hand-over, and the first entry number not handed over.
+    /// The app's scan count at the last hand-over, the first entry number not handed over, and
+    /// the place in the history's journal of amendments read up to.
     scans: u64,
     next_seq: u64,
+    amendments: u64,
     /// When what was handed over last happened: the next hand-over is stamped no earlier.
     last_ns: u64,
     /// Entries the queue had no room for, handed over next time.
@@ -54,7 +56,7 @@ impl Recording {
     /// Starts recording `app`'s session to `path`, a new file (one there already is never
     /// overwritten) readable by its owner only, as command lines may hold secrets. The scan the
     /// app shows now and its whole history come first.
-    pub fn start(path: &Path, app: &mut App, only: Option<Only>) -> io::Result<Recording> {
+    pub fn start(path: &Path, app: &App, only: Option<Only>) -> io::Result<Recording> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -76,13 +78,13 @@ impl Recording {
         let writer = std::thread::Builder::new()
             .name("recording".into())
             .spawn(move || write(file, &header, scope, &inbox))?;
-        app.history.follow_amendments(true);
         let mut recording = Recording {
             path: path.to_path_buf(),
             queue: Some(queue),
             writer: Some(writer),
             scans: 0,
             next_seq: 1,
+            amendments: app.history.amendments_end(),
             last_ns: 0,
             backlog: Vec::new(),
             skipped: 0,
@@ -94,12 +96,13 @@ impl Recording {
     /// Hands over what changed since the last call: call it after every `App::update` (a later
     /// event may change the tree the scan made, before the next scan). Never waits for the
     /// disk.
-    pub fn capture(&mut self, app: &mut App) {
+    pub fn capture(&mut self, app: &App) {
         let Some(queue) = &self.queue else {
             return;
         };
         let mut entries = std::mem::take(&mut self.backlog);
-        let amended = app.history.take_amended();
+        let (amended, read_to) = app.history.amended_since(self.amendments);
+        self.amendments = read_to;
         let written = self.next_seq;
         entries.extend(
             amended
@@ -162,8 +165,7 @@ impl Recording {
 
     /// Stops: what was handed over is written, the file synced and closed, and `app`'s history
     /// stops keeping amendments for it. Returns what was written, or the first error.
-    pub fn finish(mut self, app: &mut App) -> io::Result<Stats> {
-        app.history.follow_amendments(false);
+    pub fn finish(mut self) -> io::Result<Stats> {
         if let (Some(queue), false) = (&self.queue, self.backlog.is_empty()) {
             let batch = Batch {
                 frame: None,
