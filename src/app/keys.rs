@@ -23,11 +23,20 @@ impl App {
         if let Some(prompt) = self.prompt.take() {
             return self.on_prompt_key(prompt, key);
         }
-        if self.page == super::Page::Log {
-            return match self.keymap.log.action_for(key) {
-                Some(action) => self.perform_log(action),
-                None => Vec::new(),
-            };
+        match self.page {
+            super::Page::Log => {
+                return match self.keymap.log.action_for(key) {
+                    Some(action) => self.perform_log(action),
+                    None => Vec::new(),
+                };
+            }
+            super::Page::Timeline => {
+                return match self.keymap.timeline.action_for(key) {
+                    Some(action) => self.perform_timeline(action),
+                    None => Vec::new(),
+                };
+            }
+            super::Page::Tree => {}
         }
         match action {
             Some(action) => self.perform(action),
@@ -82,6 +91,7 @@ impl App {
                 self.keep_selection_visible();
             }
             Action::FullLog => self.page = super::Page::Log,
+            Action::TimelineView => self.open_timeline(),
             Action::IpcView => {
                 self.show_ipc = !self.show_ipc;
                 self.keep_selection_visible();

@@ -111,6 +111,10 @@ pub enum Action {
     #[strum(message = "the event log, full screen: scroll, search, filter by kind, process, user")]
     FullLog,
     #[strum(
+        message = "timeline: the states of the lab, the tagged processes or the selected subtree over time"
+    )]
+    TimelineView,
+    #[strum(
         message = "IPC: why the selected process sleeps, its pipes and sockets, deadlocks",
         props(hint = "ipc")
     )]
@@ -309,7 +313,54 @@ pub enum LogAction {
     Show,
 }
 
+/// Keys on the timeline page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray, EnumMessage)]
+#[strum(serialize_all = "snake_case")]
+pub enum TimelineAction {
+    #[strum(message = "back to the process tree")]
+    Close,
+    #[strum(message = "quit (asks what to do with running lab processes)")]
+    Quit,
+    #[strum(message = "show or hide this help")]
+    Help,
+    #[strum(message = "the row above")]
+    Up,
+    #[strum(message = "the row below")]
+    Down,
+    #[strum(message = "one page of rows up")]
+    PageUp,
+    #[strum(message = "one page of rows down")]
+    PageDown,
+    #[strum(message = "the time cursor one column back")]
+    Earlier,
+    #[strum(message = "the time cursor one column on; past the latest it follows again")]
+    Later,
+    #[strum(message = "the time cursor a screen back")]
+    EarlierPage,
+    #[strum(message = "the time cursor a screen on")]
+    LaterPage,
+    #[strum(message = "the earliest moment kept")]
+    First,
+    #[strum(message = "the latest moment, and follow it")]
+    Last,
+    #[strum(message = "zoom in: a column stands for less time")]
+    ZoomIn,
+    #[strum(message = "zoom out: a column stands for more time")]
+    ZoomOut,
+    #[strum(message = "zoom to show all the time kept")]
+    Fit,
+    #[strum(message = "only the selected row's process and its descendants")]
+    Subtree,
+    #[strum(message = "every process")]
+    All,
+    #[strum(message = "only the lab")]
+    Lab,
+    #[strum(message = "select the row's process in the tree, if it still runs")]
+    Show,
+}
+
 bindable!(Action, None, "Keys");
+bindable!(TimelineAction, Some("timeline"), "On the timeline");
 bindable!(LogAction, Some("log"), "In the full-screen event log");
 bindable!(MenuAction, Some("menu"), "In menus and pickers");
 bindable!(ConfirmAction, Some("confirm"), "In a confirmation");
