@@ -25,6 +25,7 @@ pub mod log;
 mod mouse;
 pub mod reach;
 mod refresh;
+pub mod replay;
 mod scenario;
 mod search;
 mod selection;
@@ -191,6 +192,10 @@ pub struct App {
     timeline_amendments: u64,
     /// What the timeline page shows.
     pub timeline_view: timeline::TimelineView,
+    /// The file the session is being recorded to, and since when (nanoseconds since the epoch).
+    pub recording: Option<(String, u64)>,
+    /// The recording being replayed, in place of a live session.
+    pub replay: Option<replay::Replay>,
     pub scan_count: u64,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
@@ -297,6 +302,8 @@ impl App {
             timeline_next_seq: 1,
             timeline_amendments: 0,
             timeline_view: timeline::TimelineView::default(),
+            recording: None,
+            replay: None,
             scan_count: 0,
             self_pid: settings.self_pid,
             pid_index: PidIndex::default(),
@@ -442,6 +449,8 @@ impl App {
             }
             Event::Ipc(state) => self.take_ipc(*state),
             Event::ProcEvents(batch) => self.take_proc_events(batch),
+            Event::Replay(news) => return self.on_replay(news),
+            Event::Tick => return self.on_tick(),
             Event::OomKilled(victims) => {
                 let at = self.now_ns();
                 for victim in victims {

@@ -316,6 +316,7 @@ pub(super) fn changes_the_tree(outcome: &crate::message::Outcome) -> bool {
     !matches!(
         outcome,
         Outcome::Dispositions { .. }
+            | Outcome::Recording { .. }
             | Outcome::Scenario {
                 step: Step::Figures(_) | Step::Note(_) | Step::Role { .. },
                 ..

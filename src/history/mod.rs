@@ -115,6 +115,13 @@ impl History {
         seq
     }
 
+    /// Puts an entry read from a recording in its place by number, as it was written (no
+    /// pairing: it was paired when recorded).
+    pub fn insert_recorded(&mut self, entry: Entry) {
+        self.next_seq = self.next_seq.max(entry.seq + 1);
+        self.ring_mut(entry.lab).insert(entry);
+    }
+
     /// Says who asked for what will happen (or just happened) to `subject`: the entry that tells
     /// it, recent or still to come, gets `asked` (unless it already says who asked).
     pub fn annotate(&mut self, subject: Identity, pair: Pair, asked: &str, at_ns: u64) {

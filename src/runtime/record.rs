@@ -3,7 +3,6 @@
 //! update; SIGINT, SIGTERM, SIGHUP or `--duration` end it with the file whole.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -36,7 +35,10 @@ pub fn run(args: &RecordArgs) -> ExitCode {
         },
         None => None,
     };
-    let path = args.output.clone().unwrap_or_else(default_path);
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(super::recording::default_path);
     let (events, inbox) = mpsc::channel();
     if let Err(err) = spawn_signal_thread(events.clone()) {
         return fail(&format!("cannot handle signals: {err}"));
@@ -110,12 +112,6 @@ fn run_effect(collector: &Collector, effect: Effect) {
     if let Effect::Collector(command) = effect {
         collector.send(command);
     }
-}
-
-/// `brood-YYYYmmdd-HHMMSS.brood` in the current directory.
-fn default_path() -> PathBuf {
-    let now = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    PathBuf::from(format!("brood-{now}.brood"))
 }
 
 /// The signals that end a recording arrive as [`Event::Terminate`], so the loop ends and the

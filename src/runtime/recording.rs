@@ -17,6 +17,12 @@ use crate::proc::events::Clock;
 use crate::proc::system::SystemStats;
 use crate::proc::{Identity, Snapshot};
 
+/// `brood-YYYYmmdd-HHMMSS.brood` in the current directory: where a recording goes unless told.
+pub fn default_path() -> PathBuf {
+    let now = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    PathBuf::from(format!("brood-{now}.brood"))
+}
+
 /// Hand-overs the writer may be behind by before scans are left out.
 const QUEUE: usize = 16;
 

@@ -115,6 +115,11 @@ pub enum Action {
     )]
     TimelineView,
     #[strum(
+        message = "record the session to a file (brood-DATE-TIME.brood here), or stop; brood replay FILE plays it back",
+        props(hint = "rec")
+    )]
+    Record,
+    #[strum(
         message = "IPC: why the selected process sleeps, its pipes and sockets, deadlocks",
         props(hint = "ipc")
     )]
@@ -359,7 +364,36 @@ pub enum TimelineAction {
     Show,
 }
 
+/// Keys while a recording is replayed (`brood replay FILE`), before each page's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray, EnumMessage)]
+#[strum(serialize_all = "snake_case")]
+pub enum ReplayAction {
+    #[strum(message = "the scan before")]
+    PreviousScan,
+    #[strum(message = "the scan after")]
+    NextScan,
+    #[strum(message = "back to the event before")]
+    PreviousEvent,
+    #[strum(message = "on to the next event")]
+    NextEvent,
+    #[strum(message = "ten seconds back")]
+    Back,
+    #[strum(message = "ten seconds on")]
+    Forward,
+    #[strum(message = "play or pause")]
+    Play,
+    #[strum(message = "play at real speed")]
+    Speed1,
+    #[strum(message = "play ten times as fast")]
+    Speed10,
+    #[strum(message = "play a hundred times as fast")]
+    Speed100,
+    #[strum(message = "jump to a time: HH:MM:SS, or seconds from the start")]
+    Jump,
+}
+
 bindable!(Action, None, "Keys");
+bindable!(ReplayAction, Some("replay"), "Replaying a recording");
 bindable!(TimelineAction, Some("timeline"), "On the timeline");
 bindable!(LogAction, Some("log"), "In the full-screen event log");
 bindable!(MenuAction, Some("menu"), "In menus and pickers");

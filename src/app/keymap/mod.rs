@@ -12,7 +12,7 @@ use crossterm::event::KeyEvent;
 
 pub use actions::{
     Action, Bindable, ConfirmAction, ExitCodeAction, InputAction, LogAction, MenuAction,
-    QuitAction, TimelineAction,
+    QuitAction, ReplayAction, TimelineAction,
 };
 pub use key::Key;
 
@@ -121,6 +121,7 @@ impl KeyNames {
             LayerNames::of::<Action>(),
             LayerNames::of::<LogAction>(),
             LayerNames::of::<TimelineAction>(),
+            LayerNames::of::<ReplayAction>(),
             LayerNames::of::<MenuAction>(),
             LayerNames::of::<ConfirmAction>(),
             LayerNames::of::<QuitAction>(),
@@ -151,6 +152,7 @@ pub struct Keymap {
     pub main: Layer<Action>,
     pub log: Layer<LogAction>,
     pub timeline: Layer<TimelineAction>,
+    pub replay: Layer<ReplayAction>,
     pub menu: Layer<MenuAction>,
     pub confirm: Layer<ConfirmAction>,
     pub quit_dialog: Layer<QuitAction>,
@@ -166,6 +168,7 @@ impl Keymap {
             main: Layer::build(&names.layer(Action::SECTION))?,
             log: Layer::build(&names.layer(LogAction::SECTION))?,
             timeline: Layer::build(&names.layer(TimelineAction::SECTION))?,
+            replay: Layer::build(&names.layer(ReplayAction::SECTION))?,
             menu: Layer::build(&names.layer(MenuAction::SECTION))?,
             confirm: Layer::build(&names.layer(ConfirmAction::SECTION))?,
             quit_dialog: Layer::build(&names.layer(QuitAction::SECTION))?,
@@ -235,6 +238,7 @@ impl Keymap {
             section(&self.main),
             section(&self.log),
             section(&self.timeline),
+            section(&self.replay),
             section(&self.menu),
             section(&self.confirm),
             section(&self.quit_dialog),

@@ -23,6 +23,11 @@ impl App {
         };
         let mut view = TimelineView::new(set);
         view.selected = self.selected;
+        if let Some(replay) = &self.replay {
+            // At the moment replayed, not at the recording's end.
+            let columns = crate::app::layout::timeline_page(self.screen_rect()).axis_columns();
+            view.put_cursor(&self.timeline, replay.cursor_ns, columns);
+        }
         self.timeline_view = view;
         self.page = Page::Timeline;
     }

@@ -163,6 +163,18 @@ impl TimelineView {
         }
     }
 
+    /// Puts the cursor at `at_ns`, the window with it when it falls outside.
+    pub fn put_cursor(&mut self, timeline: &Timeline, at_ns: u64, columns: u16) {
+        let now = self
+            .cursor_ns
+            .unwrap_or_else(|| timeline.span().map_or(0, |(_, l)| l));
+        let columns_away = (i128::from(at_ns) - i128::from(now)) / i128::from(self.scale_ns());
+        self.move_cursor(timeline, columns_away as i64, columns);
+        if !self.following() {
+            self.cursor_ns = Some(at_ns);
+        }
+    }
+
     /// Back to the latest moment, following it.
     pub fn follow(&mut self) {
         self.cursor_ns = None;
