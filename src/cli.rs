@@ -78,6 +78,8 @@ pub enum Command {
     Record(RecordArgs),
     /// Turn a recording into a trace for Perfetto or chrome://tracing, or into JSON lines
     Export(ExportArgs),
+    /// Open a recording in the same screens, with a time cursor (step, jump, play)
+    Replay(ReplayArgs),
 }
 
 /// The exporter's default address: loopback only, unless `--listen` says otherwise.
@@ -169,6 +171,13 @@ pub struct RecordArgs {
     /// Seconds between scans, from 0.1 to 3600
     #[arg(short = 'd', long, value_name = "SECONDS", default_value = "1", value_parser = parse_interval, allow_negative_numbers = true)]
     pub interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A recording made by brood record, or by r on brood's screen
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,12 @@ fn main() -> ExitCode {
         Some(Command::Events(args)) => return brood::events_cli::run(args),
         Some(Command::Record(args)) => return brood::runtime::record::run(args),
         Some(Command::Export(args)) => return brood::export::run(args),
+        Some(Command::Replay(args)) => {
+            if let Err(why) = brood::runtime::replay::check(&args.file) {
+                eprintln!("brood: {why}");
+                return ExitCode::FAILURE;
+            }
+        }
         None => {}
     }
     if let Some(problem) = incapable_terminal(std::env::var_os("TERM")) {

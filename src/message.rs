@@ -5,6 +5,9 @@
 use crossterm::event::{KeyEvent, MouseEvent};
 use nix::sys::signal::Signal;
 
+use crate::history::Entry;
+use crate::history::record::Moment;
+use crate::history::timeline::Timeline;
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
 use crate::lab::scenarios::{ScenarioId, Step};
 use crate::proc::details::Details;
@@ -33,6 +36,10 @@ pub enum Event {
     ProcEvents(Vec<ProcEvent>),
     /// The kernel's log says its OOM killer ended these processes (sent after their exits).
     OomKilled(Vec<Identity>),
+    /// What a recording being replayed holds (`brood replay`).
+    Replay(ReplayNews),
+    /// A tenth of a second passed (only while replaying: it moves a playing cursor).
+    Tick,
     /// /proc could not be read at all (it is normal for single processes to fail; this is not that).
     ScanFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT reached brood.
@@ -150,6 +157,10 @@ pub enum Effect {
     Suspend,
     /// Take the terminal back (raw mode, the alternate screen) and draw the whole screen anew.
     RetakeTerminal,
+    /// Start (`true`) or stop recording the session to a file.
+    Record(bool),
+    /// Read the machine at this moment (nanoseconds since the epoch) of the recording replayed.
+    Seek(u64),
 }
 
 /// The result of an effect, reported back to `App::update`.
@@ -194,4 +205,53 @@ pub enum Outcome {
         what: String,
         why: String,
     },
+    /// A recording of the session to the file `path` started, ended, or failed.
+    Recording {
+        path: String,
+        news: RecordingNews,
+    },
+}
+
+/// What the replay source tells the app, in this order: what the file is, the machine at its
+/// start, then its whole history (read in the background); then the machine at each moment
+/// asked for.
+#[derive(Debug)]
+pub enum ReplayNews {
+    Opened(ReplayFile),
+    Moment(Box<Moment>),
+    /// Every entry (each in its final form) and the timeline of the whole recording.
+    Loaded {
+        entries: Vec<Entry>,
+        timeline: Box<Timeline>,
+    },
+    /// The file cannot be read (why): nothing more comes.
+    Failed(String),
+}
+
+/// A recording opened for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayFile {
+    /// As the user named it.
+    pub path: String,
+    pub host: String,
+    /// brood's own PID in it (its row is `[this brood]`).
+    pub brood_pid: Pid,
+    /// When each scan was taken, in order (nanoseconds since the epoch).
+    pub frames: Vec<u64>,
+    /// The file ends mid-record (a crash, SIGKILL): it is read up to its last whole record.
+    pub torn: bool,
+}
+
+/// What became of a recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingNews {
+    Started,
+    /// Ended, the file whole: how many scans and entries it holds, and its size.
+    Ended {
+        scans: u64,
+        entries: u64,
+        bytes: u64,
+    },
+    /// Could not start, or stopped on an error: why.
+    Failed(String),
 }

@@ -71,7 +71,7 @@ fn a_recorded_lab_run_reads_back_as_the_tree_was_live_at_each_instant() {
     let path = dir.join("lab.brood");
     let lab = TestLab::new();
     let mut app = App::new(Settings::new(own_pid()));
-    let mut recording = Recording::start(&path, &mut app, None).expect("a new recording");
+    let mut recording = Recording::start(&path, &app, None).expect("a new recording");
     let mut live = Vec::new();
 
     let worker = lab.spawn();
@@ -102,7 +102,7 @@ fn a_recorded_lab_run_reads_back_as_the_tree_was_live_at_each_instant() {
         reply: Ok(Reply::Ok(child.pid)),
     }));
     // Written as asked; the scan that sees the zombie amends that entry, written again.
-    recording.capture(&mut app);
+    recording.capture(&app);
     wait_until("the child to be a zombie", || {
         (state_of(child.pid) == Some('Z')).then_some(())
     });
@@ -126,9 +126,7 @@ fn a_recorded_lab_run_reads_back_as_the_tree_was_live_at_each_instant() {
     });
     live.push(scan_and_capture(&mut app, &mut recording));
     assert_eq!(recording.skipped(), 0, "the writer kept up");
-    let stats = recording
-        .finish(&mut app)
-        .expect("the recording is written");
+    let stats = recording.finish().expect("the recording is written");
     assert_eq!(stats.frames, 4);
 
     let mut reader = Reader::open(File::open(&path).unwrap()).expect("a recording");

@@ -23,11 +23,25 @@ impl App {
         if let Some(prompt) = self.prompt.take() {
             return self.on_prompt_key(prompt, key);
         }
-        if self.page == super::Page::Log {
-            return match self.keymap.log.action_for(key) {
-                Some(action) => self.perform_log(action),
-                None => Vec::new(),
-            };
+        if self.replay.is_some()
+            && let Some(action) = self.keymap.replay.action_for(key)
+        {
+            return self.on_replay_key(action);
+        }
+        match self.page {
+            super::Page::Log => {
+                return match self.keymap.log.action_for(key) {
+                    Some(action) => self.perform_log(action),
+                    None => Vec::new(),
+                };
+            }
+            super::Page::Timeline => {
+                return match self.keymap.timeline.action_for(key) {
+                    Some(action) => self.perform_timeline(action),
+                    None => Vec::new(),
+                };
+            }
+            super::Page::Tree => {}
         }
         match action {
             Some(action) => self.perform(action),
@@ -36,6 +50,9 @@ impl App {
     }
 
     pub(super) fn perform(&mut self, action: Action) -> Vec<Effect> {
+        if self.refused_in_replay(action) {
+            return Vec::new();
+        }
         let page = usize::from(self.table_height()).max(1);
         match action {
             Action::Quit => self.ask_to_quit(),
@@ -82,6 +99,8 @@ impl App {
                 self.keep_selection_visible();
             }
             Action::FullLog => self.page = super::Page::Log,
+            Action::TimelineView => self.open_timeline(),
+            Action::Record => return vec![Effect::Record(self.recording.is_none())],
             Action::IpcView => {
                 self.show_ipc = !self.show_ipc;
                 self.keep_selection_visible();
@@ -154,7 +173,8 @@ impl App {
     }
 
     pub(super) fn ask_to_quit(&mut self) {
-        if self.counts.lab > 0 {
+        // A replay's lab processes are a recording's, not brood's to end or leave.
+        if self.counts.lab > 0 && self.replay.is_none() {
             self.overlay = Some(Overlay::Quit(self.quit_dialog()));
         } else {
             self.exit = Some(Exit::Quit {

@@ -155,6 +155,58 @@ pub fn log_page(screen: Rect) -> LogPage {
     }
 }
 
+/// The timeline page: the header stays; a title line, the time axis, the rows (names on the
+/// left, time to the right), the selected row at the cursor in full, and the footer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimelinePage {
+    pub header: Rect,
+    pub title: Rect,
+    pub axis: Rect,
+    pub rows: Rect,
+    pub detail: Rect,
+    pub footer: Rect,
+    /// Cells of each row the names take (the rest is time).
+    pub names_width: u16,
+}
+
+impl TimelinePage {
+    /// Columns of the time axis.
+    pub fn axis_columns(&self) -> u16 {
+        self.rows.width.saturating_sub(self.names_width + 1)
+    }
+}
+
+/// Rows the selected process at the cursor gets in full below the timeline.
+const TIMELINE_DETAIL_HEIGHT: u16 = 2;
+
+pub fn timeline_page(screen: Rect) -> TimelinePage {
+    let row = |y: u16, height: u16| Rect::new(screen.x, y, screen.width, height);
+    let top = screen.y;
+    let bottom = screen.y + screen.height;
+    if screen.width < MIN_WIDTH || screen.height < MIN_HEIGHT {
+        let empty = row(top, 0);
+        return TimelinePage {
+            header: empty,
+            title: empty,
+            axis: empty,
+            rows: empty,
+            detail: empty,
+            footer: empty,
+            names_width: 0,
+        };
+    }
+    let rows_height = screen.height - HEADER_HEIGHT - 2 - TIMELINE_DETAIL_HEIGHT - 1;
+    TimelinePage {
+        header: row(top, HEADER_HEIGHT),
+        title: row(top + HEADER_HEIGHT, 1),
+        axis: row(top + HEADER_HEIGHT + 1, 1),
+        rows: row(top + HEADER_HEIGHT + 2, rows_height),
+        detail: row(bottom - 1 - TIMELINE_DETAIL_HEIGHT, TIMELINE_DETAIL_HEIGHT),
+        footer: row(bottom - 1, 1),
+        names_width: (screen.width / 4).clamp(12, 32),
+    }
+}
+
 /// Where each column sits in the table: (column, first cell, width). Columns are one cell apart,
 /// the command two (the second cell holds a tagged row's mark); the command takes the rest.
 pub fn columns(

@@ -25,6 +25,7 @@ pub mod log;
 mod mouse;
 pub mod reach;
 mod refresh;
+pub mod replay;
 mod scenario;
 mod search;
 mod selection;
@@ -33,11 +34,13 @@ pub mod sort;
 mod status;
 #[cfg(test)]
 mod tests;
+pub mod timeline;
 
 use std::collections::HashSet;
 use std::time::SystemTime;
 
 use crate::history::History;
+use crate::history::timeline::Timeline;
 use crate::message::{CollectorCommand, Effect, Event, SystemStats, Target};
 use crate::proc::details::Details;
 use crate::proc::groups::StoppedGroup;
@@ -112,6 +115,8 @@ pub enum Page {
     Tree,
     /// The event log, full screen.
     Log,
+    /// Processes' states over time.
+    Timeline,
 }
 
 /// Counts of processes per state for the header; threads and kernel threads are counted apart, as in htop.
@@ -180,6 +185,17 @@ pub struct App {
     pub log: LogView,
     /// Where process events come from, and how many were lost.
     pub events: EventFeed,
+    /// Every process's states over time, fed by the scans and the history.
+    pub timeline: Timeline,
+    /// The next entry, and the next amendment of the history's journal, the timeline takes in.
+    timeline_next_seq: u64,
+    timeline_amendments: u64,
+    /// What the timeline page shows.
+    pub timeline_view: timeline::TimelineView,
+    /// The file the session is being recorded to, and since when (nanoseconds since the epoch).
+    pub recording: Option<(String, u64)>,
+    /// The recording being replayed, in place of a live session.
+    pub replay: Option<replay::Replay>,
     pub scan_count: u64,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
@@ -282,6 +298,12 @@ impl App {
             history: History::default(),
             log: LogView::default(),
             events: EventFeed::default(),
+            timeline: Timeline::default(),
+            timeline_next_seq: 1,
+            timeline_amendments: 0,
+            timeline_view: timeline::TimelineView::default(),
+            recording: None,
+            replay: None,
             scan_count: 0,
             self_pid: settings.self_pid,
             pid_index: PidIndex::default(),
@@ -344,6 +366,7 @@ impl App {
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
         let mut effects = self.handle(event);
+        self.feed_timeline();
         // The details pane shows the selected process: the collector reads whichever that is.
         let wanted = self.selected.filter(|_| self.show_details);
         if wanted != self.inspecting && self.exit.is_none() {
@@ -380,6 +403,7 @@ impl App {
                 // log shows it on resume.
                 let now_index = snapshot.index_by_pid();
                 let changes = self.observe_scan(&snapshot, &now_index);
+                self.timeline.observe_snapshot(self.now_ns(), &snapshot);
                 let before = match self.pending.take() {
                     Some((before, _)) => before,
                     None => Box::new(self.snapshot.clone()),
@@ -425,6 +449,8 @@ impl App {
             }
             Event::Ipc(state) => self.take_ipc(*state),
             Event::ProcEvents(batch) => self.take_proc_events(batch),
+            Event::Replay(news) => return self.on_replay(news),
+            Event::Tick => return self.on_tick(),
             Event::OomKilled(victims) => {
                 let at = self.now_ns();
                 for victim in victims {

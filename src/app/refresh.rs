@@ -33,6 +33,7 @@ impl App {
         }
         let now_index = snapshot.index_by_pid();
         let changes = self.observe_scan(&snapshot, &now_index);
+        self.timeline.observe_snapshot(self.now_ns(), &snapshot);
         // Old before new: what a refresh holds at its peak is brood's peak memory.
         self.marks = Vec::new();
         self.marks = self.lifecycle.marks(&snapshot, &now_index);
@@ -315,6 +316,7 @@ pub(super) fn changes_the_tree(outcome: &crate::message::Outcome) -> bool {
     !matches!(
         outcome,
         Outcome::Dispositions { .. }
+            | Outcome::Recording { .. }
             | Outcome::Scenario {
                 step: Step::Figures(_) | Step::Note(_) | Step::Role { .. },
                 ..

@@ -17,6 +17,8 @@ pub enum PromptKind {
     LogSearch,
     /// Filtering the full-screen log by text.
     LogFilter,
+    /// A moment of the recording replayed to jump to.
+    Jump,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +74,7 @@ impl App {
                         self.rebuild_rows(None);
                     }
                     PromptKind::LogFilter => self.log.filter.text.clear(),
-                    PromptKind::Search | PromptKind::LogSearch => {}
+                    PromptKind::Search | PromptKind::LogSearch | PromptKind::Jump => {}
                 }
                 return Vec::new();
             }
@@ -80,6 +82,9 @@ impl App {
                 if matches!(prompt.kind, PromptKind::Filter | PromptKind::LogFilter) =>
             {
                 return Vec::new();
+            }
+            Some(InputAction::Accept) if prompt.kind == PromptKind::Jump => {
+                return self.jump_to(&prompt.input);
             }
             Some(step @ (InputAction::Accept | InputAction::Next | InputAction::Previous))
                 if prompt.kind == PromptKind::LogSearch =>
@@ -161,6 +166,8 @@ impl App {
                 self.log.filter.text = prompt.input.to_lowercase();
                 self.prompt = Some(prompt);
             }
+            // A time is taken as a whole, on Enter.
+            PromptKind::Jump => self.prompt = Some(prompt),
         }
         Vec::new()
     }

@@ -44,6 +44,24 @@ impl App {
         }
     }
 
+    /// Gives the timeline the history's entries it has not seen, new or amended.
+    pub(super) fn feed_timeline(&mut self) {
+        let (amended, read_to) = self.history.amended_since(self.timeline_amendments);
+        self.timeline_amendments = read_to;
+        for seq in amended
+            .into_iter()
+            .filter(|&seq| seq < self.timeline_next_seq)
+        {
+            if let Some(entry) = self.history.get(seq) {
+                self.timeline.observe_entry(entry);
+            }
+        }
+        for entry in self.history.range(false, self.timeline_next_seq..) {
+            self.timeline.observe_entry(entry);
+        }
+        self.timeline_next_seq = self.history.next_seq();
+    }
+
     /// Now, as the history stamps it: nanoseconds since the Unix epoch.
     pub(super) fn now_ns(&self) -> u64 {
         (self.clock)()

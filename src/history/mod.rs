@@ -44,21 +44,21 @@ pub struct History {
     /// The keys in `pending` in the order they were put there, one queue per length of wait
     /// (so each queue is in deadline order too): `(when, deadline, key)`.
     deadlines: [VecDeque<(u64, u64, Key)>; 2],
-    /// For each follower (a recording, a timeline), the numbers of entries changed since it
-    /// last looked (merged with a later witness, told who asked); a slot is `None` once its
-    /// follower left, so a session nobody follows keeps nothing for it.
-    amended: Vec<Option<Vec<u64>>>,
+    /// The numbers of entries changed after they were recorded (merged with a later witness,
+    /// told who asked, amended), in order: a journal each follower (the timeline, a recording)
+    /// reads from its own place. `journal_start` is the place of its first item.
+    journal: VecDeque<u64>,
+    journal_start: u64,
 }
+
+/// Amendments the journal keeps: a follower reads after every update, far fewer than this.
+const JOURNAL: usize = 1 << 14;
 
 /// At most this many entries wait for a pair (a few MiB): under a storm of forks the oldest stop
 /// waiting early, long after any scan that could pair with them.
 const MAX_PENDING: usize = 1 << 16;
 
 type Key = (Identity, Pair);
-
-/// One who follows the history's amendments (see [`History::follow_amendments`]).
-#[derive(Debug, PartialEq, Eq)]
-pub struct Follower(usize);
 
 #[derive(Debug)]
 enum Pending {
@@ -80,7 +80,8 @@ impl History {
             next_seq: 1,
             pending: HashMap::new(),
             deadlines: [VecDeque::new(), VecDeque::new()],
-            amended: Vec::new(),
+            journal: VecDeque::new(),
+            journal_start: 0,
         }
     }
 
@@ -112,6 +113,13 @@ impl History {
         }
         self.ring_mut(entry.lab).push(entry);
         seq
+    }
+
+    /// Puts an entry read from a recording in its place by number, as it was written (no
+    /// pairing: it was paired when recorded).
+    pub fn insert_recorded(&mut self, entry: Entry) {
+        self.next_seq = self.next_seq.max(entry.seq + 1);
+        self.ring_mut(entry.lab).insert(entry);
     }
 
     /// Says who asked for what will happen (or just happened) to `subject`: the entry that tells
@@ -195,42 +203,28 @@ impl History {
         self.lab.bytes() + self.machine.bytes()
     }
 
-    /// Starts keeping, for a new follower, the numbers of entries amended after they were
-    /// recorded: a recording writes such an entry again, a timeline takes it in again.
-    pub fn follow_amendments(&mut self) -> Follower {
-        let free = self.amended.iter().position(Option::is_none);
-        let slot = free.unwrap_or(self.amended.len());
-        if slot == self.amended.len() {
-            self.amended.push(None);
-        }
-        self.amended[slot] = Some(Vec::new());
-        Follower(slot)
+    /// The place where the journal of amendments ends now: a follower starts reading there.
+    pub fn amendments_end(&self) -> u64 {
+        self.journal_start + self.journal.len() as u64
     }
 
-    /// Stops keeping them for `follower`.
-    pub fn unfollow_amendments(&mut self, follower: Follower) {
-        if let Some(slot) = self.amended.get_mut(follower.0) {
-            *slot = None;
-        }
-    }
-
-    /// The entries amended since `follower` last asked, each once, by number (their form now is
-    /// [`get`](History::get)). Ask after every update, so the list stays as short as one
-    /// update's amendments.
-    pub fn take_amended(&mut self, follower: &Follower) -> Vec<u64> {
-        let Some(Some(amended)) = self.amended.get_mut(follower.0) else {
-            return Vec::new();
-        };
-        let mut taken = std::mem::take(amended);
-        taken.sort_unstable();
-        taken.dedup();
-        taken
+    /// The entries amended from place `from` on, each once, by number (their form now is
+    /// [`get`](History::get)), and the place to read from next. A follower that fell behind by
+    /// more than the journal keeps gets what it still holds.
+    pub fn amended_since(&self, from: u64) -> (Vec<u64>, u64) {
+        let skip = from.saturating_sub(self.journal_start) as usize;
+        let mut amended: Vec<u64> = self.journal.iter().skip(skip).copied().collect();
+        amended.sort_unstable();
+        amended.dedup();
+        (amended, self.amendments_end())
     }
 
     fn note_amended(&mut self, seq: u64) {
-        for amended in self.amended.iter_mut().flatten() {
-            amended.push(seq);
+        if self.journal.len() == JOURNAL {
+            self.journal.pop_front();
+            self.journal_start += 1;
         }
+        self.journal.push_back(seq);
     }
 
     fn ring_mut(&mut self, lab: bool) -> &mut Ring {

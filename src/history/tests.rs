@@ -274,41 +274,34 @@ fn how_a_process_ended_outlasts_the_signal_sent_to_end_it_whatever_comes_first()
 }
 
 #[test]
-fn amendments_are_told_once_each_to_each_follower_while_it_follows() {
+fn amendments_are_told_once_each_to_every_follower() {
+    let mut history = History::default();
     let fork = seen(0, Origin::Kernel, Kinds::FORK, "1 forked 5").about(id(5), Some(Pair::Fork));
     let appeared =
         seen(SEC, Origin::Scan, Kinds::FORK, "5 appeared").about(id(5), Some(Pair::Fork));
-    let mut history = History::default();
-    let recording = history.follow_amendments();
+    let start = history.amendments_end();
     let seq = history.record(fork);
-    assert!(
-        history.take_amended(&recording).is_empty(),
+    assert_eq!(
+        history.amended_since(start),
+        (vec![], start),
         "new, not amended"
     );
     history.record(appeared.clone());
-    let timeline = history.follow_amendments();
     history.record(appeared);
     history.annotate(id(5), Pair::Fork, "brood asked", SEC);
-    assert_eq!(history.take_amended(&recording), [seq]);
-    assert!(history.take_amended(&recording).is_empty());
-    assert!(history.amend(id(5), Pair::Fork, SEC, |e| e.then = Some("renamed".into())));
+    let (amended, next) = history.amended_since(start);
+    assert_eq!(amended, [seq], "once, however often");
+    assert_eq!(history.amended_since(next).0, Vec::<u64>::new());
     assert_eq!(
-        history.take_amended(&recording),
+        history.amended_since(start).0,
         [seq],
-        "an amendment by hand too"
+        "a second follower reads its own"
     );
-    assert_eq!(
-        history.take_amended(&timeline),
-        [seq],
-        "each follower its own"
-    );
-    history.unfollow_amendments(recording);
-    history.annotate(id(5), Pair::Fork, "brood asked again", SEC);
-    assert_eq!(
-        history.amended.iter().flatten().count(),
-        1,
-        "only the timeline's is kept"
-    );
-    let again = history.follow_amendments();
-    assert_eq!(again, Follower(0), "a slot let go is used again");
+    // One that fell behind the journal gets what it still holds.
+    for n in 0..(JOURNAL as i32 + 10) {
+        let fork = seen(0, Origin::Kernel, Kinds::FORK, "f").about(id(100 + n), Some(Pair::Fork));
+        history.record(fork);
+        history.annotate(id(100 + n), Pair::Fork, "x", 0);
+    }
+    assert_eq!(history.amended_since(start).0.len(), JOURNAL);
 }

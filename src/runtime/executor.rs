@@ -122,8 +122,8 @@ impl Executor {
                     }));
                 });
             }
-            // The main loop's own: it holds the terminal.
-            Effect::Suspend | Effect::RetakeTerminal => {}
+            // The main loop's own: it holds the terminal, the recording and the replay.
+            Effect::Suspend | Effect::RetakeTerminal | Effect::Record(_) | Effect::Seek(_) => {}
             Effect::ReadDispositions(target) => {
                 let events = self.events.clone();
                 self.submit(move || {

@@ -9,6 +9,7 @@ pub mod executor;
 mod input;
 pub mod record;
 pub mod recording;
+pub mod replay;
 mod replies;
 pub mod scenario;
 mod signal_set;
@@ -16,16 +17,17 @@ mod terminal;
 
 use std::process::ExitCode;
 
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, Sender};
 
 use crate::app::{App, Exit, Settings};
-use crate::cli::Cli;
+use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use crate::lab::Lab;
-use crate::message::{Effect, Event};
+use crate::message::{Effect, Event, Outcome, RecordingNews};
 use crate::proc::scan::{ScanOptions, Tracers};
 use collector::Collector;
 use executor::Executor;
+use recording::Recording;
 use terminal::Terminal;
 
 /// Fewer descriptors than this and brood could not read its terminal, /proc and its lab at once.
@@ -50,13 +52,28 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         tracers: Tracers::Followed,
         ..ScanOptions::default()
     };
-    let collector = Collector::start(config.refresh, scan, events.clone());
-    events::spawn(events.clone(), config.refresh)?;
-    let executor = Executor::new(
-        Lab::new("/proc/self/exe".into()),
-        events.clone(),
-        collector.commands(),
-    );
+    // A replay reads its file in place of /proc, and starts no lab: nothing it shows is live.
+    let replayed = match &cli.command {
+        Some(Command::Replay(args)) => Some(&args.file),
+        _ => None,
+    };
+    let (collector, seeks, lab) = match replayed {
+        None => {
+            let collector = Collector::start(config.refresh, scan, events.clone());
+            events::spawn(events.clone(), config.refresh)?;
+            (Some(collector), None, Lab::new("/proc/self/exe".into()))
+        }
+        Some(file) => {
+            let seeks = replay::spawn(file, events.clone())?;
+            let no_lab = std::io::Error::other("a recording is replayed");
+            (None, Some(seeks), Err(crate::lab::LabError::Setup(no_lab)))
+        }
+    };
+    let collector_commands = match &collector {
+        Some(collector) => collector.commands(),
+        None => mpsc::channel().0,
+    };
+    let executor = Executor::new(lab, events.clone(), collector_commands);
     terminal::install_panic_hook(executor.lab());
     let result = (|| {
         let size = terminal.size()?;
@@ -68,8 +85,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         for effect in app.start() {
             executor.run(effect);
         }
-        input::spawn_input_thread(events);
-        main_loop(&mut terminal, &mut app, &inbox, &executor)
+        input::spawn_input_thread(events.clone());
+        let own = Own {
+            events: &events,
+            seeks: seeks.as_ref(),
+        };
+        main_loop(&mut terminal, &mut app, &inbox, &executor, &own)
     })();
     terminal.leave();
     let exit = match result {
@@ -128,32 +149,123 @@ pub fn effective(cli: &Cli, mut config: Config) -> Config {
     config
 }
 
+/// What the main loop carries out itself besides the terminal: news back to itself, and the
+/// seeks of a replay.
+struct Own<'a> {
+    events: &'a Sender<Event>,
+    seeks: Option<&'a Sender<u64>>,
+}
+
 fn main_loop(
     terminal: &mut Terminal,
     app: &mut App,
     inbox: &Receiver<Event>,
     executor: &Executor,
+    own: &Own<'_>,
 ) -> anyhow::Result<Exit> {
-    loop {
+    let mut recording = SessionRecording::default();
+    let exit = loop {
         terminal.draw(app)?;
         let Ok(first) = inbox.recv() else {
-            return Ok(Exit::Quit {
+            break Exit::Quit {
                 leave_running: false,
-            });
+            };
         };
         // Handle everything already queued before the next frame: one redraw per burst of events.
+        let mut exit = None;
         for event in std::iter::once(first).chain(inbox.try_iter()) {
             for effect in app.update(event) {
                 match effect {
-                    // The terminal is the main loop's own.
+                    // The terminal and the recording are the main loop's own.
                     Effect::Suspend => terminal.suspend()?,
                     Effect::RetakeTerminal => terminal.retake()?,
+                    Effect::Record(start) => {
+                        let _ = own.events.send(Event::Done(recording.toggle(start, app)));
+                    }
+                    Effect::Seek(at) => {
+                        if let Some(seeks) = own.seeks {
+                            let _ = seeks.send(at);
+                        }
+                    }
                     effect => executor.run(effect),
                 }
             }
-            if let Some(exit) = app.exit.take() {
-                return Ok(exit);
+            if let Some(news) = recording.capture(app) {
+                let _ = own.events.send(Event::Done(news));
+            }
+            exit = app.exit.take();
+            if exit.is_some() {
+                break;
             }
         }
+        if let Some(exit) = exit {
+            break exit;
+        }
+    };
+    // Whatever ends the session, a recording is left whole.
+    recording.stop();
+    Ok(exit)
+}
+
+/// The session's recording, while one runs: the app starts and stops it, and it takes what
+/// changed after every update.
+#[derive(Default)]
+struct SessionRecording {
+    current: Option<Recording>,
+}
+
+impl SessionRecording {
+    fn toggle(&mut self, start: bool, app: &App) -> Outcome {
+        match (start, self.current.take()) {
+            (true, None) => {
+                let path = recording::default_path();
+                let shown = path.display().to_string();
+                match Recording::start(&path, app, None) {
+                    Ok(started) => {
+                        self.current = Some(started);
+                        recording_news(shown, RecordingNews::Started)
+                    }
+                    Err(err) => recording_news(shown, RecordingNews::Failed(err.to_string())),
+                }
+            }
+            (_, Some(running)) => Self::finish(running),
+            (false, None) => recording_news(
+                String::new(),
+                RecordingNews::Failed("no recording runs".into()),
+            ),
+        }
     }
+
+    /// Hands what changed to the recording; news when it failed meanwhile.
+    fn capture(&mut self, app: &App) -> Option<Outcome> {
+        let running = self.current.as_mut()?;
+        running.capture(app);
+        if !running.failed() {
+            return None;
+        }
+        self.current.take().map(Self::finish)
+    }
+
+    fn stop(&mut self) {
+        if let Some(running) = self.current.take() {
+            let _ = Self::finish(running);
+        }
+    }
+
+    fn finish(running: Recording) -> Outcome {
+        let path = running.path().display().to_string();
+        let news = match running.finish() {
+            Ok(stats) => RecordingNews::Ended {
+                scans: stats.frames,
+                entries: stats.entries,
+                bytes: stats.bytes(),
+            },
+            Err(err) => RecordingNews::Failed(err.to_string()),
+        };
+        recording_news(path, news)
+    }
+}
+
+fn recording_news(path: String, news: RecordingNews) -> Outcome {
+    Outcome::Recording { path, news }
 }

@@ -3,7 +3,6 @@
 //! update; SIGINT, SIGTERM, SIGHUP or `--duration` end it with the file whole.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -37,7 +36,10 @@ pub fn run(args: &RecordArgs) -> ExitCode {
         },
         None => None,
     };
-    let path = args.output.clone().unwrap_or_else(default_path);
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(super::recording::default_path);
     let (events, inbox) = mpsc::channel();
     if let Err(err) = spawn_signal_thread(events.clone()) {
         return fail(&format!("cannot handle signals: {err}"));
@@ -51,7 +53,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
         return fail(&format!("cannot read process events: {err}"));
     }
     let mut app = App::new(Settings::new(std::process::id() as i32));
-    let mut recording = match Recording::start(&path, &mut app, only) {
+    let mut recording = match Recording::start(&path, &app, only) {
         Ok(recording) => recording,
         Err(err) => return fail(&format!("cannot record to {}: {err}", path.display())),
     };
@@ -78,7 +80,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
                 for effect in app.update(event) {
                     run_effect(&collector, effect);
                 }
-                recording.capture(&mut app);
+                recording.capture(&app);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -86,7 +88,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
     }
     drop(collector);
     let skipped = recording.skipped();
-    match recording.finish(&mut app) {
+    match recording.finish() {
         Ok(stats) => {
             let skipped = match skipped {
                 0 => String::new(),
@@ -125,12 +127,6 @@ fn run_effect(collector: &Collector, effect: Effect) {
     if let Effect::Collector(command) = effect {
         collector.send(command);
     }
-}
-
-/// `brood-YYYYmmdd-HHMMSS.brood` in the current directory.
-fn default_path() -> PathBuf {
-    let now = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    PathBuf::from(format!("brood-{now}.brood"))
 }
 
 /// The signals that end a recording arrive as [`Event::Terminate`], so the loop ends and the

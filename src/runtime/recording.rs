@@ -6,31 +6,38 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use crate::app::App;
+use crate::history::Entry;
 use crate::history::record::{Encoder, Header, Scope, Stats};
-use crate::history::{Entry, Follower};
 use crate::proc::events::Clock;
 use crate::proc::system::SystemStats;
 use crate::proc::{Identity, Snapshot};
+
+/// `brood-YYYYmmdd-HHMMSS.brood` in the current directory: where a recording goes unless told.
+pub fn default_path() -> PathBuf {
+    let now = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    PathBuf::from(format!("brood-{now}.brood"))
+}
 
 /// Hand-overs the writer may be behind by before scans are left out.
 const QUEUE: usize = 16;
 
 /// A recording under way.
 pub struct Recording {
+    path: PathBuf,
     queue: Option<SyncSender<Batch>>,
     writer: Option<JoinHandle<io::Result<Stats>>>,
-    /// The app's scan count at the last hand-over, and the first entry number not handed over.
+    /// The app's scan count at the last hand-over, the first entry number not handed over, and
+    /// the place in the history's journal of amendments read up to.
     scans: u64,
     next_seq: u64,
+    amendments: u64,
     /// When what was handed over last happened: the next hand-over is stamped no earlier.
     last_ns: u64,
-    /// Its place among those who follow the history's amendments.
-    follower: Option<Follower>,
     /// Entries the queue had no room for, handed over next time.
     backlog: Vec<Entry>,
     /// Scans left out because the writer was behind.
@@ -55,7 +62,7 @@ impl Recording {
     /// Starts recording `app`'s session to `path`, a new file (one there already is never
     /// overwritten) readable by its owner only, as command lines may hold secrets. The scan the
     /// app shows now and its whole history come first.
-    pub fn start(path: &Path, app: &mut App, only: Option<Only>) -> io::Result<Recording> {
+    pub fn start(path: &Path, app: &App, only: Option<Only>) -> io::Result<Recording> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -77,14 +84,14 @@ impl Recording {
         let writer = std::thread::Builder::new()
             .name("recording".into())
             .spawn(move || write(file, &header, scope, &inbox))?;
-        let follower = Some(app.history.follow_amendments());
         let mut recording = Recording {
+            path: path.to_path_buf(),
             queue: Some(queue),
             writer: Some(writer),
             scans: 0,
             next_seq: 1,
+            amendments: app.history.amendments_end(),
             last_ns: 0,
-            follower,
             backlog: Vec::new(),
             skipped: 0,
         };
@@ -95,19 +102,13 @@ impl Recording {
     /// Hands over what changed since the last call: call it after every `App::update` (a later
     /// event may change the tree the scan made, before the next scan). Never waits for the
     /// disk.
-    pub fn capture(&mut self, app: &mut App) {
+    pub fn capture(&mut self, app: &App) {
         let Some(queue) = &self.queue else {
-            // The writer stopped: nothing more is kept for it.
-            if let Some(follower) = self.follower.take() {
-                app.history.unfollow_amendments(follower);
-            }
             return;
         };
         let mut entries = std::mem::take(&mut self.backlog);
-        let amended = match &self.follower {
-            Some(follower) => app.history.take_amended(follower),
-            None => Vec::new(),
-        };
+        let (amended, read_to) = app.history.amended_since(self.amendments);
+        self.amendments = read_to;
         let written = self.next_seq;
         entries.extend(
             amended
@@ -159,17 +160,18 @@ impl Recording {
         self.queue.is_none()
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Scans left out because the writer was behind.
     pub fn skipped(&self) -> u64 {
         self.skipped
     }
 
-    /// Stops: what was handed over is written, the file synced and closed, and `app`'s history
-    /// stops keeping amendments for it. Returns what was written, or the first error.
-    pub fn finish(mut self, app: &mut App) -> io::Result<Stats> {
-        if let Some(follower) = self.follower.take() {
-            app.history.unfollow_amendments(follower);
-        }
+    /// Stops: what was handed over is written, and the file synced and closed. Returns what was
+    /// written, or the first error.
+    pub fn finish(mut self) -> io::Result<Stats> {
         if let (Some(queue), false) = (&self.queue, self.backlog.is_empty()) {
             let batch = Batch {
                 frame: None,

@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{fit, hints};
-use crate::app::keymap::{Action, Bindable, InputAction};
+use crate::app::keymap::{Action, Bindable, InputAction, ReplayAction};
 use crate::app::{App, Prompt, PromptKind, Severity};
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
@@ -31,8 +31,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(Paragraph::new(message), area);
 }
 
-/// The key hints, generated from the key table.
+/// The key hints, generated from the key table; while replaying, the replay's.
 fn hints(app: &App, theme: Theme) -> Line<'static> {
+    if app.replay.is_some() {
+        return replay_hints(app, theme);
+    }
     let mut spans = Vec::new();
     for &action in Action::all() {
         let (Some(label), Some(key)) = (action.hint(), app.keymap.main.keys_for(action).first())
@@ -41,6 +44,43 @@ fn hints(app: &App, theme: Theme) -> Line<'static> {
         };
         spans.push(Span::raw(" "));
         spans.push(Span::styled(key.to_string(), theme.key()));
+        spans.push(Span::raw(format!(" {label}")));
+    }
+    Line::from(spans)
+}
+
+fn replay_hints(app: &App, theme: Theme) -> Line<'static> {
+    let keys = &app.keymap.replay;
+    let pair = |a, b| format!("{} {}", keys.first(a), keys.first(b));
+    let hints = [
+        (
+            pair(ReplayAction::PreviousScan, ReplayAction::NextScan),
+            "scan",
+        ),
+        (
+            pair(ReplayAction::PreviousEvent, ReplayAction::NextEvent),
+            "event",
+        ),
+        (pair(ReplayAction::Back, ReplayAction::Forward), "10 s"),
+        (keys.first(ReplayAction::Play), "play"),
+        (
+            format!(
+                "{} {} {}",
+                keys.first(ReplayAction::Speed1),
+                keys.first(ReplayAction::Speed10),
+                keys.first(ReplayAction::Speed100)
+            ),
+            "1× 10× 100×",
+        ),
+        (keys.first(ReplayAction::Jump), "jump"),
+        (app.keymap.main.first(Action::FullLog), "log"),
+        (app.keymap.main.first(Action::TimelineView), "timeline"),
+        (app.keymap.main.first(Action::Quit), "quit"),
+    ];
+    let mut spans = Vec::new();
+    for (key, label) in hints {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(key, theme.key()));
         spans.push(Span::raw(format!(" {label}")));
     }
     Line::from(spans)
@@ -63,6 +103,16 @@ fn prompt_line(app: &App, prompt: &Prompt, theme: Theme) -> Line<'static> {
                 ),
                 (input.label(InputAction::Previous), "previous"),
                 (input.first(InputAction::Cancel), "close"),
+            ]),
+        ),
+        PromptKind::Jump => (
+            " Jump to: ",
+            hints::line(&[
+                (
+                    input.first(InputAction::Accept),
+                    "go (HH:MM:SS, or seconds from the start)",
+                ),
+                (input.first(InputAction::Cancel), "cancel"),
             ]),
         ),
         PromptKind::Filter | PromptKind::LogFilter => (

@@ -20,6 +20,35 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
 
 fn system_line(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" brood ", theme.title()), Span::raw(" ")];
+    if let Some(replay) = &app.replay {
+        // A replay says so before anything: nothing on this screen is live.
+        let (first, last) = replay.span();
+        let state = match replay.playing {
+            Some(speed) => format!("playing {speed}×"),
+            None => "paused".to_string(),
+        };
+        let text = format!(
+            "REPLAY {} {} · {} · scan {} of {}{}",
+            replay.file.path,
+            format::clock(replay.cursor_ns, app.utc_offset_secs, true),
+            state,
+            replay.frame_at(replay.cursor_ns) + 1,
+            replay.file.frames.len(),
+            if replay.loaded { "" } else { " · reading…" },
+        );
+        spans.push(Span::styled(text, theme.key()));
+        spans.push(Span::raw(format!(
+            "  ({} s recorded on {})",
+            (last - first) / 1_000_000_000,
+            replay.file.host
+        )));
+        return Line::from(spans);
+    }
+    if let Some((path, _)) = &app.recording {
+        // Said first: a recording writes what the screen shows to a file.
+        spans.push(Span::styled(format!("● REC {path}"), theme.error()));
+        spans.push(Span::raw("  "));
+    }
     let Some(sys) = app.system else {
         spans.push(Span::styled("reading /proc…", theme.dim()));
         return Line::from(spans);

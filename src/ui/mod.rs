@@ -12,6 +12,7 @@ mod hints;
 mod ipc_view;
 pub mod scenario_panel;
 pub mod theme;
+mod timeline;
 mod tree_view;
 
 use ratatui::Frame;
@@ -33,6 +34,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     match app.page {
         Page::Tree => draw_tree_page(frame, &areas, app, theme),
         Page::Log => event_log::draw_page(frame, screen, app, theme),
+        Page::Timeline => timeline::draw(frame, screen, app, theme),
     }
     match &app.overlay {
         Some(Overlay::Help { scroll }) => help::draw(frame, screen, app, theme, *scroll),

@@ -111,6 +111,14 @@ pub enum Action {
     #[strum(message = "the event log, full screen: scroll, search, filter by kind, process, user")]
     FullLog,
     #[strum(
+        message = "timeline: the states of the lab, the tagged processes or the selected subtree over time"
+    )]
+    TimelineView,
+    #[strum(
+        message = "record the session to a file (brood-DATE-TIME.brood here), or stop; brood replay FILE plays it back"
+    )]
+    Record,
+    #[strum(
         message = "IPC: why the selected process sleeps, its pipes and sockets, deadlocks",
         props(hint = "ipc")
     )]
@@ -309,7 +317,83 @@ pub enum LogAction {
     Show,
 }
 
+/// Keys on the timeline page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray, EnumMessage)]
+#[strum(serialize_all = "snake_case")]
+pub enum TimelineAction {
+    #[strum(message = "back to the process tree")]
+    Close,
+    #[strum(message = "quit (asks what to do with running lab processes)")]
+    Quit,
+    #[strum(message = "show or hide this help")]
+    Help,
+    #[strum(message = "the row above")]
+    Up,
+    #[strum(message = "the row below")]
+    Down,
+    #[strum(message = "one page of rows up")]
+    PageUp,
+    #[strum(message = "one page of rows down")]
+    PageDown,
+    #[strum(message = "the time cursor one column back")]
+    Earlier,
+    #[strum(message = "the time cursor one column on; past the latest it follows again")]
+    Later,
+    #[strum(message = "the time cursor a screen back")]
+    EarlierPage,
+    #[strum(message = "the time cursor a screen on")]
+    LaterPage,
+    #[strum(message = "the earliest moment kept")]
+    First,
+    #[strum(message = "the latest moment, and follow it")]
+    Last,
+    #[strum(message = "zoom in: a column stands for less time")]
+    ZoomIn,
+    #[strum(message = "zoom out: a column stands for more time")]
+    ZoomOut,
+    #[strum(message = "zoom to show all the time kept")]
+    Fit,
+    #[strum(message = "only the selected row's process and its descendants")]
+    Subtree,
+    #[strum(message = "every process")]
+    All,
+    #[strum(message = "only the lab")]
+    Lab,
+    #[strum(message = "select the row's process in the tree, if it still runs")]
+    Show,
+}
+
+/// Keys while a recording is replayed (`brood replay FILE`), before each page's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray, EnumMessage)]
+#[strum(serialize_all = "snake_case")]
+pub enum ReplayAction {
+    #[strum(message = "the scan before")]
+    PreviousScan,
+    #[strum(message = "the scan after")]
+    NextScan,
+    #[strum(message = "back to the event before")]
+    PreviousEvent,
+    #[strum(message = "on to the next event")]
+    NextEvent,
+    #[strum(message = "ten seconds back")]
+    Back,
+    #[strum(message = "ten seconds on")]
+    Forward,
+    #[strum(message = "play or pause")]
+    Play,
+    #[strum(message = "play at real speed")]
+    Speed1,
+    #[strum(message = "play ten times as fast")]
+    Speed10,
+    #[strum(message = "play a hundred times as fast")]
+    Speed100,
+    #[strum(message = "jump to a time: HH:MM:SS, or seconds from the start")]
+    Jump,
+}
+
 bindable!(Action, None, "Keys");
+bindable!(ReplayAction, Some("replay"), "Replaying a recording");
+bindable!(TimelineAction, Some("timeline"), "On the timeline");
 bindable!(LogAction, Some("log"), "In the full-screen event log");
 bindable!(MenuAction, Some("menu"), "In menus and pickers");
 bindable!(ConfirmAction, Some("confirm"), "In a confirmation");

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use crossterm::event::KeyEvent;
 
 pub use actions::{
-    Action, Bindable, ConfirmAction, ExitCodeAction, InputAction, LogAction, MenuAction, QuitAction,
+    Action, Bindable, ConfirmAction, ExitCodeAction, InputAction, LogAction, MenuAction,
+    QuitAction, ReplayAction, TimelineAction,
 };
 pub use key::Key;
 
@@ -119,6 +120,8 @@ impl KeyNames {
         KeyNames(vec![
             LayerNames::of::<Action>(),
             LayerNames::of::<LogAction>(),
+            LayerNames::of::<TimelineAction>(),
+            LayerNames::of::<ReplayAction>(),
             LayerNames::of::<MenuAction>(),
             LayerNames::of::<ConfirmAction>(),
             LayerNames::of::<QuitAction>(),
@@ -148,6 +151,8 @@ impl KeyNames {
 pub struct Keymap {
     pub main: Layer<Action>,
     pub log: Layer<LogAction>,
+    pub timeline: Layer<TimelineAction>,
+    pub replay: Layer<ReplayAction>,
     pub menu: Layer<MenuAction>,
     pub confirm: Layer<ConfirmAction>,
     pub quit_dialog: Layer<QuitAction>,
@@ -162,6 +167,8 @@ impl Keymap {
         let keymap = Keymap {
             main: Layer::build(&names.layer(Action::SECTION))?,
             log: Layer::build(&names.layer(LogAction::SECTION))?,
+            timeline: Layer::build(&names.layer(TimelineAction::SECTION))?,
+            replay: Layer::build(&names.layer(ReplayAction::SECTION))?,
             menu: Layer::build(&names.layer(MenuAction::SECTION))?,
             confirm: Layer::build(&names.layer(ConfirmAction::SECTION))?,
             quit_dialog: Layer::build(&names.layer(QuitAction::SECTION))?,
@@ -175,6 +182,11 @@ impl Keymap {
                     keymap.log.keys_for(LogAction::Close).is_empty()
                         && keymap.log.keys_for(LogAction::Quit).is_empty(),
                     "log.close",
+                ),
+                (
+                    keymap.timeline.keys_for(TimelineAction::Close).is_empty()
+                        && keymap.timeline.keys_for(TimelineAction::Quit).is_empty(),
+                    "timeline.close",
                 ),
                 (
                     keymap.menu.keys_for(MenuAction::Cancel).is_empty(),
@@ -225,6 +237,8 @@ impl Keymap {
         vec![
             section(&self.main),
             section(&self.log),
+            section(&self.timeline),
+            section(&self.replay),
             section(&self.menu),
             section(&self.confirm),
             section(&self.quit_dialog),

@@ -6,7 +6,7 @@ use nix::sys::signal::Signal;
 use super::super::{App, Severity};
 use crate::history::{Entry, Fact, Kinds, Origin, Pair};
 use crate::lab::protocol::{Reply, Request, WaitOutcome};
-use crate::message::{Outcome, SignalScope, Target};
+use crate::message::{Outcome, RecordingNews, SignalScope, Target};
 use crate::proc::events::ExitStatus;
 use crate::proc::signal::SignalError;
 use crate::proc::{Identity, Pid};
@@ -72,6 +72,7 @@ impl App {
                 self.tell(Severity::Info, text.to_string());
             }
             Outcome::Scenario { run, step } => self.on_scenario_step(run, step),
+            Outcome::Recording { path, news } => self.recording_news(path, news),
             Outcome::Failed { what, why } => {
                 self.tell(Severity::Error, format!("could not {what}: {why}"))
             }
@@ -273,6 +274,40 @@ impl App {
                 self.history.annotate(target.id, pair, &asked, at);
             }
         }
+    }
+
+    /// A recording started, ended or failed: said on the status line and in the log.
+    fn recording_news(&mut self, path: String, news: RecordingNews) {
+        let key = self.keymap.main.first(crate::app::keymap::Action::Record);
+        let (severity, text) = match news {
+            RecordingNews::Started => {
+                self.recording = Some((path.clone(), self.now_ns()));
+                (
+                    Severity::Info,
+                    format!(
+                        "recording the session to {path} ({key} stops; brood replay {path} plays it back)"
+                    ),
+                )
+            }
+            RecordingNews::Ended {
+                scans,
+                entries,
+                bytes,
+            } => {
+                self.recording = None;
+                (
+                    Severity::Info,
+                    format!(
+                        "recorded {scans} scans and {entries} entries to {path} ({bytes} bytes); brood replay {path} plays it back"
+                    ),
+                )
+            }
+            RecordingNews::Failed(why) => {
+                self.recording = None;
+                (Severity::Error, format!("cannot record to {path}: {why}"))
+            }
+        };
+        self.tell(severity, text);
     }
 }
 

@@ -132,6 +132,9 @@ pub struct LogView {
     /// While refreshing is paused: what was seen after this entry waits to be shown (what
     /// brood says in answer to keys shows at once).
     pub frozen_after: Option<u64>,
+    /// While a recording is replayed: only what was written by this moment (nanoseconds since
+    /// the epoch) is shown.
+    pub until_ns: Option<u64>,
 }
 
 /// What one screenful of the log shows.
@@ -154,7 +157,8 @@ impl LogView {
     fn shows(&self, entry: &Entry) -> bool {
         let seen_while_paused = self.frozen_after.is_some_and(|last| entry.seq > last)
             && matches!(entry.origin, Origin::Scan | Origin::Kernel);
-        !seen_while_paused && self.filter.admits(entry)
+        let after_the_cursor = self.until_ns.is_some_and(|until| entry.at_ns > until);
+        !seen_while_paused && !after_the_cursor && self.filter.admits(entry)
     }
 
     /// Every entry the log may show now, in order.

@@ -1,0 +1,107 @@
+//! Keys on the timeline page: rows, the time cursor, zoom, which processes, back to the tree.
+
+use super::{RowSet, TimelineView};
+use crate::app::help;
+use crate::app::keymap::{Bindable, TimelineAction};
+use crate::app::{App, Overlay, Page, Severity};
+
+impl App {
+    /// Opens the timeline on the processes the tree points at: the lab in the lab view, else the
+    /// tagged processes, else the selected process's subtree, else every process.
+    pub(crate) fn open_timeline(&mut self) {
+        let set = if self.lab_view {
+            RowSet::Lab
+        } else if !self.tagged.is_empty() {
+            RowSet::Tagged(self.tagged.clone())
+        } else if let Some(proc) = self.selected_proc() {
+            RowSet::Subtree {
+                root: proc.id,
+                name: format!("{} ({})", proc.pid(), proc.name),
+            }
+        } else {
+            RowSet::All
+        };
+        let mut view = TimelineView::new(set);
+        view.selected = self.selected;
+        if let Some(replay) = &self.replay {
+            // At the moment replayed, not at the recording's end.
+            let columns = crate::app::layout::timeline_page(self.screen_rect()).axis_columns();
+            view.put_cursor(&self.timeline, replay.cursor_ns, columns);
+        }
+        self.timeline_view = view;
+        self.page = Page::Timeline;
+    }
+
+    pub(crate) fn perform_timeline(
+        &mut self,
+        action: TimelineAction,
+    ) -> Vec<crate::message::Effect> {
+        let page = crate::app::layout::timeline_page(self.screen_rect());
+        let (columns, height) = (page.axis_columns(), usize::from(page.rows.height));
+        let view = &mut self.timeline_view;
+        let timeline = &self.timeline;
+        match action {
+            TimelineAction::Close => self.page = Page::Tree,
+            TimelineAction::Quit => self.ask_to_quit(),
+            TimelineAction::Help => {
+                let scroll = help::section_start(&self.keymap, TimelineAction::TITLE)
+                    .min(self.help_last_scroll());
+                self.overlay = Some(Overlay::Help { scroll });
+            }
+            TimelineAction::Up => view.select(timeline, -1, height),
+            TimelineAction::Down => view.select(timeline, 1, height),
+            TimelineAction::PageUp => view.select(timeline, -(height.max(2) as isize - 1), height),
+            TimelineAction::PageDown => view.select(timeline, height.max(2) as isize - 1, height),
+            TimelineAction::Earlier => view.move_cursor(timeline, -1, columns),
+            TimelineAction::Later => view.move_cursor(timeline, 1, columns),
+            TimelineAction::EarlierPage => {
+                view.move_cursor(timeline, -i64::from(columns.max(2) - 1), columns)
+            }
+            TimelineAction::LaterPage => {
+                view.move_cursor(timeline, i64::from(columns.max(2) - 1), columns)
+            }
+            TimelineAction::First => view.first(timeline, columns),
+            TimelineAction::Last => view.follow(),
+            TimelineAction::ZoomIn => view.zoom(true),
+            TimelineAction::ZoomOut => view.zoom(false),
+            TimelineAction::Fit => view.fit(timeline, columns),
+            TimelineAction::Subtree => self.timeline_subtree(),
+            TimelineAction::All => self.timeline_set(RowSet::All),
+            TimelineAction::Lab => self.timeline_set(RowSet::Lab),
+            TimelineAction::Show => self.show_timeline_row(),
+        }
+        Vec::new()
+    }
+
+    fn timeline_set(&mut self, set: RowSet) {
+        self.timeline_view.set = set;
+        self.timeline_view.scroll = 0;
+    }
+
+    /// Only the selected row's process and what it begot.
+    fn timeline_subtree(&mut self) {
+        let Some(root) = self.timeline_view.selected else {
+            return;
+        };
+        let name = self.timeline.row(root).map_or_else(
+            || root.pid.to_string(),
+            |r| format!("{} ({})", root.pid, r.name),
+        );
+        self.timeline_set(RowSet::Subtree { root, name });
+    }
+
+    /// Enter: back to the tree with the row's process selected, if it still runs.
+    fn show_timeline_row(&mut self) {
+        let Some(id) = self.timeline_view.selected else {
+            return;
+        };
+        if self.proc_by_pid(id.pid).is_none_or(|p| p.id != id) {
+            self.set_status(Severity::Info, format!("{} has ended", id.pid));
+        } else if self.select_identity(id) {
+            self.page = Page::Tree;
+        } else {
+            let text = format!("{} is folded away or filtered out of the tree", id.pid);
+            self.set_status(Severity::Info, text);
+        }
+    }
+}

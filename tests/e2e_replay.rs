@@ -1,0 +1,142 @@
+//! Recording and replay end to end: `brood record` while real processes come and go, then
+//! `brood replay` in a pseudo-terminal, driven by its keys; a recording cut short replays too.
+
+#[path = "support/pty.rs"]
+mod pty;
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pty::{Brood, Key};
+use support::{brood, run, wait_until};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Three seconds of this machine recorded, during which a shell of its own name sleeps a
+/// second and exits with code 4.
+fn record(path: &PathBuf, name: &str) {
+    let link = path.with_file_name(name);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/bin/sh", &link).expect("a link to /bin/sh");
+    let mut recorder = brood(&["record", "-o"]);
+    recorder.arg(path).args(["--duration", "3", "-d", "0.2"]);
+    let recorder = recorder
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("brood record");
+    wait_until("the recording to begin", || {
+        std::fs::metadata(path).is_ok().then_some(())
+    });
+    let status = Command::new(&link)
+        .args(["-c", "sleep 1; exit 4"])
+        .status()
+        .expect("the shell");
+    assert_eq!(status.code(), Some(4));
+    let output = recorder.wait_with_output().expect("brood record ends");
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// "scan 3 of 15" on the header: (3, 15).
+fn scan_of(text: &str) -> Option<(usize, usize)> {
+    let header = text.lines().next()?;
+    let (_, after) = header.split_once("scan ")?;
+    let mut words = after.split_whitespace();
+    let at = words.next()?.parse().ok()?;
+    words.next()?; // "of"
+    let of = words.next()?.parse().ok()?;
+    Some((at, of))
+}
+
+#[test]
+fn a_recording_replays_with_its_keys_and_a_cut_one_up_to_its_last_whole_record() {
+    let name = format!("rp{}", std::process::id());
+    let path = scratch("session.brood");
+    record(&path, &name);
+
+    let mut replay = Brood::launch()
+        .args(&["replay", path.to_str().unwrap()])
+        .size(150, 40)
+        .start();
+    let text = replay.wait_for(|t| scan_of(t).is_some_and(|(at, _)| at == 1), PATIENCE);
+    let (_, scans) = scan_of(&text).unwrap();
+    assert!(scans >= 5, "a scan every 0.2 s for 3 s: {text}");
+    assert!(text.contains("REPLAY") && text.contains("paused"), "{text}");
+
+    // One scan on, then play at 100× to the end.
+    replay.send_key(Key::Char('.'));
+    replay.wait_for(|t| scan_of(t) == Some((2, scans)), PATIENCE);
+    replay.send_key(Key::Char('3'));
+    replay.wait_for(
+        |t| scan_of(t) == Some((scans, scans)) && t.contains("paused"),
+        PATIENCE,
+    );
+    // At the end, the log holds the shell's exit.
+    replay.send_key(Key::Char('v'));
+    replay.wait_for(|t| t.contains("event log"), PATIENCE);
+    replay.send_key(Key::Char('\\'));
+    for c in name.chars() {
+        replay.send_key(Key::Char(c));
+    }
+    replay.send_key(Key::Enter);
+    replay.wait_for(
+        |t| t.lines().any(|l| l.contains(&format!("({name}) exited"))),
+        PATIENCE,
+    );
+    replay.send_key(Key::Esc);
+    replay.wait_for(|t| t.contains("PID USER"), PATIENCE);
+    // Back to the start by a jump.
+    replay.send_key(Key::Char('J'));
+    replay.wait_for(|t| t.contains("Jump to:"), PATIENCE);
+    replay.send_key(Key::Char('0'));
+    replay.send_key(Key::Enter);
+    replay.wait_for(|t| scan_of(t) == Some((1, scans)), PATIENCE);
+    // Nothing here is live: a lab key says so and does nothing.
+    replay.send_key(Key::Char('n'));
+    replay.wait_for(|t| t.contains("does nothing here"), PATIENCE);
+    replay.send_key(Key::Char('q'));
+    assert_eq!(replay.wait_exit(PATIENCE), 0);
+    assert!(replay.is_cooked(), "the terminal is given back");
+
+    // Cut short mid-record (a crash, SIGKILL): it still opens, with fewer scans, and says so.
+    let bytes = std::fs::read(&path).expect("the recording");
+    let cut = scratch("cut.brood");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3 + 1]).expect("a cut copy");
+    let mut replay = Brood::launch()
+        .args(&["replay", cut.to_str().unwrap()])
+        .size(150, 40)
+        .start();
+    let text = replay.wait_for(
+        |t| scan_of(t).is_some() && t.contains("cut short"),
+        PATIENCE,
+    );
+    let (_, fewer) = scan_of(&text).unwrap();
+    assert!(
+        (1..scans).contains(&fewer),
+        "{fewer} of {scans} scans: {text}"
+    );
+    replay.send_key(Key::Char('q'));
+    assert_eq!(replay.wait_exit(PATIENCE), 0);
+}
+
+#[test]
+fn a_file_that_is_no_recording_is_a_clear_error() {
+    let path = scratch("not-a-recording.brood");
+    std::fs::write(&path, "hello").unwrap();
+    let output = run(brood(&["replay", path.to_str().unwrap()]));
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("not a brood recording"), "{said}");
+    assert_eq!(said.lines().count(), 1, "{said}");
+}
