@@ -161,6 +161,8 @@ pub enum Effect {
     Record(bool),
     /// Read the machine at this moment (nanoseconds since the epoch) of the recording replayed.
     Seek(u64),
+    /// Step back into the live session's past, kept in memory (`true`), or back to live.
+    Travel(bool),
 }
 
 /// The result of an effect, reported back to `App::update`.
@@ -240,6 +242,8 @@ pub struct ReplayFile {
     pub frames: Vec<u64>,
     /// The file ends mid-record (a crash, SIGKILL): it is read up to its last whole record.
     pub torn: bool,
+    /// The live session's own past, from memory (its history is the app's own).
+    pub session: bool,
 }
 
 /// What became of a recording.

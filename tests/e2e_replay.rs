@@ -5,10 +5,12 @@
 mod pty;
 mod support;
 
+use std::io::Cursor;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use brood::history::record::Reader;
 use pty::{Brood, Key};
 use support::{brood, run, wait_until};
 
@@ -46,6 +48,20 @@ fn record(path: &PathBuf, name: &str) {
     assert_eq!(status.code(), Some(4));
     let output = recorder.wait_with_output().expect("brood record ends");
     assert!(output.status.success(), "{output:?}");
+}
+
+/// The recording cut inside a record, early enough to lose its last scan. Where a fixed fraction
+/// would fall depends on the machine (a first snapshot of many processes can outweigh the rest).
+fn torn_before_its_last_scan(bytes: &[u8]) -> &[u8] {
+    let scans = |end: usize| {
+        Reader::open(Cursor::new(&bytes[..end])).map_or(0, |reader| reader.frame_times().len())
+    };
+    let whole = scans(bytes.len());
+    // The shortest prefix that holds every scan ends with the last one; a byte less tears it.
+    let last_scan_end = (0..bytes.len())
+        .collect::<Vec<_>>()
+        .partition_point(|&end| scans(end) < whole);
+    &bytes[..last_scan_end - 1]
 }
 
 /// "scan 3 of 15" on the header: (3, 15).
@@ -112,7 +128,7 @@ fn a_recording_replays_with_its_keys_and_a_cut_one_up_to_its_last_whole_record()
     // Cut short mid-record (a crash, SIGKILL): it still opens, with fewer scans, and says so.
     let bytes = std::fs::read(&path).expect("the recording");
     let cut = scratch("cut.brood");
-    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3 + 1]).expect("a cut copy");
+    std::fs::write(&cut, torn_before_its_last_scan(&bytes)).expect("a cut copy");
     let mut replay = Brood::launch()
         .args(&["replay", cut.to_str().unwrap()])
         .size(150, 40)
@@ -139,4 +155,62 @@ fn a_file_that_is_no_recording_is_a_clear_error() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("not a brood recording"), "{said}");
     assert_eq!(said.lines().count(), 1, "{said}");
+}
+
+/// The state letter of `pid`'s row.
+fn state_of(text: &str, pid: i32) -> Option<&str> {
+    text.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next()? == pid.to_string()).then(|| words.nth(1))?
+    })
+}
+
+/// The PIDs in the tree's rows.
+fn rows(text: &str) -> Vec<i32> {
+    text.lines()
+        .filter_map(|line| line.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn stepping_back_shows_a_process_that_has_ended_and_esc_comes_back_to_live() {
+    let mut brood = Brood::launch().args(&["-d", "0.2"]).size(150, 40).start();
+    brood.wait_for(|t| t.contains("[this brood]"), PATIENCE);
+    let mut child = Command::new("sleep")
+        .arg("600")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("a sleeper");
+    let pid = child.id() as i32;
+    // Asleep, as a scan read it (the kernel's fork event alone shows it running): the past
+    // kept is made of scans.
+    brood.wait_for(|t| state_of(t, pid) == Some("S"), PATIENCE);
+    let _ = child.kill();
+    let _ = child.wait();
+    brood.wait_for(|t| !rows(t).contains(&pid), PATIENCE);
+    // Back a scan at a time until the sleeper is there again.
+    let mut found = false;
+    for _ in 0..50 {
+        brood.send_key(Key::Char('b'));
+        if brood
+            .poll_screen(
+                |s| rows(&s.contents()).contains(&pid),
+                Duration::from_millis(300),
+            )
+            .is_ok()
+        {
+            found = true;
+            break;
+        }
+    }
+    let text = brood.screen().contents();
+    assert!(found, "the sleeper in the past: {text}");
+    assert!(text.contains("BACK IN TIME"), "{text}");
+    brood.send_key(Key::Esc);
+    brood.wait_for(
+        |t| !t.contains("BACK IN TIME") && !rows(t).contains(&pid),
+        PATIENCE,
+    );
+    brood.send_key(Key::Char('q'));
+    assert_eq!(brood.wait_exit(PATIENCE), 0);
 }

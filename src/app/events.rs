@@ -47,7 +47,7 @@ impl App {
             {
                 self.lab.add(child);
             }
-            if !self.paused {
+            if !self.holds_scans() {
                 tree_changed |= self.put_in_tree(&event);
             }
             if self.told_with_its_exec(&event) {

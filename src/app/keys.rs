@@ -101,6 +101,7 @@ impl App {
             Action::FullLog => self.page = super::Page::Log,
             Action::TimelineView => self.open_timeline(),
             Action::Record => return vec![Effect::Record(self.recording.is_none())],
+            Action::StepBack => return self.step_back(),
             Action::IpcView => {
                 self.show_ipc = !self.show_ipc;
                 self.keep_selection_visible();
@@ -153,6 +154,9 @@ impl App {
 
     /// Esc: closes what was opened last, as htop users expect; it never quits.
     pub(super) fn close_last(&mut self) -> Vec<Effect> {
+        if self.replay.as_ref().is_some_and(|r| r.file.session) {
+            return self.back_to_live();
+        }
         if self.show_details {
             self.show_details = false;
             self.details = None;

@@ -397,7 +397,7 @@ impl App {
                 self.screen = (width, height);
                 self.keep_selection_visible();
             }
-            Event::Snapshot(snapshot, system) if self.paused => {
+            Event::Snapshot(snapshot, system) if self.holds_scans() => {
                 // The screen stays as it is, but nothing that happens meanwhile is lost: every
                 // scan is still compared with the one before and the history takes it in; the
                 // log shows it on resume.

@@ -123,7 +123,11 @@ impl Executor {
                 });
             }
             // The main loop's own: it holds the terminal, the recording and the replay.
-            Effect::Suspend | Effect::RetakeTerminal | Effect::Record(_) | Effect::Seek(_) => {}
+            Effect::Suspend
+            | Effect::RetakeTerminal
+            | Effect::Record(_)
+            | Effect::Seek(_)
+            | Effect::Travel(_) => {}
             Effect::ReadDispositions(target) => {
                 let events = self.events.clone();
                 self.submit(move || {

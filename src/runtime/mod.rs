@@ -12,22 +12,23 @@ pub mod recording;
 pub mod replay;
 mod replies;
 pub mod scenario;
+mod session;
 mod signal_set;
 mod terminal;
 
 use std::process::ExitCode;
 
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver};
 
 use crate::app::{App, Exit, Settings};
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use crate::lab::Lab;
-use crate::message::{Effect, Event, Outcome, RecordingNews};
+use crate::message::{Effect, Event};
 use crate::proc::scan::{ScanOptions, Tracers};
 use collector::Collector;
 use executor::Executor;
-use recording::Recording;
+use session::Own;
 use terminal::Terminal;
 
 /// Fewer descriptors than this and brood could not read its terminal, /proc and its lab at once.
@@ -86,11 +87,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             executor.run(effect);
         }
         input::spawn_input_thread(events.clone());
-        let own = Own {
-            events: &events,
-            seeks: seeks.as_ref(),
-        };
-        main_loop(&mut terminal, &mut app, &inbox, &executor, &own)
+        let mut own = Own::new(events.clone(), seeks, &app);
+        main_loop(&mut terminal, &mut app, &inbox, &executor, &mut own)
     })();
     terminal.leave();
     let exit = match result {
@@ -149,21 +147,13 @@ pub fn effective(cli: &Cli, mut config: Config) -> Config {
     config
 }
 
-/// What the main loop carries out itself besides the terminal: news back to itself, and the
-/// seeks of a replay.
-struct Own<'a> {
-    events: &'a Sender<Event>,
-    seeks: Option<&'a Sender<u64>>,
-}
-
 fn main_loop(
     terminal: &mut Terminal,
     app: &mut App,
     inbox: &Receiver<Event>,
     executor: &Executor,
-    own: &Own<'_>,
+    own: &mut Own,
 ) -> anyhow::Result<Exit> {
-    let mut recording = SessionRecording::default();
     let exit = loop {
         terminal.draw(app)?;
         let Ok(first) = inbox.recv() else {
@@ -176,23 +166,16 @@ fn main_loop(
         for event in std::iter::once(first).chain(inbox.try_iter()) {
             for effect in app.update(event) {
                 match effect {
-                    // The terminal and the recording are the main loop's own.
+                    // The terminal is the main loop's own; so is what is kept of the session.
                     Effect::Suspend => terminal.suspend()?,
                     Effect::RetakeTerminal => terminal.retake()?,
-                    Effect::Record(start) => {
-                        let _ = own.events.send(Event::Done(recording.toggle(start, app)));
-                    }
-                    Effect::Seek(at) => {
-                        if let Some(seeks) = own.seeks {
-                            let _ = seeks.send(at);
-                        }
+                    effect @ (Effect::Record(_) | Effect::Seek(_) | Effect::Travel(_)) => {
+                        own.carry_out(effect, app)
                     }
                     effect => executor.run(effect),
                 }
             }
-            if let Some(news) = recording.capture(app) {
-                let _ = own.events.send(Event::Done(news));
-            }
+            own.after_update(app);
             exit = app.exit.take();
             if exit.is_some() {
                 break;
@@ -203,69 +186,6 @@ fn main_loop(
         }
     };
     // Whatever ends the session, a recording is left whole.
-    recording.stop();
+    own.finish();
     Ok(exit)
-}
-
-/// The session's recording, while one runs: the app starts and stops it, and it takes what
-/// changed after every update.
-#[derive(Default)]
-struct SessionRecording {
-    current: Option<Recording>,
-}
-
-impl SessionRecording {
-    fn toggle(&mut self, start: bool, app: &App) -> Outcome {
-        match (start, self.current.take()) {
-            (true, None) => {
-                let path = recording::default_path();
-                let shown = path.display().to_string();
-                match Recording::start(&path, app, None) {
-                    Ok(started) => {
-                        self.current = Some(started);
-                        recording_news(shown, RecordingNews::Started)
-                    }
-                    Err(err) => recording_news(shown, RecordingNews::Failed(err.to_string())),
-                }
-            }
-            (_, Some(running)) => Self::finish(running),
-            (false, None) => recording_news(
-                String::new(),
-                RecordingNews::Failed("no recording runs".into()),
-            ),
-        }
-    }
-
-    /// Hands what changed to the recording; news when it failed meanwhile.
-    fn capture(&mut self, app: &App) -> Option<Outcome> {
-        let running = self.current.as_mut()?;
-        running.capture(app);
-        if !running.failed() {
-            return None;
-        }
-        self.current.take().map(Self::finish)
-    }
-
-    fn stop(&mut self) {
-        if let Some(running) = self.current.take() {
-            let _ = Self::finish(running);
-        }
-    }
-
-    fn finish(running: Recording) -> Outcome {
-        let path = running.path().display().to_string();
-        let news = match running.finish() {
-            Ok(stats) => RecordingNews::Ended {
-                scans: stats.frames,
-                entries: stats.entries,
-                bytes: stats.bytes(),
-            },
-            Err(err) => RecordingNews::Failed(err.to_string()),
-        };
-        recording_news(path, news)
-    }
-}
-
-fn recording_news(path: String, news: RecordingNews) -> Outcome {
-    Outcome::Recording { path, news }
 }

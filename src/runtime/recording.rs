@@ -8,6 +8,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::app::App;
@@ -42,6 +43,63 @@ pub struct Recording {
     backlog: Vec<Entry>,
     /// Scans left out because the writer was behind.
     skipped: u64,
+    /// Scans only, no entries (the session's memory: the app keeps its history itself).
+    scans_only: bool,
+}
+
+/// A recording held in memory, shared with its writer.
+#[derive(Debug, Clone, Default)]
+pub struct Memory(Arc<Mutex<Vec<u8>>>);
+
+impl Memory {
+    /// A copy of what was written so far, to read while the writing goes on.
+    pub fn copy(&self) -> Vec<u8> {
+        self.0.lock().map(|bytes| bytes.clone()).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().map_or(0, |bytes| bytes.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where a recording's bytes go.
+enum Sink {
+    File(File),
+    Memory(Memory),
+}
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::File(file) => file.write(bytes),
+            Sink::Memory(memory) => {
+                let mut held = memory.0.lock().map_err(|_| io::Error::other("poisoned"))?;
+                held.extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::File(file) => file.flush(),
+            Sink::Memory(_) => Ok(()),
+        }
+    }
+}
+
+impl Sink {
+    /// Everything written is on the disk (for a file).
+    fn close(self) -> io::Result<()> {
+        match self {
+            Sink::File(file) => file.sync_data(),
+            Sink::Memory(_) => Ok(()),
+        }
+    }
 }
 
 /// One hand-over: a scan (when it was taken) and the entries new or amended by then.
@@ -68,6 +126,23 @@ impl Recording {
             .create_new(true)
             .mode(0o600)
             .open(path)?;
+        let mut recording = Recording::to(Sink::File(file), path, app, only)?;
+        recording.capture(app);
+        Ok(recording)
+    }
+
+    /// Starts recording `app`'s scans (not its history, which the app keeps itself) into
+    /// memory: what stepping back in time on the live screen reads.
+    pub fn in_memory(app: &App) -> io::Result<(Recording, Memory)> {
+        let memory = Memory::default();
+        let sink = Sink::Memory(memory.clone());
+        let mut recording = Recording::to(sink, Path::new("(this session)"), app, None)?;
+        recording.scans_only = true;
+        recording.capture(app);
+        Ok((recording, memory))
+    }
+
+    fn to(sink: Sink, path: &Path, app: &App, only: Option<Only>) -> io::Result<Recording> {
         let header = Header {
             host: nix::unistd::gethostname()
                 .map(|h| h.to_string_lossy().into_owned())
@@ -83,8 +158,8 @@ impl Recording {
         let (queue, inbox) = mpsc::sync_channel(QUEUE);
         let writer = std::thread::Builder::new()
             .name("recording".into())
-            .spawn(move || write(file, &header, scope, &inbox))?;
-        let mut recording = Recording {
+            .spawn(move || write(sink, &header, scope, &inbox))?;
+        Ok(Recording {
             path: path.to_path_buf(),
             queue: Some(queue),
             writer: Some(writer),
@@ -94,9 +169,8 @@ impl Recording {
             last_ns: 0,
             backlog: Vec::new(),
             skipped: 0,
-        };
-        recording.capture(app);
-        Ok(recording)
+            scans_only: false,
+        })
     }
 
     /// Hands over what changed since the last call: call it after every `App::update` (a later
@@ -107,6 +181,11 @@ impl Recording {
             return;
         };
         let mut entries = std::mem::take(&mut self.backlog);
+        if self.scans_only {
+            // Nothing to take in from the history: it is the app's, in memory already.
+            self.next_seq = app.history.next_seq();
+            self.amendments = app.history.amendments_end();
+        }
         let (amended, read_to) = app.history.amended_since(self.amendments);
         self.amendments = read_to;
         let written = self.next_seq;
@@ -191,13 +270,13 @@ impl Recording {
 /// The writer thread: encodes each hand-over and appends it, flushed, so a crash loses at most
 /// the last one.
 fn write(
-    file: File,
+    sink: Sink,
     header: &Header,
     mut scope: Option<Scope>,
     inbox: &Receiver<Batch>,
 ) -> io::Result<Stats> {
     let (mut encoder, opening) = Encoder::start(header);
-    let mut out = BufWriter::new(file);
+    let mut out = BufWriter::new(sink);
     out.write_all(&opening)?;
     out.flush()?;
     let mut bytes = Vec::new();
@@ -218,6 +297,6 @@ fn write(
         out.write_all(&bytes)?;
         out.flush()?;
     }
-    out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+    out.into_inner().map_err(|e| e.into_error())?.close()?;
     Ok(encoder.stats())
 }

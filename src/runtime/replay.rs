@@ -1,11 +1,12 @@
-//! The source of a replayed session (`brood replay FILE`), in place of the collector and the
-//! kernel's events: one thread answers the app's seeks with the machine at that moment (the
-//! newest seek wins when several wait), another reads the whole file once in the background for
-//! the history and the timeline, and a ticker moves a playing cursor.
+//! The source of a replayed session (`brood replay FILE`, or the live session's own past kept in
+//! memory): one thread answers the app's seeks with the machine at that moment (the newest seek
+//! wins when several wait) and ticks while none comes, to move a playing cursor; for a file,
+//! another reads it whole once in the background for the history and the timeline.
 
 use std::fs::File;
+use std::io::{Cursor, Read, Seek};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use crate::history::Entry;
@@ -25,17 +26,32 @@ pub fn spawn(path: &Path, events: Sender<Event>) -> std::io::Result<Sender<u64>>
     let answering = events.clone();
     std::thread::Builder::new()
         .name("replay".into())
-        .spawn(move || answer_seeks(&file, &asked, &answering))?;
+        .spawn(move || match open(&file) {
+            Ok(reader) => {
+                let name = file.display().to_string();
+                answer_seeks(reader, &name, false, &asked, &answering);
+            }
+            Err(why) => {
+                let _ = answering.send(Event::Replay(ReplayNews::Failed(why)));
+            }
+        })?;
     let file = path.to_path_buf();
-    let loading = events.clone();
     std::thread::Builder::new()
         .name("replay-history".into())
-        .spawn(move || load_history(&file, &loading))?;
+        .spawn(move || load_history(&file, &events))?;
+    Ok(seeks)
+}
+
+/// Steps back into the live session's own past: `recorded` is what its memory holds (scans
+/// only; the app keeps the history). The thread ends when the returned sender is dropped.
+pub fn spawn_session(recorded: Vec<u8>, events: Sender<Event>) -> std::io::Result<Sender<u64>> {
+    let (seeks, asked) = mpsc::channel();
     std::thread::Builder::new()
-        .name("replay-ticks".into())
-        .spawn(move || {
-            while events.send(Event::Tick).is_ok() {
-                std::thread::sleep(TICK);
+        .name("travel".into())
+        .spawn(move || match Reader::open(Cursor::new(recorded)) {
+            Ok(reader) => answer_seeks(reader, "(this session)", true, &asked, &events),
+            Err(err) => {
+                let _ = events.send(Event::Replay(ReplayNews::Failed(err.to_string())));
             }
         })?;
     Ok(seeks)
@@ -52,29 +68,29 @@ fn open(path: &Path) -> Result<Reader<File>, String> {
     Reader::open(file).map_err(|err| format!("{}: {err}", path.display()))
 }
 
-fn answer_seeks(path: &Path, asked: &Receiver<u64>, events: &Sender<Event>) {
-    let mut reader = match open(path) {
-        Ok(reader) => reader,
-        Err(why) => {
-            let _ = events.send(Event::Replay(ReplayNews::Failed(why)));
-            return;
-        }
-    };
+fn answer_seeks<R: Read + Seek>(
+    mut reader: Reader<R>,
+    path: &str,
+    session: bool,
+    asked: &Receiver<u64>,
+    events: &Sender<Event>,
+) {
     let header = reader.header().clone();
     let opened = ReplayFile {
-        path: path.display().to_string(),
+        path: path.to_string(),
         host: header.host.clone(),
         brood_pid: header.brood_pid,
         frames: reader.frame_times().collect(),
         torn: reader.is_torn(),
+        session,
     };
     if opened.frames.is_empty() {
-        let why = format!("{}: the recording holds no scan", path.display());
+        let why = format!("{path}: the recording holds no scan");
         let _ = events.send(Event::Replay(ReplayNews::Failed(why)));
         return;
     }
     let _ = events.send(Event::Replay(ReplayNews::Opened(opened)));
-    let send_moment = |reader: &mut Reader<File>, at: u64| {
+    let send_moment = |reader: &mut Reader<R>, at: u64| {
         let news = match reader.state_at(at) {
             Ok(Some(moment)) => ReplayNews::Moment(Box::new(moment)),
             Ok(None) => return true,
@@ -82,14 +98,27 @@ fn answer_seeks(path: &Path, asked: &Receiver<u64>, events: &Sender<Event>) {
         };
         events.send(Event::Replay(news)).is_ok()
     };
-    if let Ok(first) = reader.frame(0)
+    // A file opens at its start; the session's past is entered by the app's first seek.
+    if !session
+        && let Ok(first) = reader.frame(0)
         && events
             .send(Event::Replay(ReplayNews::Moment(Box::new(first))))
             .is_err()
     {
         return;
     }
-    while let Ok(mut at) = asked.recv() {
+    loop {
+        let mut at = match asked.recv_timeout(TICK) {
+            Ok(at) => at,
+            // No seek for a while: time for a playing cursor to move.
+            Err(RecvTimeoutError::Timeout) => {
+                if events.send(Event::Tick).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         // Only the newest of the seeks waiting matters: the cursor is already there.
         while let Ok(later) = asked.try_recv() {
             at = later;

@@ -20,6 +20,24 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
 
 fn system_line(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" brood ", theme.title()), Span::raw(" ")];
+    if let Some(replay) = app.replay.as_ref().filter(|r| r.file.session) {
+        // Back in time says so before anything: nothing on this screen is live.
+        let secs = replay.entered_ns.saturating_sub(replay.cursor_ns) as f64 / 1e9;
+        let ago = if secs < 60.0 {
+            format!("{secs:.1} s")
+        } else {
+            format::duration(secs)
+        };
+        let esc = app.keymap.main.first(crate::app::keymap::Action::Close);
+        let text = format!(
+            "BACK IN TIME {} · {ago} ago · scan {} of {} kept · {esc}: live",
+            format::clock(replay.cursor_ns, app.utc_offset_secs, true),
+            replay.frame_at(replay.cursor_ns) + 1,
+            replay.file.frames.len(),
+        );
+        spans.push(Span::styled(text, theme.key()));
+        return Line::from(spans);
+    }
     if let Some(replay) = &app.replay {
         // A replay says so before anything: nothing on this screen is live.
         let (first, last) = replay.span();

@@ -119,6 +119,10 @@ pub enum Action {
     )]
     Record,
     #[strum(
+        message = "step back in time: the tree a scan ago, again for further; Esc: back to live"
+    )]
+    StepBack,
+    #[strum(
         message = "IPC: why the selected process sleeps, its pipes and sockets, deadlocks",
         props(hint = "ipc")
     )]

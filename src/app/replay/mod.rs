@@ -16,7 +16,7 @@ const TICK_NS: u64 = 100_000_000;
 const STEP_NS: u64 = 10_000_000_000;
 
 /// A recording being replayed, and where the cursor is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Replay {
     pub file: ReplayFile,
     /// The moment shown (nanoseconds since the epoch).
@@ -29,6 +29,11 @@ pub struct Replay {
     pub loaded: bool,
     /// When the scan shown was taken.
     shown_ns: Option<u64>,
+    /// What the lifecycle knows of the scans shown (how long a zombie has waited): apart from
+    /// the live session's, which stepping back in time must not disturb.
+    lifecycle: Lifecycle,
+    /// For the session's own past: when the user stepped back (how long ago the cursor is).
+    pub entered_ns: u64,
 }
 
 impl Replay {
@@ -49,6 +54,29 @@ impl Replay {
 impl App {
     pub(super) fn on_replay(&mut self, news: ReplayNews) -> Vec<Effect> {
         match news {
+            ReplayNews::Opened(file) if file.session => {
+                // Into the session's own past: a scan back from the latest, the history the
+                // app's own.
+                let frames = file.frames.len();
+                let back = file.frames[frames.saturating_sub(2)];
+                self.replay = Some(Replay {
+                    cursor_ns: file.frames[frames - 1],
+                    file,
+                    playing: None,
+                    speed: 1,
+                    loaded: true,
+                    shown_ns: None,
+                    lifecycle: Lifecycle::default(),
+                    entered_ns: self.now_ns(),
+                });
+                let esc = self.keymap.main.first(Action::Close);
+                let back_key = self.keymap.main.first(Action::StepBack);
+                self.set_status(
+                    Severity::Info,
+                    format!("back in time: {back_key} steps further back, . forward, {esc} returns to live (nothing is lost meanwhile)"),
+                );
+                return self.move_replay_cursor(back);
+            }
             ReplayNews::Opened(file) => {
                 self.self_pid = file.brood_pid;
                 let torn = file.torn;
@@ -61,6 +89,8 @@ impl App {
                     speed: 1,
                     loaded: false,
                     shown_ns: None,
+                    lifecycle: Lifecycle::default(),
+                    entered_ns: 0,
                 });
                 self.log.until_ns = Some(cursor_ns);
                 let play = self.keymap.replay.first(ReplayAction::Play);
@@ -112,12 +142,15 @@ impl App {
         });
         replay.shown_ns = Some(moment.at_ns);
         if !next {
-            self.lifecycle = Lifecycle::default();
+            replay.lifecycle = Lifecycle::default();
         }
-        self.scan_count += 1;
         let index = moment.snapshot.index_by_pid();
-        self.lifecycle.observe(&moment.snapshot);
-        self.marks = self.lifecycle.marks(&moment.snapshot, &index);
+        replay.lifecycle.observe(&moment.snapshot);
+        self.marks = replay.lifecycle.marks(&moment.snapshot, &index);
+        if !replay.file.session {
+            // A file's scans are the only ones: they age the status line as live scans do.
+            self.scan_count += 1;
+        }
         self.pid_index = index;
         self.snapshot = moment.snapshot;
         self.system = moment.system.or(self.system);
@@ -247,6 +280,40 @@ impl App {
         }
     }
 
+    /// Whether scans that come are held back rather than shown: while paused, and while the
+    /// screen shows the session's past (what happens meanwhile still reaches the history).
+    pub(super) fn holds_scans(&self) -> bool {
+        self.paused || self.replay.as_ref().is_some_and(|r| r.file.session)
+    }
+
+    /// `b`: into the session's past (a scan back), or a scan further back when there already.
+    pub(super) fn step_back(&mut self) -> Vec<Effect> {
+        if self.replay.is_some() {
+            return self.on_replay_key(ReplayAction::PreviousScan);
+        }
+        vec![Effect::Travel(true)]
+    }
+
+    /// Out of the session's past: the screen is live again, with what came meanwhile.
+    pub(super) fn back_to_live(&mut self) -> Vec<Effect> {
+        self.replay = None;
+        self.log.until_ns = None;
+        self.timeline_view.follow();
+        self.set_status(Severity::Info, "live again");
+        let mut effects = vec![Effect::Travel(false)];
+        match self.pending.take() {
+            Some((snapshot, system)) if !self.paused => {
+                self.take_system(system);
+                effects.extend(self.take_snapshot(*snapshot));
+            }
+            held => {
+                self.pending = held;
+                effects.push(Effect::Collector(crate::message::CollectorCommand::ScanNow));
+            }
+        }
+        effects
+    }
+
     /// What a key does while replaying, where the live session would act on processes.
     pub(super) fn refused_in_replay(&mut self, action: Action) -> bool {
         use Action::*;
@@ -272,10 +339,16 @@ impl App {
                 | Details
         );
         if refused {
-            self.set_status(
-                Severity::Info,
-                "a recording is replayed: this key acts on live processes, and does nothing here",
-            );
+            let text = if self.replay.as_ref().is_some_and(|r| r.file.session) {
+                let esc = self.keymap.main.first(Action::Close);
+                format!(
+                    "the screen shows the past: this key acts on live processes; {esc} returns to live first"
+                )
+            } else {
+                "a recording is replayed: this key acts on live processes, and does nothing here"
+                    .to_string()
+            };
+            self.set_status(Severity::Info, text);
         }
         refused
     }
@@ -314,190 +387,4 @@ fn parse_moment(typed: &str, start: u64, utc_offset_secs: i32) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::tests::{key, press, shown_log, sized_app};
-    use super::*;
-    use crate::history::timeline::Timeline;
-    use crate::history::{Entry, Kinds, Origin};
-    use crate::message::Event;
-    use crate::proc::builder::SnapshotBuilder;
-    use crossterm::event::KeyCode;
-
-    const SEC: u64 = 1_000_000_000;
-    const T0: u64 = 1_700_000_000 * SEC;
-
-    fn moment(second: u64, pids: &[i32]) -> Moment {
-        let mut builder = SnapshotBuilder::default().proc(1, 0, "init");
-        for &pid in pids {
-            builder = builder.proc(pid, 1, "worker");
-        }
-        Moment {
-            at_ns: T0 + second * SEC,
-            snapshot: builder.build(),
-            system: None,
-        }
-    }
-
-    /// A recording of scans at 0, 1, 2 and 3 s (process 10 from 1 s, 11 from 2 s) and entries at
-    /// 1.5 and 2.5 s, opened, its first scan shown and its history read.
-    fn replaying() -> App {
-        let mut app = sized_app(1);
-        let file = ReplayFile {
-            path: "lab.brood".into(),
-            host: "here".into(),
-            brood_pid: 1,
-            frames: (0..4).map(|s| T0 + s * SEC).collect(),
-            torn: false,
-        };
-        app.update(Event::Replay(ReplayNews::Opened(file)));
-        app.update(Event::Replay(ReplayNews::Moment(Box::new(moment(0, &[])))));
-        let entry = |seq, at, text: &str| {
-            let mut e = Entry::new(at, Kinds::FORK, Origin::Kernel, text);
-            e.seq = seq;
-            e
-        };
-        let entries = vec![
-            entry(1, T0 + 3 * SEC / 2, "1 forked 10"),
-            entry(2, T0 + 5 * SEC / 2, "1 forked 11"),
-        ];
-        app.update(Event::Replay(ReplayNews::Loaded {
-            entries,
-            timeline: Box::new(Timeline::default()),
-        }));
-        app
-    }
-
-    fn seeks(effects: Vec<Effect>) -> Vec<u64> {
-        effects
-            .into_iter()
-            .filter_map(|e| match e {
-                Effect::Seek(at) => Some((at - T0) / (SEC / 2)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn stepping_by_scan_and_by_event_asks_for_the_machine_then() {
-        let mut app = replaying();
-        assert!(
-            shown_log(&app).is_empty(),
-            "nothing written at the first scan"
-        );
-        // Half-seconds from the start: scan 1 is at 2, the first event at 3.
-        assert_eq!(seeks(press(&mut app, '.')), [2]);
-        assert_eq!(
-            seeks(press(&mut app, '}')),
-            Vec::<u64>::new(),
-            "1.5 s is still scan 1's"
-        );
-        assert_eq!(
-            shown_log(&app),
-            ["1 forked 10"],
-            "the log follows the cursor at once"
-        );
-        assert_eq!(seeks(press(&mut app, '}')), [5]);
-        // From between two scans, back to the one shown (no need to read it again), then on.
-        assert!(seeks(press(&mut app, ',')).is_empty());
-        assert_eq!(app.replay.as_ref().unwrap().cursor_ns, T0 + 2 * SEC);
-        assert_eq!(seeks(press(&mut app, ',')), [2]);
-        assert!(
-            seeks(press(&mut app, '}')).is_empty(),
-            "1.5 s: scan 1's again"
-        );
-        assert_eq!(app.replay.as_ref().unwrap().cursor_ns, T0 + 3 * SEC / 2);
-        assert_eq!(seeks(press(&mut app, '<')), [0], "not before the start");
-        assert_eq!(seeks(press(&mut app, '>')), [6], "nor after the end");
-    }
-
-    #[test]
-    fn the_machine_shown_is_the_moment_read() {
-        let mut app = replaying();
-        press(&mut app, '.');
-        app.update(Event::Replay(ReplayNews::Moment(Box::new(moment(
-            1,
-            &[10],
-        )))));
-        assert!(app.proc_by_pid(10).is_some());
-        app.update(Event::Replay(ReplayNews::Moment(Box::new(moment(
-            2,
-            &[10, 11],
-        )))));
-        assert_eq!(app.counts.total, 3);
-    }
-
-    #[test]
-    fn playing_moves_the_cursor_each_tick_at_its_speed_and_stops_at_the_end() {
-        let mut app = replaying();
-        assert!(app.update(Event::Tick).is_empty(), "paused: nothing moves");
-        press(&mut app, '2');
-        let mut asked = Vec::new();
-        for _ in 0..10 {
-            asked.extend(seeks(app.update(Event::Tick)));
-        }
-        // Ten ticks of a tenth of a second at 10×: ten seconds, capped at the end (3 s).
-        assert_eq!(asked, [2, 4, 6]);
-        assert_eq!(
-            app.replay.as_ref().unwrap().playing,
-            None,
-            "stopped at the end"
-        );
-        press(&mut app, 'p');
-        assert_eq!(app.replay.as_ref().unwrap().playing, Some(10));
-    }
-
-    #[test]
-    fn jump_takes_a_time_and_lab_keys_do_nothing() {
-        let mut app = replaying();
-        press(&mut app, 'J');
-        for c in "2.5".chars() {
-            press(&mut app, c);
-        }
-        assert_eq!(seeks(key(&mut app, KeyCode::Enter)), [5]);
-        press(&mut app, 'J');
-        for c in "later".chars() {
-            press(&mut app, c);
-        }
-        key(&mut app, KeyCode::Enter);
-        assert!(app.status.as_ref().unwrap().text.contains("not a time"));
-        for c in ['n', 'X', 's', 'r'] {
-            assert!(press(&mut app, c).is_empty(), "{c} acts on live processes");
-        }
-        assert!(
-            app.status
-                .as_ref()
-                .unwrap()
-                .text
-                .contains("does nothing here")
-        );
-        press(&mut app, 'q');
-        assert!(app.exit.is_some(), "q quits a replay at once");
-    }
-
-    #[test]
-    fn a_moment_is_seconds_from_the_start_or_a_time_of_day() {
-        let sec = 1_000_000_000u64;
-        // 1 700 000 000 s is 22:13:20 UTC.
-        let start = 1_700_000_000 * sec;
-        assert_eq!(parse_moment("90", start, 0), Some(start + 90 * sec));
-        assert_eq!(parse_moment("1.5", start, 0), Some(start + 1_500_000_000));
-        assert_eq!(parse_moment("22:14:00", start, 0), Some(start + 40 * sec));
-        assert_eq!(
-            parse_moment("22:14:00.25", start, 0),
-            Some(start + 40 * sec + 250_000_000)
-        );
-        // 23:14:00 at an hour east of UTC is 22:14:00 UTC.
-        assert_eq!(
-            parse_moment("23:14:00", start, 3_600),
-            Some(start + 40 * sec)
-        );
-        // Past midnight: the next day.
-        assert_eq!(
-            parse_moment("00:00:10", start, 0),
-            Some(start + (6_400 + 10) * sec)
-        );
-        assert_eq!(parse_moment("25:00:00", start, 0), None);
-        assert_eq!(parse_moment("soon", start, 0), None);
-        assert_eq!(parse_moment("-3", start, 0), None);
-    }
-}
+mod tests;
