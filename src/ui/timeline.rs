@@ -71,6 +71,7 @@ fn title(app: &App, shown: &Frame<'_>) -> String {
     let view = &app.timeline_view;
     let set = match &view.set {
         RowSet::Lab => "the lab".to_string(),
+        RowSet::Tagged(ids) if ids.len() == 1 => "1 tagged process".to_string(),
         RowSet::Tagged(ids) => format!("{} tagged processes", ids.len()),
         RowSet::Subtree { name, .. } => format!("{name} and its descendants"),
         RowSet::All => "every process".to_string(),
@@ -86,7 +87,8 @@ fn title(app: &App, shown: &Frame<'_>) -> String {
         )
     };
     format!(
-        " timeline · {set} · {rows} processes · a column is {} · {at} ",
+        " timeline · {set} · {rows} {} · a column is {} · {at} ",
+        if rows == 1 { "process" } else { "processes" },
         span_words(shown.scale_ns)
     )
 }

@@ -137,8 +137,7 @@ impl TimelineView {
     /// Moves the cursor `by` columns (back when negative), the window with it when it leaves;
     /// forward past the latest moment it follows again.
     pub fn move_cursor(&mut self, timeline: &Timeline, by: i64, columns: u16) {
-        let latest = timeline.span().map_or(0, |(_, latest)| latest);
-        let earliest = timeline.span().map_or(0, |(earliest, _)| earliest);
+        let (earliest, latest) = self.kept(timeline).unwrap_or_default();
         let scale_ns = self.scale_ns();
         let now = self.cursor_ns.unwrap_or(latest);
         let step = by.unsigned_abs().saturating_mul(scale_ns);
@@ -181,9 +180,20 @@ impl TimelineView {
         self.end_ns = None;
     }
 
-    /// The cursor to the earliest moment kept, at the left edge.
+    /// From the first moment brood knows of the rows listed to the latest moment observed.
+    fn kept(&self, timeline: &Timeline) -> Option<(u64, u64)> {
+        let (_, latest) = timeline.span()?;
+        let first = self
+            .lines(timeline)
+            .iter()
+            .map(|l| l.row.first_known())
+            .min()?;
+        Some((first.min(latest), latest))
+    }
+
+    /// The cursor to the earliest moment kept of the rows listed, at the left edge.
     pub fn first(&mut self, timeline: &Timeline, columns: u16) {
-        let Some((earliest, _)) = timeline.span() else {
+        let Some((earliest, _)) = self.kept(timeline) else {
             return;
         };
         self.cursor_ns = Some(earliest);
@@ -203,9 +213,10 @@ impl TimelineView {
         }
     }
 
-    /// The coarsest scale the whole kept span fits in `columns` at, or the finest that does.
+    /// The finest scale at which the time kept of the rows listed fits in `columns` (the
+    /// coarsest there is when nothing does).
     pub fn fit(&mut self, timeline: &Timeline, columns: u16) {
-        let Some((earliest, latest)) = timeline.span() else {
+        let Some((earliest, latest)) = self.kept(timeline) else {
             return;
         };
         let span = latest.saturating_sub(earliest).max(1);

@@ -77,10 +77,9 @@ fn the_cursor_moves_the_window_when_it_leaves_it_and_follows_again_past_the_late
         "{:?}",
         frame.window
     );
-    // Never before the earliest moment kept.
+    // Never before the first scan: what /proc says of a birth before it is no history.
     view.move_cursor(&timeline, -100_000, 50);
-    let earliest = timeline.span().unwrap().0;
-    assert_eq!(view.cursor_ns, Some(earliest));
+    assert_eq!(view.cursor_ns, Some(0));
     view.move_cursor(&timeline, 100_000, 50);
     assert!(view.following());
 }
@@ -97,8 +96,17 @@ fn zoom_changes_what_a_column_stands_for_and_fit_shows_everything() {
     assert_eq!(view.scale_ns(), 1_000_000, "no finer than a millisecond");
     view.fit(&timeline, 50);
     let frame = view.frame(&timeline, 50, 10);
-    let (earliest, latest) = timeline.span().unwrap();
-    assert!(frame.window.start <= earliest && latest < frame.window.end);
+    assert!(frame.window.start == 0 && 100 * SEC < frame.window.end);
+
+    // Only the rows listed count: on 6 columns, 100 s need a minute a column; the child, seen
+    // from 20 s on, needs 15 s.
+    view.fit(&timeline, 6);
+    assert_eq!(view.scale_ns(), 60 * SEC);
+    let mut child = TimelineView::new(RowSet::Tagged([id(11)].into()));
+    child.fit(&timeline, 6);
+    assert_eq!(child.scale_ns(), 15 * SEC);
+    child.first(&timeline, 50);
+    assert_eq!(child.cursor_ns, Some(20 * SEC));
 }
 
 #[test]

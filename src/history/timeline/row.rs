@@ -167,6 +167,16 @@ impl Row {
         (start, self.end.map(|e| e.at_ns))
     }
 
+    /// The first moment brood knows something of: its first change, or its birth when a fork
+    /// told it. A birth read from /proc may be hours before brood looked.
+    pub fn first_known(&self) -> u64 {
+        let first = self.changes.front().map_or(u64::MAX, |c| c.at_ns);
+        match self.born {
+            Some(born) if born.exact => born.at_ns.min(first),
+            _ => first,
+        }
+    }
+
     pub(super) fn current(&self) -> Option<State> {
         self.changes.back().map(|c| c.state)
     }
