@@ -117,54 +117,53 @@ fn base_areas(screen: Rect, panels: Panels) -> Areas {
     }
 }
 
-/// The full-screen log: the header stays; a title line, the entries, the entry under the
-/// cursor in full, and the footer.
+/// A full page in place of the tree (the log, the timeline): the header stays; a title line,
+/// the body, what is under the cursor in full, and the footer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogPage {
+pub struct FullPage {
     pub header: Rect,
     pub title: Rect,
-    pub list: Rect,
+    pub body: Rect,
     pub detail: Rect,
     pub footer: Rect,
 }
 
-/// Rows the entry under the cursor gets in full below the list.
-const LOG_DETAIL_HEIGHT: u16 = 3;
-
-pub fn log_page(screen: Rect) -> LogPage {
+fn full_page(screen: Rect, detail_height: u16) -> FullPage {
     let row = |y: u16, height: u16| Rect::new(screen.x, y, screen.width, height);
     let top = screen.y;
     let bottom = screen.y + screen.height;
     if screen.width < MIN_WIDTH || screen.height < MIN_HEIGHT {
         let empty = row(top, 0);
-        return LogPage {
+        return FullPage {
             header: empty,
             title: empty,
-            list: empty,
+            body: empty,
             detail: empty,
             footer: empty,
         };
     }
-    let list_height = screen.height - HEADER_HEIGHT - 1 - LOG_DETAIL_HEIGHT - 1;
-    LogPage {
+    let body_height = screen.height - HEADER_HEIGHT - 1 - detail_height - 1;
+    FullPage {
         header: row(top, HEADER_HEIGHT),
         title: row(top + HEADER_HEIGHT, 1),
-        list: row(top + HEADER_HEIGHT + 1, list_height),
-        detail: row(bottom - 1 - LOG_DETAIL_HEIGHT, LOG_DETAIL_HEIGHT),
+        body: row(top + HEADER_HEIGHT + 1, body_height),
+        detail: row(bottom - 1 - detail_height, detail_height),
         footer: row(bottom - 1, 1),
     }
 }
 
-/// The timeline page: the header stays; a title line, the time axis, the rows (names on the
-/// left, time to the right), the selected row at the cursor in full, and the footer.
+/// The full-screen log: its body is the entries; the entry under the cursor gets three rows.
+pub fn log_page(screen: Rect) -> FullPage {
+    full_page(screen, 3)
+}
+
+/// The timeline page: the time axis, then the rows (names on the left, time to the right); the
+/// selected row at the cursor gets two rows in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimelinePage {
-    pub header: Rect,
-    pub title: Rect,
+    pub page: FullPage,
     pub axis: Rect,
     pub rows: Rect,
-    pub detail: Rect,
-    pub footer: Rect,
     /// Cells of each row the names take (the rest is time).
     pub names_width: u16,
 }
@@ -176,34 +175,27 @@ impl TimelinePage {
     }
 }
 
-/// Rows the selected process at the cursor gets in full below the timeline.
-const TIMELINE_DETAIL_HEIGHT: u16 = 2;
-
 pub fn timeline_page(screen: Rect) -> TimelinePage {
-    let row = |y: u16, height: u16| Rect::new(screen.x, y, screen.width, height);
-    let top = screen.y;
-    let bottom = screen.y + screen.height;
-    if screen.width < MIN_WIDTH || screen.height < MIN_HEIGHT {
-        let empty = row(top, 0);
-        return TimelinePage {
-            header: empty,
-            title: empty,
-            axis: empty,
-            rows: empty,
-            detail: empty,
-            footer: empty,
-            names_width: 0,
-        };
-    }
-    let rows_height = screen.height - HEADER_HEIGHT - 2 - TIMELINE_DETAIL_HEIGHT - 1;
+    let page = full_page(screen, 2);
+    let body = page.body;
+    let axis = Rect {
+        height: body.height.min(1),
+        ..body
+    };
+    let rows = Rect {
+        y: body.y + axis.height,
+        height: body.height - axis.height,
+        ..body
+    };
     TimelinePage {
-        header: row(top, HEADER_HEIGHT),
-        title: row(top + HEADER_HEIGHT, 1),
-        axis: row(top + HEADER_HEIGHT + 1, 1),
-        rows: row(top + HEADER_HEIGHT + 2, rows_height),
-        detail: row(bottom - 1 - TIMELINE_DETAIL_HEIGHT, TIMELINE_DETAIL_HEIGHT),
-        footer: row(bottom - 1, 1),
-        names_width: (screen.width / 4).clamp(12, 32),
+        page,
+        axis,
+        rows,
+        names_width: if body.width == 0 {
+            0
+        } else {
+            (screen.width / 4).clamp(12, 32)
+        },
     }
 }
 

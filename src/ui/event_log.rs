@@ -47,7 +47,7 @@ pub fn draw_page(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme) {
     header::draw(frame, page.header, app, theme);
     let window = app
         .log
-        .window(&app.history, app.lab_view, usize::from(page.list.height));
+        .window(&app.history, app.lab_view, usize::from(page.body.height));
     frame.render_widget(
         Paragraph::new(Line::styled(title(app, Some(&window)), theme.title())),
         page.title,
@@ -71,9 +71,9 @@ pub fn draw_page(frame: &mut Frame<'_>, screen: Rect, app: &App, theme: Theme) {
         } else {
             " nothing has happened yet"
         };
-        frame.render_widget(Paragraph::new(Line::styled(empty, theme.dim())), page.list);
+        frame.render_widget(Paragraph::new(Line::styled(empty, theme.dim())), page.body);
     } else {
-        frame.render_widget(Paragraph::new(lines), page.list);
+        frame.render_widget(Paragraph::new(lines), page.body);
     }
     let cursor = window.cursor.and_then(|row| window.entries.get(row));
     frame.render_widget(

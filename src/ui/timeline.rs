@@ -24,7 +24,8 @@ const LABEL_EVERY: u16 = 16;
 
 pub fn draw(frame: &mut Screen<'_>, screen: Rect, app: &App, theme: Theme) {
     let page = layout::timeline_page(screen);
-    header::draw(frame, page.header, app, theme);
+    let full = page.page;
+    header::draw(frame, full.header, app, theme);
     let view = &app.timeline_view;
     let shown = view.frame(
         &app.timeline,
@@ -33,7 +34,7 @@ pub fn draw(frame: &mut Screen<'_>, screen: Rect, app: &App, theme: Theme) {
     );
     frame.render_widget(
         Paragraph::new(Line::styled(title(app, &shown), theme.title())),
-        page.title,
+        full.title,
     );
     frame.render_widget(Paragraph::new(axis(app, &page, &shown, theme)), page.axis);
     let lines: Vec<Line<'_>> = shown
@@ -57,12 +58,12 @@ pub fn draw(frame: &mut Screen<'_>, screen: Rect, app: &App, theme: Theme) {
         .map(|l| l.row);
     frame.render_widget(
         Paragraph::new(detail(app, &shown, selected, theme)),
-        page.detail,
+        full.detail,
     );
     if app.prompt.is_some() || app.status.is_some() {
-        footer::draw(frame, page.footer, app, theme);
+        footer::draw(frame, full.footer, app, theme);
     } else {
-        frame.render_widget(Paragraph::new(hints(app, theme)), page.footer);
+        frame.render_widget(Paragraph::new(hints(app, theme)), full.footer);
     }
 }
 

@@ -70,7 +70,7 @@ impl App {
 
     /// Rows of entries the full-screen log shows.
     pub fn log_page_height(&self) -> usize {
-        usize::from(crate::app::layout::log_page(self.screen_rect()).list.height)
+        usize::from(crate::app::layout::log_page(self.screen_rect()).body.height)
     }
 
     fn open_log_prompt(&mut self, kind: PromptKind) {
