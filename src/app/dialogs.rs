@@ -64,6 +64,12 @@ impl App {
     }
 
     /// The help's last scroll position: its last line at the bottom of the box, never past it.
+    /// The help, opened at a page's own keys.
+    pub(super) fn open_help_at(&mut self, section: &'static str) {
+        let scroll = super::help::section_start(&self.keymap, section).min(self.help_last_scroll());
+        self.overlay = Some(Overlay::Help { scroll });
+    }
+
     pub(super) fn help_last_scroll(&self) -> u16 {
         let shown = usize::from(self.screen.1.saturating_sub(4));
         let last = super::help::rows(&self.keymap).len().saturating_sub(shown);

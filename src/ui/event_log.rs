@@ -243,11 +243,6 @@ fn page_hints(app: &App, theme: Theme) -> Line<'static> {
         (LogAction::Show, "show in tree"),
         (LogAction::Close, "back"),
     ];
-    let mut spans = Vec::new();
-    for (action, label) in pairs {
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(log.first(action), theme.key()));
-        spans.push(Span::raw(format!(" {label}")));
-    }
-    Line::from(spans)
+    let keys = pairs.map(|(action, what)| (log.first(action), what));
+    super::hints::key_line(keys, theme)
 }

@@ -309,11 +309,6 @@ fn hints(app: &App, theme: Theme) -> Line<'static> {
         (TimelineAction::Show, "show in tree"),
         (TimelineAction::Close, "back"),
     ];
-    let mut spans = Vec::new();
-    for (action, label) in pairs {
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(keys.first(action), theme.key()));
-        spans.push(Span::raw(format!(" {label}")));
-    }
-    Line::from(spans)
+    let keys = pairs.map(|(action, what)| (keys.first(action), what));
+    super::hints::key_line(keys, theme)
 }

@@ -1,7 +1,6 @@
 //! Keys on the full-screen event log: moving, searching, filtering, and back to the tree.
 
 use super::Subtree;
-use crate::app::help;
 use crate::app::keymap::{Bindable, LogAction};
 use crate::app::{App, Overlay, Page, PickKind, Picker, Prompt, PromptKind, Severity};
 use crate::history::Kinds;
@@ -19,12 +18,7 @@ impl App {
         match action {
             LogAction::Close => self.page = Page::Tree,
             LogAction::Quit => self.ask_to_quit(),
-            LogAction::Help => {
-                // Opened here, the help starts at this page's keys.
-                let scroll = help::section_start(&self.keymap, LogAction::TITLE)
-                    .min(self.help_last_scroll());
-                self.overlay = Some(Overlay::Help { scroll });
-            }
+            LogAction::Help => self.open_help_at(LogAction::TITLE),
             LogAction::Up => self.log.step(&self.history, lab_view, -1, height),
             LogAction::Down => self.log.step(&self.history, lab_view, 1, height),
             LogAction::PageUp => self.log.step(&self.history, lab_view, -page, height),

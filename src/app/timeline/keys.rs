@@ -1,9 +1,8 @@
 //! Keys on the timeline page: rows, the time cursor, zoom, which processes, back to the tree.
 
 use super::{RowSet, TimelineView};
-use crate::app::help;
 use crate::app::keymap::{Bindable, TimelineAction};
-use crate::app::{App, Overlay, Page, Severity};
+use crate::app::{App, Page, Severity};
 
 impl App {
     /// Opens the timeline on the processes the tree points at: the lab in the lab view, else the
@@ -43,11 +42,7 @@ impl App {
         match action {
             TimelineAction::Close => self.page = Page::Tree,
             TimelineAction::Quit => self.ask_to_quit(),
-            TimelineAction::Help => {
-                let scroll = help::section_start(&self.keymap, TimelineAction::TITLE)
-                    .min(self.help_last_scroll());
-                self.overlay = Some(Overlay::Help { scroll });
-            }
+            TimelineAction::Help => self.open_help_at(TimelineAction::TITLE),
             TimelineAction::Up => view.select(timeline, -1, height),
             TimelineAction::Down => view.select(timeline, 1, height),
             TimelineAction::PageUp => view.select(timeline, -(height.max(2) as isize - 1), height),
