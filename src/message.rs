@@ -228,6 +228,8 @@ pub enum ReplayNews {
     },
     /// The file cannot be read (why): nothing more comes.
     Failed(String),
+    /// The live session cannot step back (why): it goes on live.
+    NoPast(String),
 }
 
 /// A recording opened for replay.

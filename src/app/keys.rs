@@ -55,6 +55,12 @@ impl App {
         }
         let page = usize::from(self.table_height()).max(1);
         match action {
+            Action::Quit if self.in_the_past() => {
+                // What to do with the lab is decided on the live tree, not on the past's.
+                let effects = self.back_to_live();
+                self.ask_to_quit();
+                return effects;
+            }
             Action::Quit => self.ask_to_quit(),
             Action::ForceQuit => {
                 self.exit = Some(Exit::Quit {
@@ -154,7 +160,7 @@ impl App {
 
     /// Esc: closes what was opened last, as htop users expect; it never quits.
     pub(super) fn close_last(&mut self) -> Vec<Effect> {
-        if self.replay.as_ref().is_some_and(|r| r.file.session) {
+        if self.in_the_past() {
             return self.back_to_live();
         }
         if self.show_details {

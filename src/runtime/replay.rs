@@ -51,7 +51,7 @@ pub fn spawn_session(recorded: Vec<u8>, events: Sender<Event>) -> std::io::Resul
         .spawn(move || match Reader::open(Cursor::new(recorded)) {
             Ok(reader) => answer_seeks(reader, "(this session)", true, &asked, &events),
             Err(err) => {
-                let _ = events.send(Event::Replay(ReplayNews::Failed(err.to_string())));
+                let _ = events.send(Event::Replay(ReplayNews::NoPast(err.to_string())));
             }
         })?;
     Ok(seeks)
@@ -85,8 +85,12 @@ fn answer_seeks<R: Read + Seek>(
         session,
     };
     if opened.frames.is_empty() {
-        let why = format!("{path}: the recording holds no scan");
-        let _ = events.send(Event::Replay(ReplayNews::Failed(why)));
+        let news = if session {
+            ReplayNews::NoPast("no scan kept yet to step back to".into())
+        } else {
+            ReplayNews::Failed(format!("{path}: the recording holds no scan"))
+        };
+        let _ = events.send(Event::Replay(news));
         return;
     }
     let _ = events.send(Event::Replay(ReplayNews::Opened(opened)));

@@ -95,7 +95,7 @@ impl Own {
     }
 
     fn tell_failure(&self, why: String) {
-        let news = crate::message::ReplayNews::Failed(why);
+        let news = crate::message::ReplayNews::NoPast(why);
         let _ = self.events.send(Event::Replay(news));
     }
 }

@@ -57,6 +57,11 @@ impl App {
             ReplayNews::Opened(file) if file.session => {
                 // Into the session's own past: a scan back from the latest, the history the
                 // app's own.
+                // The live scan shown now is what the screen returns to, unless a newer one
+                // is held already; and what the next scans are compared with.
+                if let (None, Some(system)) = (&self.pending, self.system) {
+                    self.pending = Some((Box::new(self.snapshot.clone()), system));
+                }
                 let frames = file.frames.len();
                 let back = file.frames[frames.saturating_sub(2)];
                 self.replay = Some(Replay {
@@ -125,6 +130,8 @@ impl App {
                 self.exit = Some(Exit::Failed(why));
             }
             ReplayNews::Failed(why) => self.set_status(Severity::Error, why),
+            // Still live: the screen was never anywhere else.
+            ReplayNews::NoPast(why) => self.set_status(Severity::Info, why),
         }
         Vec::new()
     }
@@ -283,7 +290,12 @@ impl App {
     /// Whether scans that come are held back rather than shown: while paused, and while the
     /// screen shows the session's past (what happens meanwhile still reaches the history).
     pub(super) fn holds_scans(&self) -> bool {
-        self.paused || self.replay.as_ref().is_some_and(|r| r.file.session)
+        self.paused || self.in_the_past()
+    }
+
+    /// Whether the screen shows the live session's own past (stepped back into with `b`).
+    pub(super) fn in_the_past(&self) -> bool {
+        self.replay.as_ref().is_some_and(|r| r.file.session)
     }
 
     /// `b`: into the session's past (a scan back), or a scan further back when there already.
@@ -339,7 +351,7 @@ impl App {
                 | Details
         );
         if refused {
-            let text = if self.replay.as_ref().is_some_and(|r| r.file.session) {
+            let text = if self.in_the_past() {
                 let esc = self.keymap.main.first(Action::Close);
                 format!(
                     "the screen shows the past: this key acts on live processes; {esc} returns to live first"

@@ -1,5 +1,6 @@
 use super::super::tests::{key, press, shown_log, sized_app};
 use super::*;
+use crate::app::Overlay;
 use crate::history::timeline::Timeline;
 use crate::history::{Entry, Kinds, Origin};
 use crate::message::Event;
@@ -210,6 +211,58 @@ fn stepping_back_shows_the_past_holds_live_scans_and_returns_with_nothing_lost()
         1,
         "told once: {lines:?}"
     );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("77") || l.starts_with("300 ")),
+        "what the past showed is no news, nor what was live all along: {lines:?}"
+    );
+}
+
+fn into_the_past(app: &mut App) {
+    assert_eq!(press(app, 'b'), [Effect::Travel(true)]);
+    let file = ReplayFile {
+        path: "(this session)".into(),
+        host: "here".into(),
+        brood_pid: 100,
+        frames: (0..3).map(|s| T0 + s * SEC).collect(),
+        torn: false,
+        session: true,
+    };
+    app.update(Event::Replay(ReplayNews::Opened(file)));
+    // A past without the lab.
+    app.update(Event::Replay(ReplayNews::Moment(Box::new(moment(1, &[])))));
+}
+
+#[test]
+fn quitting_from_the_past_asks_about_the_live_lab() {
+    use super::super::tests::lab_machine;
+    let mut app = lab_machine();
+    into_the_past(&mut app);
+    assert!(app.proc_by_pid(200).is_none(), "the past has no lab");
+    let effects = press(&mut app, 'q');
+    assert!(effects.contains(&Effect::Travel(false)), "{effects:?}");
+    assert!(app.exit.is_none(), "the lab is running: brood asks first");
+    assert!(
+        matches!(app.overlay, Some(Overlay::Quit(_))),
+        "{:?}",
+        app.overlay
+    );
+    assert!(app.proc_by_pid(200).is_some(), "asked on the live tree");
+}
+
+#[test]
+fn a_past_that_cannot_be_had_leaves_the_session_live() {
+    use super::super::tests::lab_machine;
+    let mut app = lab_machine();
+    assert_eq!(press(&mut app, 'b'), [Effect::Travel(true)]);
+    app.update(Event::Replay(ReplayNews::NoPast(
+        "no scan kept yet to step back to".into(),
+    )));
+    assert!(app.exit.is_none());
+    assert!(app.replay.is_none());
+    let status = app.status.as_ref().map(|s| s.text.as_str());
+    assert_eq!(status, Some("no scan kept yet to step back to"));
 }
 
 #[test]
