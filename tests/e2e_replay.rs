@@ -194,7 +194,10 @@ fn stepping_back_shows_a_process_that_has_ended_and_esc_comes_back_to_live() {
         brood.send_key(Key::Char('b'));
         if brood
             .poll_screen(
-                |s| rows(&s.contents()).contains(&pid),
+                |s| {
+                    let text = s.contents();
+                    text.contains("BACK IN TIME") && rows(&text).contains(&pid)
+                },
                 Duration::from_millis(300),
             )
             .is_ok()
