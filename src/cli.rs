@@ -27,7 +27,7 @@ pub struct Cli {
     pub scenario: Option<ScenarioId>,
 
     /// Show only this process and its descendants
-    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..), allow_negative_numbers = true)]
     pub pid: Option<i32>,
 
     /// Show only the processes of this user (their ancestors stay, dimmed)
@@ -107,7 +107,7 @@ pub struct SnapshotArgs {
     pub format: SnapshotFormat,
 
     /// Print only this process and its descendants
-    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..), allow_negative_numbers = true)]
     pub pid: Option<i32>,
 
     /// Include kernel threads (hidden by default, as pstree does)
@@ -122,7 +122,7 @@ pub struct EventsArgs {
     pub format: SnapshotFormat,
 
     /// Print only the events of this process (and the forks it makes)
-    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..), allow_negative_numbers = true)]
     pub pid: Option<i32>,
 
     /// With --pid: its descendants' events too, following every fork
@@ -161,7 +161,7 @@ pub struct RecordArgs {
     pub duration: Option<Duration>,
 
     /// Record only this process (and the forks it makes)
-    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..), allow_negative_numbers = true)]
     pub pid: Option<i32>,
 
     /// With --pid: its descendants too, following every fork
@@ -303,6 +303,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("out of range: use 0.1 to 3600"), "{err}");
+        let err = Cli::try_parse_from(["brood", "--pid", "-1"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("-1 is not in 1.."), "{err}");
         assert!(Cli::try_parse_from(["brood", "--bogus"]).is_err());
     }
 

@@ -121,7 +121,7 @@ fn environment(out: &mut String) {
     item(
         out,
         "XDG_RUNTIME_DIR",
-        "Where the lab's run directory goes (else /tmp), mode 0700.",
+        "Where the lab's run directory goes (else /dev/shm when it is a tmpfs, else the temporary directory), mode 0700.",
     );
 }
 
