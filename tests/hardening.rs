@@ -340,3 +340,54 @@ fn sigint_and_sigquit_to_brood_end_its_lab_and_restore_the_terminal() {
         });
     }
 }
+
+const RUN_BASE: &str = "BROOD_TEST_RUN_BASE";
+
+/// A run directory is made, then its lock file cannot be opened (every descriptor in use): the
+/// failed start leaves no directory behind. Run in a process of its own (this test binary
+/// again), as it takes every descriptor the process may have.
+#[test]
+fn a_start_that_fails_for_want_of_descriptors_leaves_no_run_directory() {
+    let base = std::env::temp_dir().join(format!("brood-squeezed-{}", own_pid()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir(&base).unwrap();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "run_directory_under_no_descriptors",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(RUN_BASE, &base)
+        .env("XDG_RUNTIME_DIR", &base)
+        .output()
+        .expect("the inner test");
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "the inner test ran: {text}");
+    let left: Vec<_> = std::fs::read_dir(&base).unwrap().flatten().collect();
+    let _ = std::fs::remove_dir_all(&base);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+#[ignore = "run by a_start_that_fails_for_want_of_descriptors_leaves_no_run_directory, alone"]
+fn run_directory_under_no_descriptors() {
+    assert!(
+        std::env::var_os(RUN_BASE).is_some(),
+        "run by its outer test only"
+    );
+    let limit = 64;
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, limit, limit)
+        .unwrap();
+    let mut held = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        held.push(file);
+        assert!(held.len() <= limit as usize, "the limit holds");
+    }
+    let made = brood::lab::rundir::RunDir::create();
+    drop(held);
+    assert!(made.is_err(), "no lock file without a descriptor");
+}

@@ -41,11 +41,7 @@ impl RunDir {
         for attempt in 0..100 {
             let path = base.join(format!("brood-{pid}-{attempt}"));
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => {
-                    return finish(&path).inspect_err(|_| {
-                        let _ = std::fs::remove_dir_all(&path);
-                    });
-                }
+                Ok(()) => return finish(&path).inspect_err(|_| unmake(&path)),
                 Err(err) => last_error = Some(err),
             }
         }
@@ -108,6 +104,17 @@ fn finish(path: &Path) -> std::io::Result<RunDir> {
         keep: AtomicBool::new(false),
         removed: AtomicBool::new(false),
     })
+}
+
+/// Removes a directory `finish` gave up on, by name: it failed perhaps for want of descriptors,
+/// which `remove_dir_all` would need to walk it.
+fn unmake(path: &Path) {
+    for name in [format!("{LOCK_FILE}.new"), LOCK_FILE.to_string()] {
+        let _ = std::fs::remove_file(path.join(name));
+    }
+    if std::fs::remove_dir(path).is_err() {
+        let _ = std::fs::remove_dir_all(path);
+    }
 }
 
 impl Drop for RunDir {
