@@ -61,7 +61,11 @@ fn replay_hints(app: &App, theme: Theme) -> Line<'static> {
             pair(ReplayAction::PreviousEvent, ReplayAction::NextEvent),
             "event",
         ),
-        (pair(ReplayAction::Back, ReplayAction::Forward), "10 s"),
+        (
+            pair(ReplayAction::SecondBack, ReplayAction::SecondOn),
+            "1 s",
+        ),
+        (pair(ReplayAction::TenBack, ReplayAction::TenOn), "10 s"),
         (keys.first(ReplayAction::Play), "play"),
         (
             format!(

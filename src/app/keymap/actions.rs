@@ -379,10 +379,14 @@ pub enum ReplayAction {
     PreviousEvent,
     #[strum(message = "on to the next event")]
     NextEvent,
+    #[strum(message = "a second back")]
+    SecondBack,
+    #[strum(message = "a second on")]
+    SecondOn,
     #[strum(message = "ten seconds back")]
-    Back,
+    TenBack,
     #[strum(message = "ten seconds on")]
-    Forward,
+    TenOn,
     #[strum(message = "play or pause")]
     Play,
     #[strum(message = "play at real speed")]

@@ -1,6 +1,6 @@
 //! Replaying a recording (`brood replay FILE`): the same screens, at a time cursor. The tree
 //! shows the machine as recorded at the cursor, the log the entries written by then, the
-//! timeline the whole recording; keys step by scan, by event or by ten seconds, jump, and play
+//! timeline the whole recording; keys step by scan, by event, by a second or ten, jump, and play
 //! at 1×, 10× or 100×. Lab keys do nothing: they act on live processes.
 
 use super::keymap::{Action, ReplayAction};
@@ -12,8 +12,7 @@ use crate::proc::lifecycle::Lifecycle;
 
 /// How far a playing cursor moves per tick of the replay source (a tenth of a second).
 const TICK_NS: u64 = 100_000_000;
-/// What `<` and `>` move.
-const STEP_NS: u64 = 10_000_000_000;
+const SECOND_NS: u64 = 1_000_000_000;
 
 /// A recording being replayed, and where the cursor is.
 #[derive(Debug)]
@@ -207,8 +206,10 @@ impl App {
                 self.event_near(cursor, false).unwrap_or(replay.span().0)
             }
             ReplayAction::NextEvent => self.event_near(cursor, true).unwrap_or(cursor),
-            ReplayAction::Back => cursor.saturating_sub(STEP_NS),
-            ReplayAction::Forward => cursor.saturating_add(STEP_NS),
+            ReplayAction::SecondBack => cursor.saturating_sub(SECOND_NS),
+            ReplayAction::SecondOn => cursor.saturating_add(SECOND_NS),
+            ReplayAction::TenBack => cursor.saturating_sub(10 * SECOND_NS),
+            ReplayAction::TenOn => cursor.saturating_add(10 * SECOND_NS),
             ReplayAction::Play => {
                 let replay = self.replay.as_mut().expect("replaying");
                 replay.playing = match replay.playing {

@@ -91,8 +91,10 @@ fn stepping_by_scan_and_by_event_asks_for_the_machine_then() {
         "1.5 s: scan 1's again"
     );
     assert_eq!(app.replay.as_ref().unwrap().cursor_ns, T0 + 3 * SEC / 2);
-    assert_eq!(seeks(press(&mut app, '<')), [0], "not before the start");
-    assert_eq!(seeks(press(&mut app, '>')), [6], "nor after the end");
+    assert_eq!(seeks(press(&mut app, '<')), [1], "a second back: 0.5 s");
+    assert_eq!(seeks(press(&mut app, '>')), [3], "a second on: 1.5 s");
+    assert_eq!(seeks(press(&mut app, '(')), [0], "not before the start");
+    assert_eq!(seeks(press(&mut app, ')')), [6], "nor after the end");
 }
 
 #[test]
