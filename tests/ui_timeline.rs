@@ -232,3 +232,42 @@ fn the_cursor_tells_the_state_at_its_moment_and_the_page_resizes() {
     key(&mut app, KeyCode::End);
     assert!(app.timeline_view.following());
 }
+
+#[test]
+fn a_sleep_says_what_it_waits_for_where_a_sweep_read_it() {
+    use brood::proc::ipc::IpcState;
+    use brood::proc::wchan::WaitChannel;
+    let mut app = App::new(Settings {
+        color: false,
+        ..Settings::new(BROOD)
+    });
+    app.clock = now;
+    app.update(Event::Resize {
+        width: 120,
+        height: 16,
+    });
+    feed(&mut app, 0, scan(100.0, true, false, false));
+    let sweep = IpcState {
+        ids: [(4002, id(4002))].into(),
+        waits_in: [(4002, WaitChannel::parse("anon_pipe_read").unwrap())].into(),
+        ..IpcState::default()
+    };
+    app.update(Event::Ipc(Box::new(sweep)));
+    feed(&mut app, 1, scan(101.0, true, false, false));
+    key(&mut app, KeyCode::Char('V'));
+    key(&mut app, KeyCode::Char('a'));
+    let mut terminal = Terminal::new(TestBackend::new(120, 16)).unwrap();
+    let mut detail = String::new();
+    for _ in 0..6 {
+        terminal.draw(|frame| brood::ui::draw(frame, &app)).unwrap();
+        detail = row_text(&terminal, 13);
+        if detail.contains("4002 (brood-lab)") {
+            break;
+        }
+        key(&mut app, KeyCode::Down);
+    }
+    assert!(
+        detail.contains("S sleeping, reading an empty pipe since"),
+        "{detail}"
+    );
+}

@@ -250,6 +250,10 @@ impl App {
     /// one the sweep no longer finds while every member still sleeps where it did is kept (a
     /// sweep can miss a process whose descriptors it could not read that time).
     pub(super) fn take_ipc(&mut self, state: IpcState) {
+        let waits = state.waits_in.iter();
+        self.timeline.observe_waits(
+            waits.filter_map(|(pid, channel)| Some((*state.ids.get(pid)?, channel.kind?))),
+        );
         let found = find_deadlocks(&state.waits());
         self.break_deadlocks(|deadlock, still| {
             !found.iter().any(|f| same_members(f, deadlock)) && !still(deadlock)

@@ -230,8 +230,12 @@ fn detail<'a>(app: &App, shown: &Frame<'_>, row: Option<&Row>, theme: Theme) -> 
             } else {
                 "seen by a scan"
             };
+            let wait = change
+                .wait
+                .map(|wait| format!(", {}", wait.describe()))
+                .unwrap_or_default();
             head.push_str(&format!(
-                " · {} {} since {} ({how})",
+                " · {} {}{wait} since {} ({how})",
                 change.state.letter(),
                 state_word(change.state),
                 clock(change.at_ns)

@@ -16,6 +16,7 @@ pub use row::{Change, Edge, Mark, MarkKind, Row, Segment};
 
 use super::{Entry, Fact, Kinds, Origin, Pair};
 use crate::proc::events::clock::ticks_to_ns;
+use crate::proc::wchan::WaitKind;
 use crate::proc::{Identity, PidHasher, PidIndex, Snapshot, State, TaskKind};
 
 /// Memory for the machine's rows: 240 bytes a process, 16 a change of state, 56 a mark, so at
@@ -334,6 +335,16 @@ impl Timeline {
     /// Memory the rows take (the live processes' rows and current states beyond the budgets).
     pub fn bytes(&self) -> usize {
         self.pools.iter().map(|p| p.bytes).sum()
+    }
+
+    /// Takes in what each sleeping process waits for, from the IPC sweep that follows a scan.
+    pub fn observe_waits(&mut self, waits: impl IntoIterator<Item = (Identity, WaitKind)>) {
+        let at_ns = self.frame_ns;
+        for (id, wait) in waits {
+            if self.live.contains(&id) {
+                self.change_row(id, |row| row.set_wait(at_ns, wait));
+            }
+        }
     }
 
     /// A fork: the child's row starts, at the fork's time when exact. A fork older than the last

@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::proc::events::ExitStatus;
+use crate::proc::wchan::WaitKind;
 use crate::proc::{Identity, State, TaskKind};
 
 /// A moment a process's state changed, as far as brood can tell.
@@ -17,6 +18,8 @@ pub struct Change {
     /// Told by the kernel or brood as it happened; else sampled: seen by a scan, so it
     /// happened at most a refresh earlier.
     pub exact: bool,
+    /// What it sleeps in, where an IPC sweep read its wait channel while it did.
+    pub wait: Option<WaitKind>,
 }
 
 /// A stretch of one state: from a change to the next one, the row's end, or still open.
@@ -28,6 +31,7 @@ pub struct Segment {
     pub state: State,
     /// Whether its start is exact (see [`Change::exact`]).
     pub exact: bool,
+    pub wait: Option<WaitKind>,
 }
 
 /// A moment a row begins or ends.
@@ -141,6 +145,7 @@ impl Row {
                 .or(self.end.map(|e| e.at_ns)),
             state: change.state,
             exact: change.exact,
+            wait: change.wait,
         }
     }
 
@@ -216,9 +221,34 @@ impl Row {
                     at_ns,
                     state,
                     exact,
+                    wait: None,
                 },
             ),
         }
+    }
+
+    /// Says the process sleeps in `wait` at `at_ns`, as read after a scan. The first wait read
+    /// of a sleep is its wait from the sleep's start (a sleep seen twice with no run between is
+    /// one sleep); a different one later starts a change of its own, sampled.
+    pub(super) fn set_wait(&mut self, at_ns: u64, wait: WaitKind) {
+        let Some(last) = self.changes.back_mut() else {
+            return;
+        };
+        let sleeping = matches!(last.state, State::Sleeping | State::DiskSleep);
+        if !sleeping || self.end.is_some() || at_ns < last.at_ns || last.wait == Some(wait) {
+            return;
+        }
+        if last.wait.is_none() {
+            last.wait = Some(wait);
+            return;
+        }
+        let state = last.state;
+        self.changes.push_back(Change {
+            at_ns,
+            state,
+            exact: false,
+            wait: Some(wait),
+        });
     }
 
     /// Ends the row at `edge` (a later, exact end is not needed: the first exact one stays).

@@ -431,3 +431,42 @@ fn a_birth_a_scan_noticed_leaves_the_start_time_proc_gave() {
         "its start, to a tick"
     );
 }
+
+#[test]
+fn a_sleep_takes_the_wait_a_sweep_read_and_a_new_wait_is_a_change_of_its_own() {
+    use crate::proc::wchan::WaitKind;
+    let mut timeline = Timeline::default();
+    let sleeping = [(10, 1, "sh", State::Sleeping)];
+    scan(&mut timeline, 1.0, &sleeping);
+    scan(&mut timeline, 2.0, &sleeping);
+    timeline.observe_waits([(id(10), WaitKind::PipeRead)]);
+    scan(&mut timeline, 3.0, &sleeping);
+    timeline.observe_waits([(id(10), WaitKind::PipeRead)]);
+    scan(&mut timeline, 4.0, &sleeping);
+    timeline.observe_waits([(id(10), WaitKind::Child)]);
+    let waits: Vec<_> = timeline
+        .row(id(10))
+        .unwrap()
+        .segments()
+        .map(|s| (s.from_ns / SEC, s.state.letter(), s.wait, s.exact))
+        .collect();
+    assert_eq!(
+        waits,
+        [
+            (1, 'S', Some(WaitKind::PipeRead), false),
+            (4, 'S', Some(WaitKind::Child), false)
+        ],
+        "the first wait is the sleep's from its start; another is a change, sampled"
+    );
+    // A process that runs has no wait to take, nor one whose PID another process holds now.
+    scan(&mut timeline, 5.0, &[(10, 1, "sh", State::Running)]);
+    timeline.observe_waits([(id(10), WaitKind::Futex)]);
+    let row = timeline.row(id(10)).unwrap();
+    assert_eq!(row.state_at(secs(5.5)).unwrap().wait, None);
+    let stranger = Identity {
+        pid: 10,
+        start_ticks: 999,
+    };
+    timeline.observe_waits([(stranger, WaitKind::Futex)]);
+    assert_eq!(timeline.row(id(10)).unwrap().segments().count(), 3);
+}
