@@ -16,6 +16,7 @@ use std::time::Duration;
 use brood::lab::protocol::{Reply, Request, WaitOutcome};
 use brood::lab::scenarios::{Pace, ScenarioId, Step};
 use brood::proc::Pid;
+use brood::proc::wchan::WaitKind;
 use nix::sys::signal::Signal;
 use scenario_run::*;
 use support::*;
@@ -30,7 +31,7 @@ fn single_child_works_in_r_while_its_parent_waits_in_do_wait_then_is_reaped() {
     let (parent, child) = (run.role("parent"), run.role("child"));
     wait_until("the busy child in R", || in_state(child, 'R'));
     wait_until("the parent blocked in waitpid", || {
-        (state_of(parent) == Some('S') && wchan(parent).contains("do_wait")).then_some(())
+        (state_of(parent) == Some('S') && waits(parent, WaitKind::Child)).then_some(())
     });
     // Stopped longer than its whole work takes, it still has its work ahead when continued:
     // the parent hears of the continue before the exit.
@@ -202,7 +203,7 @@ fn pipe_consumer_sleeps_in_pipe_read_between_messages_then_sees_eof() {
     let run = Run::start(ScenarioId::Pipe);
     let (producer, consumer) = (run.role("producer"), run.role("consumer"));
     wait_until("the consumer asleep in a pipe read", || {
-        (state_of(consumer) == Some('S') && wchan(consumer).contains("pipe")).then_some(())
+        (state_of(consumer) == Some('S') && waits(consumer, WaitKind::PipeRead)).then_some(())
     });
     run.wait_for_outcome("the producer to finish", exited(producer, 0));
     run.wait_for_outcome("the consumer to see EOF and exit", exited(consumer, 0));
@@ -228,7 +229,7 @@ fn pipe_full_blocks_the_writer_in_pipe_write_and_sigpipe_ends_it() {
             Some('D'),
             "the producer waits for a disk"
         );
-        (state_of(producer) == Some('S') && wchan(producer).contains("pipe_write"))
+        (state_of(producer) == Some('S') && waits(producer, WaitKind::PipeWrite))
             .then(|| run.line_until("bytes short of the capacity"))
     });
     // The capacity the panel states is the kernel's, as a pipe of the test's own reports it;
@@ -307,7 +308,7 @@ fn pool_workers_keep_their_pids_and_share_the_ten_tasks() {
     wait_until("idle workers between waves", || {
         let idle = workers
             .iter()
-            .all(|&w| state_of(w) == Some('S') && wchan(w).contains("pipe"));
+            .all(|&w| state_of(w) == Some('S') && waits(w, WaitKind::PipeRead));
         let done = run.figures()?.value("done")?;
         (idle && done > 0 && done < 10).then_some(())
     });
@@ -341,7 +342,7 @@ fn semaphore_lets_at_most_three_in_while_the_rest_block() {
         let inside = run.figures()?.value("inside")?;
         let blocked = children
             .iter()
-            .filter(|&&c| state_of(c) == Some('S') && wchan(c).contains("futex"))
+            .filter(|&&c| state_of(c) == Some('S') && waits(c, WaitKind::Futex))
             .count();
         (inside == 3 && blocked >= 1).then_some(())
     });
@@ -369,7 +370,7 @@ fn pipe_deadlock_blocks_both_in_pipe_read_until_one_is_killed() {
     wait_until("both reading", || {
         [a, b]
             .iter()
-            .all(|&p| state_of(p) == Some('S') && wchan(p).contains("pipe"))
+            .all(|&p| state_of(p) == Some('S') && waits(p, WaitKind::PipeRead))
             .then_some(())
     });
     stuck_for_two_seconds(&[a, b]);

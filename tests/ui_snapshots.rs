@@ -380,7 +380,7 @@ fn scenario_panel_explains_the_zombie_beside_the_tree() {
         pgid: 0,
         sid: 0,
         tty: 0,
-        wchan: wchan.into(),
+        wchan: brood::proc::wchan::WaitChannel::parse(wchan),
         status: status.into(),
         pending: 0,
         blocked: 0,

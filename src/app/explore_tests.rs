@@ -143,6 +143,42 @@ fn typing_a_search_jumps_to_the_first_match_and_f3_steps_through_matches() {
 }
 
 #[test]
+fn shift_f3_and_n_step_back_through_the_matches_once_the_search_box_is_closed() {
+    use super::help::{self, HelpRow};
+    use super::keymap::{Action, Bindable};
+
+    // Three matches, so that back is told from forward: sshd, bash, and vim's /etc/hosts.
+    // Terminals send both keys with Shift held.
+    for previous in [KeyCode::F(3), KeyCode::Char('N')] {
+        let mut app = app();
+        key(&mut app, KeyCode::Char('/'));
+        typed(&mut app, "h");
+        assert_eq!(selected_pid(&app), Some(10));
+        // In the box N is a letter of the search.
+        key(&mut app, KeyCode::Esc);
+        let visited: Vec<Option<Pid>> = (0..3)
+            .map(|_| {
+                shift(&mut app, previous);
+                selected_pid(&app)
+            })
+            .collect();
+        assert_eq!(
+            visited,
+            [Some(12), Some(11), Some(10)],
+            "{previous:?} goes back, wrapping around"
+        );
+    }
+    let help = help::rows(&app().keymap);
+    assert!(
+        help.contains(&HelpRow::Key(
+            "Shift-F3, N".into(),
+            Action::SearchPrev.doc()
+        )),
+        "the help lists both keys"
+    );
+}
+
+#[test]
 fn search_matches_a_pid_exactly_and_the_command_line() {
     let mut app = app();
     key(&mut app, KeyCode::Char('/'));

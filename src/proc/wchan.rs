@@ -170,6 +170,12 @@ impl WaitChannel {
         })
     }
 
+    /// Whether the table knows its function as meaning `kind`: the whole name decides, never a
+    /// part of it.
+    pub fn is(&self, kind: WaitKind) -> bool {
+        self.kind == Some(kind)
+    }
+
     /// For the table: the short words, or the raw symbol when the function is not known.
     pub fn short(&self) -> &str {
         match self.kind {
@@ -191,12 +197,6 @@ impl WaitChannel {
 /// The wait channel of `pid`; `None` while it runs or when unreadable.
 pub fn read(pid: super::Pid) -> Option<WaitChannel> {
     WaitChannel::parse(&std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?)
-}
-
-/// The kernel function `pid` sleeps in, without the compiler's suffixes (`.constprop.0`);
-/// `None` while it runs ("0") or when unreadable.
-pub fn read_symbol(pid: super::Pid) -> Option<String> {
-    read(pid).map(|channel| channel.symbol.to_string())
 }
 
 #[cfg(test)]
@@ -256,6 +256,8 @@ mod tests {
     #[test]
     fn whole_names_match_so_a_futex_wait_is_no_child_wait() {
         assert_eq!(kind("futex_do_wait"), Some(WaitKind::Futex));
+        let futex = WaitChannel::parse("futex_do_wait").unwrap();
+        assert!(futex.is(WaitKind::Futex) && !futex.is(WaitKind::Child));
         // Parts of known names are not known names.
         for symbol in ["do_wait_for_something", "my_pipe_read", "ep_", "wait"] {
             assert_eq!(kind(symbol), None, "{symbol}");

@@ -11,7 +11,6 @@ use super::theme::Theme;
 use crate::app::{App, ScenarioView};
 use crate::lab::scenarios;
 use crate::proc::State;
-use crate::proc::wchan::WaitChannel;
 use nix::sys::signal::Signal;
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
@@ -58,7 +57,7 @@ fn lines(view: &ScenarioView, theme: Theme) -> Vec<Line<'static>> {
         if let Some(figure) = figure {
             if !figure.alive() {
                 detail.push("gone".to_string());
-            } else if let Some(channel) = WaitChannel::parse(&figure.wchan) {
+            } else if let Some(channel) = &figure.wchan {
                 detail.push(channel.describe());
             }
             if figure.alive() && figure.pending != 0 {

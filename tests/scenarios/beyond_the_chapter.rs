@@ -92,7 +92,7 @@ fn pipe_leak_a_write_end_left_open_keeps_eof_away_until_its_holder_ends() {
         pipes_written(parent_a.pid).iter().any(|p| read.contains(p)),
         "the parent holds a write end of the consumer's pipe"
     );
-    assert!(state_of(consumer_a) == Some('S') && wchan(consumer_a).contains("pipe_read"));
+    assert!(state_of(consumer_a) == Some('S') && waits(consumer_a, WaitKind::PipeRead));
     // B: the pipe made with O_CLOEXEC lost the exec'd child's ends; the other leaked into sleep.
     run.wait_for_outcome("the close-on-exec consumer to see EOF", exited(tidy, 0));
     wait_until("the child to exec sleep", || {
@@ -211,9 +211,9 @@ fn a_dead_holder_blocks_a_plain_mutex_for_ever_and_a_robust_one_is_repaired() {
         .collect();
     for &pid in &waiting {
         assert!(
-            wchan(pid).contains("futex"),
-            "{pid} waits in {}",
-            wchan(pid)
+            waits(pid, WaitKind::Futex),
+            "{pid} waits in {:?}",
+            brood::proc::wchan::read(pid)
         );
     }
     stuck_for_two_seconds(&waiting);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use brood::lab::Lab;
 use brood::lab::protocol::WaitOutcome;
 use brood::lab::scenarios::{Control, Figures, Pace, ScenarioId, Step};
+use brood::proc::wchan::{self, WaitKind};
 use brood::proc::{Identity, Pid};
 
 use super::support::{DEADLINE, own_pid, ppid_from_proc, state_of, wait_until};
@@ -218,8 +219,10 @@ impl Drop for Run {
     }
 }
 
-pub fn wchan(pid: Pid) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default()
+/// Whether `pid` sleeps in a kernel function brood's wait-channel table knows as `kind` (whole
+/// names, as kernels of every version spell them).
+pub fn waits(pid: Pid, kind: WaitKind) -> bool {
+    wchan::read(pid).is_some_and(|channel| channel.is(kind))
 }
 
 /// utime + stime in clock ticks.

@@ -14,6 +14,7 @@ use strum::{IntoStaticStr, VariantArray};
 pub use texts::{Text, text};
 
 use super::protocol::WaitOutcome;
+use crate::proc::wchan::{WaitChannel, WaitKind};
 use crate::proc::{Identity, Pid};
 
 /// How many times each shared-memory child adds 1.
@@ -205,8 +206,8 @@ pub struct ProcFigure {
     pub sid: Pid,
     /// Its controlling terminal's device number, 0 for none.
     pub tty: i32,
-    /// Where it sleeps in the kernel (`/proc/PID/wchan`), empty when running or gone.
-    pub wchan: String,
+    /// Where it sleeps in the kernel (`/proc/PID/wchan`), `None` when running or gone.
+    pub wchan: Option<WaitChannel>,
     /// What its task last published (`sent=3`, `inside`, …).
     pub status: String,
     /// Signals waiting for it, and signals it blocks (bit N-1 for signal N).
@@ -217,6 +218,11 @@ pub struct ProcFigure {
 impl ProcFigure {
     pub fn alive(&self) -> bool {
         self.state.is_some()
+    }
+
+    /// Whether it sleeps in a kernel function the wait-channel table knows as `kind`.
+    pub fn waits(&self, kind: WaitKind) -> bool {
+        self.wchan.as_ref().is_some_and(|channel| channel.is(kind))
     }
 }
 

@@ -19,7 +19,7 @@ use crate::lab::tasks;
 use crate::proc::ipc::{IpcState, find_deadlocks, read_blocked_fd, read_ends};
 use crate::proc::locks::read_locks;
 use crate::proc::stat::parse_stat;
-use crate::proc::wchan::{WaitChannel, WaitKind};
+use crate::proc::wchan::{self, WaitKind};
 use crate::proc::{Pid, ofd};
 
 const EVERY: Duration = Duration::from_millis(250);
@@ -97,9 +97,7 @@ fn read_sample(lab: &Lab, roles: &[Role], needs: Needs) -> Sample {
     if needs.locks {
         let waiters: Vec<Pid> = procs
             .iter()
-            .filter(|p| {
-                WaitChannel::parse(&p.wchan).and_then(|c| c.kind) == Some(WaitKind::FileLock)
-            })
+            .filter(|p| p.waits(WaitKind::FileLock))
             .map(|p| p.pid)
             .collect();
         let mut locks = read_locks();
@@ -149,7 +147,7 @@ fn read_proc(role: &Role) -> ProcFigure {
         pgid: 0,
         sid: 0,
         tty: 0,
-        wchan: String::new(),
+        wchan: None,
         status: String::new(),
         pending: 0,
         blocked: 0,
@@ -163,7 +161,7 @@ fn read_proc(role: &Role) -> ProcFigure {
     figure.state = Some(char::from(stat.state));
     (figure.ppid, figure.pgid, figure.sid, figure.tty) =
         (stat.ppid, stat.pgrp, stat.session, stat.tty_nr);
-    figure.wchan = crate::proc::wchan::read_symbol(pid).unwrap_or_default();
+    figure.wchan = wchan::read(pid);
     if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
         let mask = |name: &str| {
             status

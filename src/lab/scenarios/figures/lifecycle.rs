@@ -3,6 +3,7 @@
 
 use super::{Out, View, field, has_signal, number, tty_name};
 use crate::lab::scenarios::Figures;
+use crate::proc::wchan::WaitKind;
 
 const SIGHUP: i32 = 1;
 const SIGCHLD: i32 = 17;
@@ -17,9 +18,7 @@ pub(super) fn in_order(view: &View, out: &mut Out) {
     let zombies = view.role("child").filter(|p| p.state == Some('Z')).count();
     out.value("zombies", zombies as i64);
     let first = view.one("child");
-    let waiting = view
-        .one("parent")
-        .is_some_and(|p| p.wchan.contains("do_wait"));
+    let waiting = view.one("parent").is_some_and(|p| p.waits(WaitKind::Child));
     match first {
         Some(first) if waiting && first.alive() && first.state != Some('Z') => {
             out.line(format!(

@@ -221,6 +221,96 @@ fn tty_name(tty: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proc::wchan::WaitChannel;
+
+    /// Process `pid` of role `key`, asleep in kernel function `wchan`, having said `status`.
+    fn asleep(pid: Pid, key: &str, wchan: &str, status: &str) -> ProcFigure {
+        ProcFigure {
+            pid,
+            key: key.into(),
+            label: String::new(),
+            state: Some('S'),
+            ppid: 1,
+            pgid: pid,
+            sid: pid,
+            tty: 0,
+            wchan: WaitChannel::parse(wchan),
+            status: status.into(),
+            pending: 0,
+            blocked: 0,
+        }
+    }
+
+    fn says(figures: &Figures, words: &str) -> bool {
+        figures.lines.iter().any(|line| line.contains(words))
+    }
+
+    // Wait channels are read through the one table: `futex_do_wait` contains `do_wait`, and a
+    // part of a name would take the futex wait of Linux ≥ 6.16 for a wait for a child.
+    #[test]
+    fn the_parent_blocked_in_waitpid_is_told_by_whole_names_only() {
+        for (wchan, in_waitpid) in [
+            ("do_wait", true),
+            ("futex_do_wait", false),
+            ("anon_pipe_read", false),
+        ] {
+            let sample = Sample {
+                procs: vec![asleep(10, "parent", wchan, ""), asleep(11, "child", "", "")],
+                ..Sample::default()
+            };
+            let figures = summarize(ScenarioId::ManyChildrenInOrder, &sample);
+            assert_eq!(
+                says(&figures, "blocked in waitpid(11)"),
+                in_waitpid,
+                "{wchan}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_pipe_is_told_by_its_writers_wait_on_old_and_new_kernels() {
+        for (wchan, full) in [
+            ("anon_pipe_write", true),
+            ("pipe_write", true),
+            // splice() waiting for room: no `pipe_write` in its name, a pipe write in the table.
+            ("pipe_wait_writable", true),
+            ("anon_pipe_read", false),
+            ("futex_do_wait", false),
+        ] {
+            let sample = Sample {
+                procs: vec![asleep(
+                    10,
+                    "producer",
+                    wchan,
+                    "sent=20 capacity=65536 slots=16",
+                )],
+                ..Sample::default()
+            };
+            let figures = summarize(ScenarioId::PipeFull, &sample);
+            assert_eq!(
+                says(&figures, "bytes short of the capacity"),
+                full,
+                "{wchan}"
+            );
+        }
+    }
+
+    #[test]
+    fn mutex_waiters_are_futex_waits_by_any_kernels_name() {
+        let waiters = ["futex_do_wait", "futex_wait_queue", "futex_wait_queue_me"];
+        let mut procs: Vec<ProcFigure> = (11..)
+            .zip(waiters)
+            .map(|(pid, wchan)| asleep(pid, "plain", wchan, "waiting"))
+            .collect();
+        procs.push(asleep(20, "plain", "do_wait", "waiting"));
+        let sample = Sample {
+            procs,
+            shared: HashMap::from([("parent-plain".into(), SharedFigures::default())]),
+            ..Sample::default()
+        };
+        let figures = summarize(ScenarioId::RobustMutex, &sample);
+        assert_eq!(figures.value("plain_waiting"), Some(3));
+    }
 
     #[test]
     fn status_numbers_are_read_by_key() {

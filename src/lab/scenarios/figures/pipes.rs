@@ -5,6 +5,7 @@ use super::{Out, View, field, number};
 use crate::lab::scenarios::{Figures, ScenarioId};
 use crate::lab::tasks::MESSAGE_BYTES;
 use crate::proc::ipc::Endpoint;
+use crate::proc::wchan::WaitKind;
 
 pub(super) fn messages(id: ScenarioId, view: &View, out: &mut Out) {
     let sent = view.sum("producer", "sent");
@@ -26,7 +27,7 @@ pub(super) fn messages(id: ScenarioId, view: &View, out: &mut Out) {
             ));
             let blocked = view
                 .one("producer")
-                .is_some_and(|p| p.state == Some('S') && p.wchan.contains("pipe_write"));
+                .is_some_and(|p| p.state == Some('S') && p.waits(WaitKind::PipeWrite));
             if blocked && capacity > 0 {
                 out.line(format!(
                     "full, {} bytes short of the capacity: the slot the consumer partly drained \

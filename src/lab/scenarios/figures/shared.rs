@@ -3,6 +3,7 @@
 
 use super::{Out, View, number};
 use crate::lab::scenarios::{ADDERS, ADDS_PER_CHILD};
+use crate::proc::wchan::WaitKind;
 
 pub(super) fn counters(view: &View, out: &mut Out) {
     let expected = i64::from(ADDERS) * i64::from(ADDS_PER_CHILD);
@@ -52,7 +53,7 @@ pub(super) fn robust(view: &View, out: &mut Out) {
         let holder_alive = view.0.procs.iter().any(|p| p.pid == holder && p.alive());
         let waiting: Vec<String> = view
             .role(children)
-            .filter(|p| p.alive() && p.status.contains("waiting") && p.wchan.contains("futex"))
+            .filter(|p| p.alive() && p.status.contains("waiting") && p.waits(WaitKind::Futex))
             .map(|p| p.pid.to_string())
             .collect();
         let done = view
