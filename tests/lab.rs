@@ -490,3 +490,37 @@ fn a_group_signal_spares_the_labs_guard_and_the_guard_leads_the_group() {
     executor.shutdown(false);
     wait_until("the guard to be gone", || gone(guard).then_some(()));
 }
+
+/// A lab process whose child is stopped exits: the child is orphaned, but its group is not (the
+/// guard leading it has its parent, brood, in another group of the session), so the kernel
+/// sends it no SIGHUP and SIGCONT, and it stays stopped. The kernel decides that as the parent
+/// exits, before the parent is a zombie; so once it is one, the child's fate is sealed.
+#[test]
+fn a_stopped_child_outlives_its_parent_in_the_lab_stopped_and_unsignalled() {
+    let lab = TestLab::new();
+    let worker = lab.spawn();
+    let child = lab.fork(worker);
+    send_signal(child, Signal::SIGSTOP).unwrap();
+    wait_until("the child to stop", || {
+        state_of(child).filter(|s| s.0 == State::Stopped)
+    });
+    lab.exit(worker, 0);
+    wait_until("the parent to have exited", || {
+        state_of(worker)
+            .is_none_or(|s| s.0 == State::Zombie)
+            .then_some(())
+    });
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.pid)).unwrap();
+    let pending = |field: &str| {
+        let mask = status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .map(str::trim)
+            .unwrap();
+        u64::from_str_radix(mask, 16).unwrap()
+    };
+    let sighup = 1 << (libc::SIGHUP - 1);
+    assert_eq!(pending("SigPnd:") & sighup, 0, "{status}");
+    assert_eq!(pending("ShdPnd:") & sighup, 0, "{status}");
+    assert_eq!(state_of(child).map(|s| s.0), Some(State::Stopped));
+}
