@@ -5,12 +5,15 @@
 mod pty;
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brood::lab::protocol::{Reply, Request};
 use brood::lab::socket_path;
-use brood::proc::State;
 use brood::proc::lookup::read_identity;
+use brood::proc::scan::{ScanOptions, Scanner};
+use brood::proc::{Snapshot, State};
 use pty::{Brood, Key};
 use support::{find, scanner, wait_until};
 
@@ -204,8 +207,7 @@ fn sigterm_to_brood_ends_its_lab_and_restores_the_terminal() {
 
 /// Every process that is brood's descendant or in the group its guard leads, by identity; and
 /// the run directory named in a lab process's command line.
-fn lab_of(brood: i32) -> (Vec<brood::proc::Identity>, Option<String>) {
-    let snapshot = scanner().scan().expect("a scan");
+fn lab_of(snapshot: &Snapshot, brood: i32) -> (Vec<brood::proc::Identity>, Option<String>) {
     let by_pid: std::collections::HashMap<i32, &brood::proc::ProcInfo> =
         snapshot.procs.iter().map(|p| (p.pid(), p)).collect();
     let descends = |mut pid: i32| {
@@ -238,37 +240,60 @@ fn lab_of(brood: i32) -> (Vec<brood::proc::Identity>, Option<String>) {
 fn sigkill_to_brood_during_any_scenario_ends_its_whole_lab_and_run_directory() {
     use brood::lab::scenarios::ScenarioId;
     use strum::VariantArray;
+    // One scanner for all: a scan of a busy machine in each of the many threads, each as
+    // often as they wait, would starve the broods under test.
+    let latest = Mutex::new(Arc::new(Snapshot::default()));
+    let done = AtomicBool::new(false);
     std::thread::scope(|threads| {
-        for &id in ScenarioId::VARIANTS {
-            threads.spawn(move || {
-                let brood = Brood::launch()
-                    .size(140, 40)
-                    .args(&["--scenario", id.name()])
-                    .start();
-                let pid = brood.pid();
-                // The moment does not matter (the lab must end at any step): once the guard and
-                // a process of the lesson are there, brood is killed outright. (Some lessons keep
-                // only one: the orphan's parent exits at once.)
-                let (members, dir) = wait_until(&format!("{id}: the lesson under way"), || {
-                    let (members, dir) = lab_of(pid);
-                    (members.len() >= 2).then_some((members, dir))
-                });
-                drop(brood);
-                wait_until(&format!("{id}: every lab process gone"), || {
-                    let dead = |id: &brood::proc::Identity| {
-                        read_identity(id.pid) != Some(*id)
-                            || proc_state(id.pid).is_some_and(|s| s.0 == State::Zombie)
-                    };
-                    members.iter().all(dead).then_some(())
-                });
-                if let Some(dir) = dir {
-                    wait_until(&format!("{id}: the run directory removed"), || {
-                        (!std::path::Path::new(&dir).exists()).then_some(())
-                    });
+        threads.spawn(|| {
+            let mut scanner = Scanner::new(ScanOptions::default());
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(snapshot) = scanner.scan() {
+                    *latest.lock().unwrap() = Arc::new(snapshot);
                 }
-            });
-        }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let lessons: Vec<_> = ScenarioId::VARIANTS
+            .iter()
+            .map(|&id| {
+                let latest = &latest;
+                threads.spawn(move || sigkill_during(id, latest))
+            })
+            .collect();
+        let failed = lessons.into_iter().filter_map(|l| l.join().err()).count();
+        done.store(true, Ordering::Relaxed);
+        assert_eq!(failed, 0, "lessons whose lab outlived brood's SIGKILL");
     });
+}
+
+fn sigkill_during(id: brood::lab::scenarios::ScenarioId, latest: &Mutex<Arc<Snapshot>>) {
+    let brood = Brood::launch()
+        .size(140, 40)
+        .args(&["--scenario", id.name()])
+        .start();
+    let pid = brood.pid();
+    // The moment does not matter (the lab must end at any step): once the guard and a process
+    // of the lesson are there, brood is killed outright. (Some lessons keep only one: the
+    // orphan's parent exits at once.)
+    let (members, dir) = wait_until(&format!("{id}: the lesson under way"), || {
+        let snapshot = latest.lock().unwrap().clone();
+        let (members, dir) = lab_of(&snapshot, pid);
+        (members.len() >= 2).then_some((members, dir))
+    });
+    drop(brood);
+    wait_until(&format!("{id}: every lab process gone"), || {
+        let dead = |id: &brood::proc::Identity| {
+            read_identity(id.pid) != Some(*id)
+                || proc_state(id.pid).is_some_and(|s| s.0 == State::Zombie)
+        };
+        members.iter().all(dead).then_some(())
+    });
+    if let Some(dir) = dir {
+        wait_until(&format!("{id}: the run directory removed"), || {
+            (!std::path::Path::new(&dir).exists()).then_some(())
+        });
+    }
 }
 
 /// Starts a worker and a child of it, stops the child and asks to quit: the dialog warns.

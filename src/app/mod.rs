@@ -248,7 +248,7 @@ pub struct App {
     pub paused: bool,
     pending: Option<(Box<Snapshot>, SystemStats)>,
     /// A lab process just started: selected once a scan shows it, so `f` forks it at once.
-    select_when_seen: Option<Pid>,
+    select_when_seen: Option<Identity>,
     /// Show only this process and its descendants (`--pid`).
     pub root: Option<Pid>,
     /// brood's effective user, for "only my processes".

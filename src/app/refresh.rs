@@ -156,15 +156,15 @@ impl App {
     /// process just started is selected as soon as it is there (a scan or its fork event).
     pub(super) fn rebuild_rows(&mut self, previous: Option<&Snapshot>) {
         self.rebuild_rows_keeping_selection(previous);
-        if let Some(pid) = self.select_when_seen
-            && self.pid_index.contains(pid)
+        if let Some(id) = self.select_when_seen
+            && self.proc_by_pid(id.pid).is_some_and(|p| p.id == id)
         {
             // Once it is there, shown or filtered out: the selection never jumps to it later.
             self.select_when_seen = None;
             let row = self
                 .rows
                 .iter()
-                .position(|r| self.snapshot.procs[r.proc_index].pid() == pid);
+                .position(|r| self.snapshot.procs[r.proc_index].id == id);
             if let Some(row) = row {
                 self.select_row(row);
             }

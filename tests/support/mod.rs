@@ -63,8 +63,14 @@ impl Drop for Killed {
     }
 }
 
+/// A scanner for a test's look at /proc: it keeps no file open between scans, as many tests
+/// scan at once in one process, and kept files (one or two for every process of a busy
+/// machine, in each of them) would run the process out of descriptors.
 pub fn scanner() -> Scanner {
-    Scanner::new(ScanOptions::default())
+    Scanner::new(ScanOptions {
+        max_open_files: Some(0),
+        ..ScanOptions::default()
+    })
 }
 
 pub fn find(snapshot: &Snapshot, pid: Pid) -> Option<&ProcInfo> {

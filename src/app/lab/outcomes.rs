@@ -18,7 +18,7 @@ impl App {
             Outcome::Spawned { id, guard } => {
                 self.lab.add(id);
                 self.lab.guard = guard.or(self.lab.guard);
-                self.select_when_seen = Some(id.pid);
+                self.select_when_seen = Some(id);
                 let text = format!(
                     "brood started lab process {} (f forks it, x makes it exit)",
                     id.pid
