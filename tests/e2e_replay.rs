@@ -217,3 +217,40 @@ fn stepping_back_shows_a_process_that_has_ended_and_esc_comes_back_to_live() {
     brood.send_key(Key::Char('q'));
     assert_eq!(brood.wait_exit(PATIENCE), 0);
 }
+
+/// `r` records the session on screen into the directory brood runs in, `r` again ends it, and
+/// the file reads back with the scans of that while.
+#[test]
+fn r_records_the_session_on_screen_until_pressed_again() {
+    let dir = scratch("session-dir");
+    std::fs::create_dir_all(&dir).expect("a directory to record in");
+    let mut brood = Brood::launch()
+        .args(&["-d", "0.2"])
+        .cwd(&dir)
+        .size(150, 40)
+        .start();
+    brood.wait_for(|t| t.contains("[this brood]"), PATIENCE);
+    brood.send_key(Key::Char('r'));
+    brood.wait_for(|t| t.contains("● REC"), PATIENCE);
+    let file = wait_until("the recording's file", || {
+        std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "brood"))
+    });
+    // A few scans in, then stopped.
+    wait_until("scans recorded", || {
+        let bytes = std::fs::read(&file).ok()?;
+        let reader = Reader::open(Cursor::new(bytes)).ok()?;
+        (reader.frame_times().len() >= 3).then_some(())
+    });
+    brood.send_key(Key::Char('r'));
+    brood.wait_for(|t| t.contains("recorded") && !t.contains("● REC"), PATIENCE);
+    brood.send_key(Key::Char('q'));
+    assert_eq!(brood.wait_exit(PATIENCE), 0);
+    let reader = Reader::open(std::fs::File::open(&file).unwrap()).expect("a recording");
+    assert!(!reader.is_torn(), "ended whole");
+    assert!(reader.frame_times().len() >= 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -54,6 +54,8 @@ pub struct Launch {
     rows: u16,
     /// Started under this RLIMIT_NOFILE (soft and hard), through a shell's `ulimit -n`.
     files: Option<u32>,
+    /// Where it runs (what it writes without a path goes there); else the package's directory.
+    cwd: Option<std::path::PathBuf>,
 }
 
 impl Default for Launch {
@@ -64,6 +66,7 @@ impl Default for Launch {
             cols: 120,
             rows: 30,
             files: None,
+            cwd: None,
         }
     }
 }
@@ -82,6 +85,11 @@ impl Launch {
     /// At most `files` open descriptors, as `ulimit -n` sets (soft and hard).
     pub fn files(mut self, files: u32) -> Launch {
         self.files = Some(files);
+        self
+    }
+
+    pub fn cwd(mut self, dir: &std::path::Path) -> Launch {
+        self.cwd = Some(dir.to_path_buf());
         self
     }
 
@@ -179,7 +187,10 @@ impl Brood {
             None => CommandBuilder::new(env!("CARGO_BIN_EXE_brood")),
         };
         cmd.args(&launch.args);
-        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        match &launch.cwd {
+            Some(dir) => cmd.cwd(dir),
+            None => cmd.cwd(env!("CARGO_MANIFEST_DIR")),
+        }
         cmd.env("TERM", "xterm-256color");
         // The same brood whatever the developer's shell has set: colour on, no personal config.
         cmd.env_remove("NO_COLOR");
