@@ -258,16 +258,29 @@ fn sigkill_to_brood_during_any_scenario_ends_its_whole_lab_and_run_directory() {
             .iter()
             .map(|&id| {
                 let latest = &latest;
-                threads.spawn(move || sigkill_during(id, latest))
+                threads.spawn(move || (id, sigkill_during(id, latest)))
             })
             .collect();
-        let failed = lessons.into_iter().filter_map(|l| l.join().err()).count();
+        let ended: Vec<_> = lessons.into_iter().map(|l| l.join()).collect();
         done.store(true, Ordering::Relaxed);
-        assert_eq!(failed, 0, "lessons whose lab outlived brood's SIGKILL");
+        let ended: Vec<_> = ended.into_iter().flatten().collect();
+        assert_eq!(
+            ended.len(),
+            ScenarioId::VARIANTS.len(),
+            "lessons whose lab outlived brood's SIGKILL"
+        );
+        // How long the slowest took (the issue asks for 2 s; a timing is a figure to read, not
+        // to assert on a machine as busy as this test makes it).
+        let (slowest, took) = ended.iter().max_by_key(|(_, took)| *took).unwrap();
+        eprintln!("slowest lab to end after SIGKILL: {slowest}, {took:?}");
     });
 }
 
-fn sigkill_during(id: brood::lab::scenarios::ScenarioId, latest: &Mutex<Arc<Snapshot>>) {
+/// SIGKILL to brood during lesson `id`: how long until its last lab process was gone.
+fn sigkill_during(
+    id: brood::lab::scenarios::ScenarioId,
+    latest: &Mutex<Arc<Snapshot>>,
+) -> Duration {
     let brood = Brood::launch()
         .size(140, 40)
         .args(&["--scenario", id.name()])
@@ -281,6 +294,7 @@ fn sigkill_during(id: brood::lab::scenarios::ScenarioId, latest: &Mutex<Arc<Snap
         let (members, dir) = lab_of(&snapshot, pid);
         (members.len() >= 2).then_some((members, dir))
     });
+    let killed = std::time::Instant::now();
     drop(brood);
     wait_until(&format!("{id}: every lab process gone"), || {
         let dead = |id: &brood::proc::Identity| {
@@ -289,11 +303,13 @@ fn sigkill_during(id: brood::lab::scenarios::ScenarioId, latest: &Mutex<Arc<Snap
         };
         members.iter().all(dead).then_some(())
     });
+    let took = killed.elapsed();
     if let Some(dir) = dir {
         wait_until(&format!("{id}: the run directory removed"), || {
             (!std::path::Path::new(&dir).exists()).then_some(())
         });
     }
+    took
 }
 
 /// Starts a worker and a child of it, stops the child and asks to quit: the dialog warns.
