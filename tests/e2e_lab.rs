@@ -308,8 +308,33 @@ fn sigkill_during(
         wait_until(&format!("{id}: the run directory removed"), || {
             (!std::path::Path::new(&dir).exists()).then_some(())
         });
+        // Lab processes that left the tree and the group (a daemon, a job's session) are found
+        // by what every lab process holds: a descriptor in the run directory (its lock).
+        wait_until(&format!("{id}: nothing holding the run's files"), || {
+            holders_of(&dir).is_empty().then_some(())
+        });
     }
     took
+}
+
+/// Processes with a descriptor on a file in `dir` (removed or not).
+fn holders_of(dir: &str) -> Vec<i32> {
+    let inside = format!("{dir}/");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+                fds.flatten().any(|fd| {
+                    std::fs::read_link(fd.path())
+                        .is_ok_and(|target| target.to_string_lossy().starts_with(&inside))
+                })
+            })
+        })
+        .collect()
 }
 
 /// Starts a worker and a child of it, stops the child and asks to quit: the dialog warns.

@@ -118,6 +118,14 @@ fn a_recording_replays_with_its_keys_and_a_cut_one_up_to_its_last_whole_record()
     replay.send_key(Key::Char('0'));
     replay.send_key(Key::Enter);
     replay.wait_for(|t| scan_of(t) == Some((1, scans)), PATIENCE);
+    // The details are what the recording holds of the selected process.
+    replay.send_key(Key::Char('d'));
+    replay.wait_for(
+        |t| t.contains("details:") && t.contains("as recorded"),
+        PATIENCE,
+    );
+    replay.send_key(Key::Char('d'));
+    replay.wait_for(|t| !t.contains("details:"), PATIENCE);
     // Nothing here is live: a lab key says so and does nothing.
     replay.send_key(Key::Char('n'));
     replay.wait_for(|t| t.contains("does nothing here"), PATIENCE);

@@ -367,8 +367,11 @@ impl App {
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
         let mut effects = self.handle(event);
         self.feed_timeline();
-        // The details pane shows the selected process: the collector reads whichever that is.
-        let wanted = self.selected.filter(|_| self.show_details);
+        // The details pane shows the selected process: the collector reads whichever that is,
+        // live; a replay shows what was recorded.
+        let wanted = self
+            .selected
+            .filter(|_| self.show_details && self.replay.is_none());
         if wanted != self.inspecting && self.exit.is_none() {
             self.inspecting = wanted;
             self.details_scroll = 0;

@@ -43,18 +43,71 @@ fn holders(lock: FileId) -> Vec<Identity> {
 }
 
 /// SIGKILLs every process holding the file `lock` (the run's lock, by identity: its name may
-/// belong to a newer run once the directory is gone) until none is left (one may fork while it
-/// is being looked for) or `within` has passed. Their parents or adopters reap them.
+/// belong to a newer run once the directory is gone), again until none is left (one may fork
+/// while it is being looked for) or `within` has passed. Every holder a search finds is killed,
+/// however long the search took: on a busy machine one pass over /proc can outlast `within`.
+/// Their parents or adopters reap them.
 pub(crate) fn end_all(lock: FileId, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
         let found = holders(lock);
-        if found.is_empty() || Instant::now() >= deadline {
+        if found.is_empty() {
             return;
         }
         for holder in found {
             let _ = signal::send_signal(holder, Signal::SIGKILL);
         }
+        if Instant::now() >= deadline {
+            return;
+        }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// A search that outlasts the time allowed (here: none) still kills what it found.
+    #[test]
+    fn every_holder_found_is_killed_however_long_the_search_took() {
+        let dir = std::env::temp_dir().join(format!("brood-holders-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lock = dir.join(LOCK_FILE);
+        std::fs::write(&lock, b"").unwrap();
+        let mut holder = Command::new("sh")
+            .args(["-c", "exec 7<\"$0\"; echo held; exec sleep 60"])
+            .arg(&lock)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut said = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+            &mut said,
+        )
+        .unwrap();
+        assert_eq!(said, "held\n");
+        end_all(lock_in(&dir).unwrap(), Duration::ZERO);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = holder.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = holder.kill();
+                let _ = holder.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        let status = status.expect("the holder was killed");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
     }
 }

@@ -27,6 +27,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
         .title(title)
         .title_style(theme.title());
     let lines = match (proc, app.details.as_deref()) {
+        // A recording (or the session's past) holds what a scan read, not the rest of /proc.
+        (Some(proc), _) if app.replay.is_some() => recorded_lines(app, proc, theme),
         (Some(proc), Some(details)) if details.id == proc.id => {
             detail_lines(app, proc, details, theme)
         }
@@ -283,6 +285,75 @@ fn detail_lines(app: &App, proc: &ProcInfo, d: &Details, theme: Theme) -> Vec<Li
             theme.dim(),
         ));
     }
+    s.lines
+}
+
+/// What a scan recorded of a process: the table's fields, in the pane's sections.
+fn recorded_lines(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
+    let mut s = Sections {
+        lines: Vec::new(),
+        theme,
+    };
+    let snapshot = &app.snapshot;
+    s.heading("Command");
+    let args = if proc.cmdline.is_empty() {
+        format!("[{}]", proc.name)
+    } else {
+        proc.cmdline.to_string()
+    };
+    s.item("args", args);
+    s.heading("Identity");
+    let uid = proc.uid.map_or_else(|| "?".into(), |uid| uid.to_string());
+    s.item("user", format!("{} (uid {uid})", proc.user));
+    s.item("parents", parent_chain(app, proc));
+    s.item(
+        "group/sess",
+        format!("process group {}, session {}", proc.pgrp, proc.session),
+    );
+    s.heading("State");
+    s.item(
+        "state",
+        format!("{} — {}", proc.state.letter(), proc.state.meaning()),
+    );
+    let tracer = proc.tracer.map_or_else(
+        || "none".into(),
+        |pid| {
+            let name = app.proc_by_pid(pid).map(|p| format!(" ({})", p.name));
+            format!("{pid}{}", name.unwrap_or_default())
+        },
+    );
+    s.item("tracer", tracer);
+    s.heading("Time");
+    s.item(
+        "started",
+        format!(
+            "{} before this moment",
+            format::duration(snapshot.age_secs(proc))
+        ),
+    );
+    let cpu_secs = proc.cpu_ticks as f64 / snapshot.ticks_per_sec.max(1) as f64;
+    s.item(
+        "CPU",
+        format!(
+            "{cpu_secs:.2} s in all; {:.1} % of a core then",
+            proc.cpu_percent
+        ),
+    );
+    s.item("threads", proc.threads.to_string());
+    s.item("priority", format!("nice {}", proc.nice));
+    s.heading("Memory");
+    s.item(
+        "resident",
+        format!(
+            "RSS {}  VSZ {}",
+            format::bytes(proc.rss_bytes),
+            format::bytes(proc.vsize_bytes)
+        ),
+    );
+    s.lines.push(Line::styled(
+        "  as recorded: a scan keeps these; files, environment, limits and the rest of /proc are read live only",
+        theme.dim(),
+    ));
     s.lines
 }
 

@@ -349,7 +349,6 @@ impl App {
                 | Record
                 | Pause
                 | Threads
-                | Details
         );
         if refused {
             let text = if self.in_the_past() {
