@@ -540,3 +540,31 @@ fn mouse_clicks_select_fold_and_sort_and_the_wheel_scrolls() {
     }));
     assert_eq!(app.selected_row, before + 3);
 }
+
+#[test]
+fn the_wheel_over_the_log_panel_scrolls_the_log_and_follows_again_past_the_newest() {
+    use crate::history::{Entry, Kinds, Origin};
+    let mut app = app();
+    for i in 0..40u64 {
+        app.history
+            .record(Entry::new(i, Kinds::FORK, Origin::Kernel, format!("e{i}")));
+    }
+    key(&mut app, KeyCode::Char('e'));
+    let panel = app.areas().log;
+    assert!(panel.height > 2, "the panel is open: {panel:?}");
+    let wheel = |app: &mut App, kind| {
+        app.update(Event::Mouse(MouseEvent {
+            kind,
+            column: panel.x + 2,
+            row: panel.y + 1,
+            modifiers: KeyModifiers::NONE,
+        }))
+    };
+    let selected = app.selected_row;
+    wheel(&mut app, MouseEventKind::ScrollUp);
+    assert!(!app.log.following(), "scrolled back");
+    assert_eq!(app.selected_row, selected, "the tree's selection stays");
+    wheel(&mut app, MouseEventKind::ScrollDown);
+    wheel(&mut app, MouseEventKind::ScrollDown);
+    assert!(app.log.following(), "past the newest: following again");
+}

@@ -13,6 +13,12 @@ use crate::message::Effect;
 const WHEEL_ROWS: usize = 3;
 
 impl App {
+    fn scroll_log_panel(&mut self, by: isize, panel: Rect) {
+        // The panel's first row is its title.
+        let height = usize::from(panel.height.saturating_sub(1));
+        self.log.step(&self.history, self.lab_view, by, height);
+    }
+
     pub(super) fn on_mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
         if self.overlay.is_some() {
             return Vec::new();
@@ -26,6 +32,13 @@ impl App {
             }
             MouseEventKind::ScrollUp if inside(areas.details) => {
                 self.details_scroll = self.details_scroll.saturating_sub(WHEEL_ROWS as u16);
+            }
+            // The log panel scrolls its lines; down past the newest, it follows them again.
+            MouseEventKind::ScrollDown if inside(areas.log) => {
+                self.scroll_log_panel(WHEEL_ROWS as isize, areas.log);
+            }
+            MouseEventKind::ScrollUp if inside(areas.log) => {
+                self.scroll_log_panel(-(WHEEL_ROWS as isize), areas.log);
             }
             MouseEventKind::ScrollDown => self.select_row(self.selected_row + WHEEL_ROWS),
             MouseEventKind::ScrollUp => {
