@@ -49,7 +49,8 @@ fn product_code(text: &str) -> &str {
 }
 
 /// Every `crate::…` and `super::…` path in `text`, as the module it names (the longest prefix
-/// that is a module), seen from module `from`.
+/// that is a module), seen from module `from`. A group (`super::{a, b::c}`) names each of its
+/// paths.
 fn modules_named(
     from: &[String],
     text: &str,
@@ -67,40 +68,90 @@ fn modules_named(
             if preceded {
                 continue;
             }
-            let path: String = text[begin..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            let mut segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
-            let mut base: Vec<String> = if segments.first() == Some(&"crate") {
-                segments.remove(0);
-                Vec::new()
-            } else {
-                // `super` of a file is its parent module's parent: a file's own module is itself.
-                let mut base = from.to_vec();
-                while segments.first() == Some(&"super") {
-                    segments.remove(0);
-                    base.pop();
+            for path in expand("", &text[begin..]) {
+                if let Some(target) = resolve(from, &path, modules) {
+                    named.insert(target);
                 }
-                base
-            };
-            let mut target = None;
-            for len in (1..=segments.len()).rev() {
-                let mut candidate = base.clone();
-                candidate.extend(segments[..len].iter().map(|s| s.to_string()));
-                if modules.contains(&candidate) {
-                    target = Some(candidate);
-                    break;
-                }
-            }
-            if let Some(target) =
-                target.or_else(|| (!base.is_empty()).then(|| std::mem::take(&mut base)))
-            {
-                named.insert(target);
             }
         }
     }
     named
+}
+
+/// The paths `text` starts with, after `prefix`: one, or one for each item of a `{…}` group
+/// (nested groups too; `self` names the prefix; `as` renames do not matter here).
+fn expand(prefix: &str, text: &str) -> Vec<String> {
+    let path: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+        .collect();
+    let whole = format!("{prefix}{path}");
+    let Some(group) = text[path.len()..].strip_prefix('{') else {
+        return vec![whole.trim_end_matches(':').to_string()];
+    };
+    let mut depth = 0;
+    let mut items = vec![String::new()];
+    for c in group.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        items.last_mut().expect("an item").push(c);
+    }
+    items
+        .iter()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .flat_map(|item| match item {
+            "self" => vec![whole.trim_end_matches(':').to_string()],
+            item => expand(&whole, item),
+        })
+        .collect()
+}
+
+/// The module a path names from module `from`: the longest prefix of it that is a module.
+fn resolve(from: &[String], path: &str, modules: &BTreeSet<Vec<String>>) -> Option<Vec<String>> {
+    let mut segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+    let mut base: Vec<String> = if segments.first() == Some(&"crate") {
+        segments.remove(0);
+        Vec::new()
+    } else {
+        // `super` of a file is its parent module's parent: a file's own module is itself.
+        let mut base = from.to_vec();
+        while segments.first() == Some(&"super") {
+            segments.remove(0);
+            base.pop();
+        }
+        base
+    };
+    for len in (1..=segments.len()).rev() {
+        let mut candidate = base.clone();
+        candidate.extend(segments[..len].iter().map(|s| s.to_string()));
+        if modules.contains(&candidate) {
+            return Some(candidate);
+        }
+    }
+    (!base.is_empty()).then(|| std::mem::take(&mut base))
+}
+
+#[test]
+fn a_group_names_each_of_its_paths() {
+    assert_eq!(expand("", "super::format;"), ["super::format"]);
+    assert_eq!(
+        expand("", "super::{footer, format::{clock, self}, header as h};"),
+        [
+            "super::footer",
+            "super::format::clock",
+            "super::format",
+            "super::header"
+        ]
+    );
 }
 
 /// Which top-level modules each may name: the layers, lowest first.
