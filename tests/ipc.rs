@@ -362,3 +362,57 @@ fn two_processes_that_open_one_posix_message_queue_are_linked_by_it() {
     );
     assert_eq!(queue.describe(), format!("POSIX message queue /{name}"));
 }
+
+/// A real deadlock on the screen's log, scan after scan: told once when it forms, never again
+/// while it lasts, and once when it breaks (one of the two killed).
+#[test]
+fn a_real_deadlock_is_logged_once_when_it_forms_and_once_when_it_breaks() {
+    use brood::app::{App, Settings};
+    use brood::message::{Event, SystemStats};
+    use brood::proc::ipc::Sweeper;
+    let locks = CrossedLocks::start("log");
+    let one = locks.one.0;
+    let mut app = App::new(Settings::new(own_pid()));
+    let mut scanner = scanner();
+    let mut sweeper = Sweeper::default();
+    let mut refresh = |app: &mut App| {
+        let snapshot = scanner.scan().expect("a scan");
+        sweeper.observe(&snapshot);
+        let state = sweeper.sweep(&snapshot, false);
+        app.update(Event::Snapshot(Box::new(snapshot), SystemStats::default()));
+        app.update(Event::Ipc(Box::new(state)));
+    };
+    let told = |app: &App, what: &str| {
+        app.history
+            .entries(false)
+            .filter(|e| e.text.starts_with(what) && e.text.contains(&one.to_string()))
+            .count()
+    };
+    wait_until("the deadlock told", || {
+        refresh(&mut app);
+        (told(&app, "deadlock: ") > 0).then_some(())
+    });
+    for _ in 0..5 {
+        refresh(&mut app);
+    }
+    assert_eq!(told(&app, "deadlock: "), 1, "told once while it lasts");
+    assert_eq!(told(&app, "deadlock broken: "), 0);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(one),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the break told", || {
+        refresh(&mut app);
+        (told(&app, "deadlock broken: ") > 0).then_some(())
+    });
+    for _ in 0..5 {
+        refresh(&mut app);
+    }
+    assert_eq!(
+        told(&app, "deadlock broken: "),
+        1,
+        "told once when it breaks"
+    );
+    assert_eq!(told(&app, "deadlock: "), 1);
+}
