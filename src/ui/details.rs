@@ -146,24 +146,12 @@ fn detail_lines(app: &App, proc: &ProcInfo, d: &Details, theme: Theme) -> Vec<Li
             ids.join(" → ")
         }
     });
-    s.item(
-        "group/sess",
-        format!("process group {}, session {}", proc.pgrp, proc.session),
-    );
+    s.item("group/sess", group_and_session(proc));
 
     s.heading("State");
-    s.item(
-        "state",
-        format!("{} — {}", proc.state.letter(), proc.state.meaning()),
-    );
-    s.field("tracer", &d.status, |st| match st.tracer {
-        0 => "none".into(),
-        pid => format!(
-            "{pid}{}",
-            app.proc_by_pid(pid)
-                .map(|p| format!(" ({})", p.name))
-                .unwrap_or_default()
-        ),
+    s.item("state", state_words(proc));
+    s.field("tracer", &d.status, |st| {
+        tracer_words(app, (st.tracer != 0).then_some(st.tracer))
     });
     s.field("wchan", &d.wchan, |channel| {
         channel
@@ -306,23 +294,10 @@ fn recorded_lines(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>
     let uid = proc.uid.map_or_else(|| "?".into(), |uid| uid.to_string());
     s.item("user", format!("{} (uid {uid})", proc.user));
     s.item("parents", parent_chain(app, proc));
-    s.item(
-        "group/sess",
-        format!("process group {}, session {}", proc.pgrp, proc.session),
-    );
+    s.item("group/sess", group_and_session(proc));
     s.heading("State");
-    s.item(
-        "state",
-        format!("{} — {}", proc.state.letter(), proc.state.meaning()),
-    );
-    let tracer = proc.tracer.map_or_else(
-        || "none".into(),
-        |pid| {
-            let name = app.proc_by_pid(pid).map(|p| format!(" ({})", p.name));
-            format!("{pid}{}", name.unwrap_or_default())
-        },
-    );
-    s.item("tracer", tracer);
+    s.item("state", state_words(proc));
+    s.item("tracer", tracer_words(app, proc.tracer));
     s.heading("Time");
     s.item(
         "started",
@@ -355,6 +330,25 @@ fn recorded_lines(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>
         theme.dim(),
     ));
     s.lines
+}
+
+fn group_and_session(proc: &ProcInfo) -> String {
+    format!("process group {}, session {}", proc.pgrp, proc.session)
+}
+
+fn state_words(proc: &ProcInfo) -> String {
+    format!("{} — {}", proc.state.letter(), proc.state.meaning())
+}
+
+/// `none`, or the tracer's PID and name where it is in the table.
+fn tracer_words(app: &App, tracer: Option<crate::proc::Pid>) -> String {
+    tracer.map_or_else(
+        || "none".into(),
+        |pid| {
+            let name = app.proc_by_pid(pid).map(|p| format!(" ({})", p.name));
+            format!("{pid}{}", name.unwrap_or_default())
+        },
+    )
 }
 
 /// `4242 sleep ← 300 bash ← 1 init`: the process and its ancestors, up to the root.

@@ -81,13 +81,7 @@ fn replay_hints(app: &App, theme: Theme) -> Line<'static> {
         (app.keymap.main.first(Action::TimelineView), "timeline"),
         (app.keymap.main.first(Action::Quit), "quit"),
     ];
-    let mut spans = Vec::new();
-    for (key, label) in hints {
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(key, theme.key()));
-        spans.push(Span::raw(format!(" {label}")));
-    }
-    Line::from(spans)
+    super::hints::key_line(hints, theme)
 }
 
 /// The search or filter box: what was typed, and the keys that work in it.

@@ -22,19 +22,28 @@ fn moment(second: u64, pids: &[i32]) -> Moment {
     }
 }
 
+/// A recording of `scans` scans a second apart from T0: a file, or the session's own past.
+fn recording(scans: u64, session: bool) -> ReplayFile {
+    let (path, brood_pid) = if session {
+        ("(this session)", 100)
+    } else {
+        ("lab.brood", 1)
+    };
+    ReplayFile {
+        path: path.into(),
+        host: "here".into(),
+        brood_pid,
+        frames: (0..scans).map(|s| T0 + s * SEC).collect(),
+        torn: false,
+        session,
+    }
+}
+
 /// A recording of scans at 0, 1, 2 and 3 s (process 10 from 1 s, 11 from 2 s) and entries at
 /// 1.5 and 2.5 s, opened, its first scan shown and its history read.
 fn replaying() -> App {
     let mut app = sized_app(1);
-    let file = ReplayFile {
-        path: "lab.brood".into(),
-        host: "here".into(),
-        brood_pid: 1,
-        frames: (0..4).map(|s| T0 + s * SEC).collect(),
-        torn: false,
-        session: false,
-    };
-    app.update(Event::Replay(ReplayNews::Opened(file)));
+    app.update(Event::Replay(ReplayNews::Opened(recording(4, false))));
     app.update(Event::Replay(ReplayNews::Moment(Box::new(moment(0, &[])))));
     let entry = |seq, at, text: &str| {
         let mut e = Entry::new(at, Kinds::FORK, Origin::Kernel, text);
@@ -167,14 +176,7 @@ fn stepping_back_shows_the_past_holds_live_scans_and_returns_with_nothing_lost()
     let mut app = lab_machine();
     let logged = app.history.len();
     assert_eq!(press(&mut app, 'b'), [Effect::Travel(true)]);
-    let file = ReplayFile {
-        path: "(this session)".into(),
-        host: "here".into(),
-        brood_pid: 100,
-        frames: (0..3).map(|s| T0 + s * SEC).collect(),
-        torn: false,
-        session: true,
-    };
+    let file = recording(3, true);
     assert_eq!(
         seeks(app.update(Event::Replay(ReplayNews::Opened(file)))),
         [2],
@@ -223,14 +225,7 @@ fn stepping_back_shows_the_past_holds_live_scans_and_returns_with_nothing_lost()
 
 fn into_the_past(app: &mut App) {
     assert_eq!(press(app, 'b'), [Effect::Travel(true)]);
-    let file = ReplayFile {
-        path: "(this session)".into(),
-        host: "here".into(),
-        brood_pid: 100,
-        frames: (0..3).map(|s| T0 + s * SEC).collect(),
-        torn: false,
-        session: true,
-    };
+    let file = recording(3, true);
     app.update(Event::Replay(ReplayNews::Opened(file)));
     // A past without the lab.
     app.update(Event::Replay(ReplayNews::Moment(Box::new(moment(1, &[])))));
