@@ -246,6 +246,12 @@ fn forked_children_share_the_touched_memory_until_one_writes_its_own_copy() {
         rss - pss >= 3 * mb * 9 / 10,
         "4 processes map {mb} MiB: RSS adds it up 4 times ({rss}), PSS once ({pss})"
     );
+    // Once, not less: the touched memory is real, shared, and counted in full between them
+    // (plus what each process has of its own, a few MiB at most).
+    assert!(
+        (mb * 9 / 10..=mb + 32).contains(&pss),
+        "PSS adds up to the {mb} MiB touched, once ({pss})"
+    );
     assert!(run.figures().unwrap().value("writer_private_mb").unwrap() < mb / 4);
     // As it writes, the writer's private memory climbs to the whole of it, as /proc says too.
     wait_until(
