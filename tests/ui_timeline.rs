@@ -271,3 +271,28 @@ fn a_sleep_says_what_it_waits_for_where_a_sweep_read_it() {
         "{detail}"
     );
 }
+
+#[test]
+fn c_follows_a_fork_to_the_childs_row_and_p_comes_back() {
+    let mut app = lab_history(false);
+    key(&mut app, KeyCode::Char('L'));
+    key(&mut app, KeyCode::Char('V'));
+    key(&mut app, KeyCode::Char('+'));
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.timeline_view.selected, Some(id(4001)));
+    // No fork where the cursor is now: c says so and stays.
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.timeline_view.selected, Some(id(4001)));
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("+ mark")));
+    // Back to the fork's column.
+    for _ in 0..200 {
+        if app.timeline_view.forked_at_cursor(&app.timeline).is_some() {
+            break;
+        }
+        key(&mut app, KeyCode::Left);
+    }
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.timeline_view.selected, Some(id(4002)), "the child's row");
+    key(&mut app, KeyCode::Char('P'));
+    assert_eq!(app.timeline_view.selected, Some(id(4001)), "and its parent's");
+}

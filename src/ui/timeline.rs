@@ -309,6 +309,7 @@ fn hints(app: &App, theme: Theme) -> Line<'static> {
         (TimelineAction::Subtree, "subtree"),
         (TimelineAction::All, "all"),
         (TimelineAction::Lab, "lab"),
+        (TimelineAction::Child, "child"),
         (TimelineAction::Last, "follow"),
         (TimelineAction::Show, "show in tree"),
         (TimelineAction::Close, "back"),

@@ -363,6 +363,10 @@ pub enum TimelineAction {
     All,
     #[strum(message = "only the lab")]
     Lab,
+    #[strum(message = "to the row of the child forked at the cursor (a + mark)")]
+    Child,
+    #[strum(message = "to the row of the process that forked this one")]
+    Parent,
     #[strum(message = "select the row's process in the tree, if it still runs")]
     Show,
 }

@@ -63,9 +63,41 @@ impl App {
             TimelineAction::Subtree => self.timeline_subtree(),
             TimelineAction::All => self.timeline_set(RowSet::All),
             TimelineAction::Lab => self.timeline_set(RowSet::Lab),
+            TimelineAction::Child => self.timeline_to_child(height),
+            TimelineAction::Parent => self.timeline_to_parent(height),
             TimelineAction::Show => self.show_timeline_row(),
         }
         Vec::new()
+    }
+
+    /// Follows the fork at the cursor to the child's row.
+    fn timeline_to_child(&mut self, height: usize) {
+        let Some(child) = self.timeline_view.forked_at_cursor(&self.timeline) else {
+            let text = "no fork of this row at the cursor: move the cursor onto a + mark";
+            self.set_status(Severity::Info, text);
+            return;
+        };
+        self.timeline_to(child, "its child", height);
+    }
+
+    /// To the row of the process that forked the selected one.
+    fn timeline_to_parent(&mut self, height: usize) {
+        let parent = self
+            .timeline_view
+            .selected
+            .and_then(|id| self.timeline.row(id)?.parent);
+        match parent {
+            Some(parent) => self.timeline_to(parent, "its parent", height),
+            None => self.set_status(Severity::Info, "brood does not know who forked it"),
+        }
+    }
+
+    fn timeline_to(&mut self, id: crate::proc::Identity, who: &str, height: usize) {
+        if !self.timeline_view.select_id(&self.timeline, id, height) {
+            let all = self.keymap.timeline.first(TimelineAction::All);
+            let text = format!("{who} {} is not in this set ({all}: every process)", id.pid);
+            self.set_status(Severity::Info, text);
+        }
     }
 
     fn timeline_set(&mut self, set: RowSet) {

@@ -9,7 +9,7 @@ mod tests;
 use std::collections::HashSet;
 use std::ops::Range;
 
-use crate::history::timeline::{Line, Timeline, Which};
+use crate::history::timeline::{Line, MarkKind, Timeline, Which};
 use crate::proc::Identity;
 
 /// Which processes the timeline draws.
@@ -239,7 +239,32 @@ impl TimelineView {
             .and_then(|id| lines.iter().position(|l| l.row.id == id))
             .unwrap_or(0);
         let to = at.saturating_add_signed(by).min(lines.len() - 1);
-        self.selected = Some(lines[to].row.id);
+        self.select_line(lines[to].row.id, to, height);
+    }
+
+    /// Selects `id`'s row, keeping it on screen; false when it is not listed.
+    pub fn select_id(&mut self, timeline: &Timeline, id: Identity, height: usize) -> bool {
+        let Some(to) = self.lines(timeline).iter().position(|l| l.row.id == id) else {
+            return false;
+        };
+        self.select_line(id, to, height);
+        true
+    }
+
+    /// The child the selected row forked in the cursor's column, where it has a fork mark.
+    pub fn forked_at_cursor(&self, timeline: &Timeline) -> Option<Identity> {
+        let row = timeline.row(self.selected?)?;
+        let latest = timeline.span().map_or(0, |(_, latest)| latest);
+        let from = self.cursor_ns.unwrap_or(latest);
+        let column = from..from.saturating_add(self.scale_ns());
+        row.marks().find_map(|mark| match mark.kind {
+            MarkKind::Fork { child } if column.contains(&mark.at_ns) => Some(child),
+            _ => None,
+        })
+    }
+
+    fn select_line(&mut self, id: Identity, to: usize, height: usize) {
+        self.selected = Some(id);
         let height = height.max(1);
         if to < self.scroll {
             self.scroll = to;
