@@ -14,13 +14,9 @@ use crate::history::record::{Item, Reader};
 use crate::history::timeline::Timeline;
 
 pub fn run(args: &ExportArgs) -> ExitCode {
-    let file = match File::open(&args.file) {
-        Ok(file) => file,
-        Err(err) => return fail(&format!("cannot open {}: {err}", args.file.display())),
-    };
-    let mut reader = match Reader::open(file) {
+    let mut reader = match Reader::open_path(&args.file) {
         Ok(reader) => reader,
-        Err(err) => return fail(&format!("{}: {err}", args.file.display())),
+        Err(why) => return fail(&why),
     };
     if reader.is_torn() {
         let _ = writeln!(

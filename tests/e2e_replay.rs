@@ -156,13 +156,22 @@ fn a_recording_replays_with_its_keys_and_a_cut_one_up_to_its_last_whole_record()
 
 #[test]
 fn a_file_that_is_no_recording_is_a_clear_error() {
-    let path = scratch("not-a-recording.brood");
-    std::fs::write(&path, "hello").unwrap();
-    let output = run(brood(&["replay", path.to_str().unwrap()]));
-    assert_eq!(output.status.code(), Some(1));
-    let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("not a brood recording"), "{said}");
-    assert_eq!(said.lines().count(), 1, "{said}");
+    let text = scratch("not-a-recording.brood");
+    std::fs::write(&text, "hello").unwrap();
+    // A FIFO would wait for a writer forever, a device never end: neither is opened.
+    let fifo = scratch("a-fifo.brood");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("a FIFO");
+    for path in [&text, &fifo, &PathBuf::from("/dev/zero")] {
+        for command in [&["replay"][..], &["export", "--format", "json"][..]] {
+            let mut args = command.to_vec();
+            args.insert(1, path.to_str().unwrap());
+            let output = run(brood(&args));
+            assert_eq!(output.status.code(), Some(1), "{args:?}");
+            let said = String::from_utf8_lossy(&output.stderr);
+            assert!(said.contains("not a brood recording"), "{args:?}: {said}");
+            assert_eq!(said.lines().count(), 1, "{said}");
+        }
+    }
 }
 
 /// The state letter of `pid`'s row.

@@ -283,7 +283,11 @@ fn c_follows_a_fork_to_the_childs_row_and_p_comes_back() {
     // No fork where the cursor is now: c says so and stays.
     key(&mut app, KeyCode::Char('c'));
     assert_eq!(app.timeline_view.selected, Some(id(4001)));
-    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("+ mark")));
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|s| s.text.contains("+ mark"))
+    );
     // Back to the fork's column.
     for _ in 0..200 {
         if app.timeline_view.forked_at_cursor(&app.timeline).is_some() {
@@ -292,7 +296,15 @@ fn c_follows_a_fork_to_the_childs_row_and_p_comes_back() {
         key(&mut app, KeyCode::Left);
     }
     key(&mut app, KeyCode::Char('c'));
-    assert_eq!(app.timeline_view.selected, Some(id(4002)), "the child's row");
+    assert_eq!(
+        app.timeline_view.selected,
+        Some(id(4002)),
+        "the child's row"
+    );
     key(&mut app, KeyCode::Char('P'));
-    assert_eq!(app.timeline_view.selected, Some(id(4001)), "and its parent's");
+    assert_eq!(
+        app.timeline_view.selected,
+        Some(id(4001)),
+        "and its parent's"
+    );
 }

@@ -64,8 +64,7 @@ pub fn check(path: &Path) -> Result<(), String> {
 }
 
 fn open(path: &Path) -> Result<Reader<File>, String> {
-    let file = File::open(path).map_err(|err| format!("cannot open {}: {err}", path.display()))?;
-    Reader::open(file).map_err(|err| format!("{}: {err}", path.display()))
+    Reader::open_path(path)
 }
 
 fn answer_seeks<R: Read + Seek>(

@@ -110,6 +110,23 @@ impl<R> Reader<R> {
     }
 }
 
+impl Reader<std::fs::File> {
+    /// Opens the recording at `path`; what is wrong is said in one line that names it. Only a
+    /// regular file is opened: a FIFO would wait for a writer, a device never end.
+    pub fn open_path(path: &std::path::Path) -> Result<Reader<std::fs::File>, String> {
+        let shown = path.display();
+        let meta = std::fs::metadata(path).map_err(|err| format!("cannot open {shown}: {err}"))?;
+        if !meta.is_file() {
+            return Err(format!(
+                "{shown}: not a brood recording (not a regular file)"
+            ));
+        }
+        let file =
+            std::fs::File::open(path).map_err(|err| format!("cannot open {shown}: {err}"))?;
+        Reader::open(file).map_err(|err| format!("{shown}: {err}"))
+    }
+}
+
 impl<R: Read + Seek> Reader<R> {
     /// Opens a recording: checks its opening, reads its strings and indexes every frame and
     /// every batch of entries, up to the last whole record.
