@@ -11,11 +11,14 @@ mod support;
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::time::Duration;
 
 use brood::app::{App, Settings};
+use brood::exporter::observe::Observer;
 use brood::lab::protocol::{Reply, Request, WaitOutcome};
 use brood::message::{Event, Outcome, SignalScope, SystemStats, Target};
-use brood::proc::ipc::read_ends;
+use brood::proc::State;
+use brood::proc::ipc::{read_ends, read_ipc};
 use brood::proc::lookup::read_identity;
 use brood::proc::signal::{SignalError, send_signal};
 use nix::sys::signal::Signal;
@@ -224,6 +227,22 @@ fn inner_checks_as_nobody() {
     // Its descriptors are not ours to read, and that is said, not guessed.
     let denied = read_ends(roots).expect_err("another user's descriptors are unreadable");
     assert_eq!(denied.kind(), std::io::ErrorKind::PermissionDenied);
+
+    // It sleeps, and its wait channel reads "0" to us, as a running process's does: the deadlock
+    // sweep cannot tell what it waits for, so the exporter counts it, never takes it for running.
+    assert_eq!(sleeper.state, State::Sleeping);
+    let ipc = read_ipc(&snapshot, false);
+    assert!(
+        ipc.wait_hidden(sleeper.id),
+        "{:?}",
+        ipc.waits_in.get(&roots)
+    );
+    assert!(ipc.unjudged().contains(&roots));
+    let report = Observer::new(Duration::from_secs(30)).observe(&snapshot, &ipc);
+    assert!(
+        report.unreadable_processes >= 1,
+        "root's sleeper is counted unreadable: {report:?}"
+    );
 
     // A signal to it fails with EPERM, in plain words naming the owner. (SIGCONT: harmless.)
     let id = read_identity(roots).unwrap();

@@ -263,7 +263,9 @@ fn sleep_details(id: brood::proc::Identity) -> Details {
             start_ticks: 400_000,
             started_unix: None,
         }),
-        wchan: Ok(brood::proc::wchan::WaitChannel::parse("hrtimer_nanosleep")),
+        wchan: Ok(brood::proc::wchan::Sleep::In(
+            brood::proc::wchan::WaitChannel::parse("hrtimer_nanosleep").unwrap(),
+        )),
         io: Err(Unreadable::PermissionDenied),
         fds: Ok(Fds {
             total: 3,
@@ -532,6 +534,38 @@ fn the_wchan_column_says_why_each_process_sleeps() {
     row_of(&terminal, "    300 S child       ├─ bash");
     row_of(&terminal, "      1 S poll        init");
     row_of(&terminal, "   4010 S a_kernel_…  └─ left-behind");
+}
+
+/// A sleeping process whose wait channel the kernel hides from brood is said to be hidden, in
+/// the WCHAN column and the IPC panel: neither taken for running nor for not read yet.
+#[test]
+fn a_hidden_wait_channel_is_called_hidden() {
+    use brood::app::sort::Column;
+    use brood::proc::ipc::IpcState;
+    let mut app = App::new(Settings {
+        color: false,
+        columns: vec![Column::Pid, Column::State, Column::Wchan, Column::Command],
+        ..Settings::new(BROOD_PID)
+    });
+    app.update(Event::Resize {
+        width: 110,
+        height: 24,
+    });
+    app.update(Event::Snapshot(Box::new(machine(false, 5000.0)), stats()));
+    let mut ipc = IpcState::default();
+    ipc.waits_hidden.insert(300);
+    ipc.ids = app.snapshot.procs.iter().map(|p| (p.pid(), p.id)).collect();
+    app.update(Event::Ipc(Box::new(ipc)));
+    press(&mut app, 'i');
+    press(&mut app, 'g');
+    press(&mut app, 'j');
+    assert_eq!(app.selected_proc().map(|p| p.pid()), Some(300));
+    let terminal = render(&app, 110, 24);
+    row_of(&terminal, "    300 S hidden      ├─ bash");
+    row_of(
+        &terminal,
+        "300 bash: S — sleeping, wait channel hidden (the kernel",
+    );
 }
 
 /// A status message longer than the screen is cut with a mark, never silently.

@@ -110,10 +110,7 @@ impl Column {
             // Longer elapsed means an earlier start.
             Column::Elapsed => b.id.start_ticks.cmp(&a.id.start_ticks),
             // Those with no wait channel (running, or not swept yet) first.
-            Column::Wchan => {
-                let words = |p: &ProcInfo| ipc.wait_of(p.id).map(|c| c.short());
-                words(a).cmp(&words(b))
-            }
+            Column::Wchan => ipc.wait_short(a.id).cmp(&ipc.wait_short(b.id)),
             Column::Command => a
                 .name
                 .to_lowercase()

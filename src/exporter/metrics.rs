@@ -181,8 +181,9 @@ fn registry(report: &Report) -> Registry {
     );
     registry.register(
         "deadlock_unreadable_processes",
-        "Processes whose descriptors the deadlock sweep needed but could not read (permission): \
-         a cycle through them can be neither found nor ruled out",
+        "Processes the deadlock sweep could not judge (permission): sleeping where the kernel \
+         hides the wait channel, or holding descriptors it needed and could not read; a cycle \
+         through them can be neither found nor ruled out",
         count(report.unreadable_processes),
     );
 

@@ -76,8 +76,8 @@ pub struct Report {
     pub orphans_adopted: u64,
     pub deadlock_cycles: u64,
     pub deadlocked_processes: u64,
-    /// Processes whose descriptors the deadlock sweep needed and could not read (permission):
-    /// a cycle through them can be neither found nor ruled out.
+    /// Processes the deadlock sweep could not judge (permission): their wait channel hidden or
+    /// their descriptors unreadable, a cycle through them can be neither found nor ruled out.
     pub unreadable_processes: u64,
     /// Processes in D at every scan for at least the threshold.
     pub disk_sleep_stuck: u64,
@@ -182,8 +182,7 @@ impl Observer {
             .collect();
         report.deadlock_cycles = deadlocks.len() as u64;
         report.deadlocked_processes = members.len() as u64;
-        report.unreadable_processes =
-            ipc.ends.values().filter(|ends| ends.is_none()).count() as u64;
+        report.unreadable_processes = ipc.unjudged().len() as u64;
         report
     }
 }
@@ -354,7 +353,7 @@ mod tests {
     }
 
     #[test]
-    fn a_crossed_lock_pair_is_one_cycle_of_two_and_unreadable_descriptors_are_counted() {
+    fn a_crossed_lock_pair_is_one_cycle_of_two_and_what_cannot_be_read_is_counted() {
         let ipc = IpcState {
             // 12 holds lock 1 and waits for lock 2, which 13 holds while waiting for lock 1.
             locks: vec![
@@ -377,6 +376,14 @@ mod tests {
         assert_eq!(report.deadlock_cycles, 1);
         assert_eq!(report.deadlocked_processes, 2);
         assert_eq!(report.unreadable_processes, 2);
+
+        // Sleepers whose wait channel is hidden are unjudged too, each counted once.
+        let hidden = IpcState {
+            waits_hidden: [40, 50].into_iter().collect(),
+            ..ipc
+        };
+        let report = observer().observe(&snapshot, &hidden);
+        assert_eq!(report.unreadable_processes, 3);
 
         let calm = observer().observe(&snapshot, &IpcState::default());
         assert_eq!((calm.deadlock_cycles, calm.deadlocked_processes), (0, 0));

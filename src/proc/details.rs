@@ -9,7 +9,7 @@ use procfs::ProcError;
 use procfs::process::{FDTarget, LimitValue, Process};
 
 use super::text::sanitize;
-use super::wchan::WaitChannel;
+use super::wchan::Sleep;
 use super::{Identity, Pid};
 
 /// Open descriptors listed at most; the pane says how many more there are.
@@ -137,8 +137,8 @@ pub struct Details {
     pub cwd: Field<String>,
     pub status: Field<StatusPart>,
     pub stat: Field<StatPart>,
-    /// Where it sleeps in the kernel; `None` while it runs.
-    pub wchan: Field<Option<WaitChannel>>,
+    /// Where it sleeps in the kernel, that it does not, or that the kernel does not show.
+    pub wchan: Field<Sleep>,
     pub io: Field<IoCounters>,
     pub fds: Field<Fds>,
     /// `NAME=value`, sorted; at most [`MAX_ENV`].
@@ -196,6 +196,9 @@ pub fn read(id: Identity) -> Details {
         start_ticks: stat.starttime,
         started_unix: boot.map(|b| b + stat.starttime / ticks as u64),
     };
+    let cwd: Field<String> = process.cwd().map(path_text).map_err(Into::into);
+    // The kernel refuses the cwd link exactly where it hides the wait channel behind a "0".
+    let may_trace = !matches!(cwd, Err(Unreadable::PermissionDenied));
     Details {
         id,
         cmdline: process
@@ -203,13 +206,13 @@ pub fn read(id: Identity) -> Details {
             .map(|args| args.iter().map(|a| sanitize(a.as_bytes())).collect())
             .map_err(Into::into),
         exe: process.exe().map(path_text).map_err(Into::into),
-        cwd: process.cwd().map(path_text).map_err(Into::into),
-        status: process.status().map(status_part).map_err(Into::into),
-        stat: Ok(stat_part),
         wchan: process
             .wchan()
-            .map(|w| WaitChannel::parse(&w))
+            .map(|text| Sleep::parse(&text, || may_trace))
             .map_err(Into::into),
+        cwd,
+        status: process.status().map(status_part).map_err(Into::into),
+        stat: Ok(stat_part),
         io: process
             .io()
             .map(|io| IoCounters {

@@ -154,7 +154,8 @@ pub struct WaitChannel {
 }
 
 impl WaitChannel {
-    /// The wait channel in the text of /proc/PID/wchan; `None` for a task that runs ("0").
+    /// The wait channel in the text of /proc/PID/wchan; `None` for "0", which a task that runs
+    /// shows, and any task to a reader that may not trace it (see [`Sleep`]).
     pub fn parse(text: &str) -> Option<WaitChannel> {
         let symbol = text.trim().split('.').next().unwrap_or_default();
         if symbol.is_empty() || symbol == "0" {
@@ -194,9 +195,57 @@ impl WaitChannel {
     }
 }
 
-/// The wait channel of `pid`; `None` while it runs or when unreadable.
+/// What /proc/PID/wchan says of a task. The kernel writes "0" for a task that runs, and also,
+/// whatever the task does, to a reader that may not ptrace it: that "0" means "not shown".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sleep {
+    /// It sleeps in this kernel function.
+    In(WaitChannel),
+    /// It does not sleep: it runs, or has exited.
+    Awake,
+    /// The kernel does not show where, or whether, it sleeps: this reader may not trace it.
+    Hidden,
+}
+
+impl Sleep {
+    /// What the panels say of a hidden wait channel.
+    pub const HIDDEN: &'static str =
+        "hidden (the kernel shows it only to those allowed to trace the process)";
+
+    /// From the text of /proc/PID/wchan; `may_trace` (asked only when the text is "0") says
+    /// whether this reader is shown the real wait channel.
+    pub fn parse(text: &str, may_trace: impl FnOnce() -> bool) -> Sleep {
+        match WaitChannel::parse(text) {
+            Some(channel) => Sleep::In(channel),
+            None if may_trace() => Sleep::Awake,
+            None => Sleep::Hidden,
+        }
+    }
+}
+
+/// The wait channel of `pid`; `None` while it runs, or when unreadable or hidden.
 pub fn read(pid: super::Pid) -> Option<WaitChannel> {
     WaitChannel::parse(&std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?)
+}
+
+/// Where `pid` sleeps, telling a hidden wait channel from none.
+pub fn read_sleep(pid: super::Pid) -> Sleep {
+    match std::fs::read_to_string(format!("/proc/{pid}/wchan")) {
+        Ok(text) => Sleep::parse(&text, || may_trace(pid)),
+        // Under `hidepid=1` another user's files refuse even to open.
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => Sleep::Hidden,
+        Err(_) => Sleep::Awake,
+    }
+}
+
+/// Whether this process is shown `pid`'s wait channel. The kernel asks the same ptrace access
+/// (`PTRACE_MODE_READ_FSCREDS`) before reading the link /proc/PID/cwd, which fails with EACCES
+/// where it is refused; any other outcome (a process gone or exiting) hides nothing.
+fn may_trace(pid: super::Pid) -> bool {
+    !matches!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")),
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied
+    )
 }
 
 #[cfg(test)]
@@ -282,6 +331,23 @@ mod tests {
             WaitChannel::parse("\x1b[2J").map(|c| c.symbol),
             Some("\\x1b[2J".into())
         );
+    }
+
+    #[test]
+    fn zero_is_awake_only_to_a_reader_who_may_trace_and_hidden_to_any_other() {
+        assert_eq!(Sleep::parse("0", || true), Sleep::Awake);
+        assert_eq!(Sleep::parse("0", || false), Sleep::Hidden);
+        // A named function is shown only to who may trace: no need to ask.
+        let asked = std::cell::Cell::new(false);
+        let sleep = Sleep::parse("anon_pipe_read", || {
+            asked.set(true);
+            false
+        });
+        assert_eq!(
+            sleep,
+            Sleep::In(WaitChannel::parse("anon_pipe_read").unwrap())
+        );
+        assert!(!asked.get());
     }
 
     #[test]

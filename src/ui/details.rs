@@ -12,7 +12,7 @@ use super::format;
 use super::theme::Theme;
 use crate::app::App;
 use crate::proc::details::{Details, Field};
-use crate::proc::wchan::WaitChannel;
+use crate::proc::wchan::Sleep;
 use crate::proc::{ProcInfo, State};
 use crate::signals;
 
@@ -153,10 +153,10 @@ fn detail_lines(app: &App, proc: &ProcInfo, d: &Details, theme: Theme) -> Vec<Li
     s.field("tracer", &d.status, |st| {
         tracer_words(app, (st.tracer != 0).then_some(st.tracer))
     });
-    s.field("wchan", &d.wchan, |channel| {
-        channel
-            .as_ref()
-            .map_or_else(|| "- (running)".into(), WaitChannel::describe)
+    s.field("wchan", &d.wchan, |sleep| match sleep {
+        Sleep::In(channel) => channel.describe(),
+        Sleep::Awake => "- (running)".into(),
+        Sleep::Hidden => Sleep::HIDDEN.into(),
     });
 
     s.heading("Time");

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::theme::Theme;
 use crate::app::App;
 use crate::proc::ipc::Access;
+use crate::proc::wchan::Sleep;
 use crate::proc::{Identity, ProcInfo, State};
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
@@ -38,8 +39,11 @@ fn lines_for(app: &App, proc: &ProcInfo, theme: Theme) -> Vec<Line<'static>> {
     let pid = proc.pid();
     let why = match (proc.state, app.ipc.wait_of(proc.id)) {
         (State::Sleeping | State::DiskSleep, Some(channel)) => channel.describe(),
+        (State::Sleeping | State::DiskSleep, None) if app.ipc.wait_hidden(proc.id) => {
+            format!("sleeping, wait channel {}", Sleep::HIDDEN)
+        }
         (State::Sleeping | State::DiskSleep, None) => {
-            "sleeping (wait channel not read yet or unreadable)".to_string()
+            "sleeping (wait channel not read yet)".to_string()
         }
         (state, _) => state.meaning().to_string(),
     };

@@ -172,7 +172,7 @@ fn row_line(context: &RowContext<'_>, row: &Row, proc: &ProcInfo, marks: Marks) 
                 format!("{:>width$}", format::duration(app.snapshot.age_secs(proc)))
             }
             Column::Wchan => {
-                let words = app.ipc.wait_of(proc.id).map_or("", |c| c.short());
+                let words = app.ipc.wait_short(proc.id).unwrap_or_default();
                 fit::pad(words, width)
             }
         };

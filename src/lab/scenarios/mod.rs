@@ -342,5 +342,15 @@ mod tests {
         assert!(all(ScenarioId::JobControl).contains("SIGTTIN"));
         assert!(all(ScenarioId::JobControl).contains("SIGHUP, then SIGCONT"));
         assert!(all(ScenarioId::PoolResults).contains("BrokenProcessPool"));
+        // Said exactly: Pool replaces a dead worker but not its task; EDEADLK refuses the wait
+        // that would close a cycle; a flock lock goes with the last descriptor of its file.
+        assert!(all(ScenarioId::PoolResults).contains("replaces a dead worker"));
+        assert!(!all(ScenarioId::PoolResults).contains("does not notice a dead worker"));
+        assert!(all(ScenarioId::DeadlockFcntl).contains("waiting for the second lock would close"));
+        assert!(!all(ScenarioId::DeadlockFcntl).contains("granting"));
+        assert!(all(ScenarioId::RobustMutex).contains("last descriptor of its open file"));
+        // A try that needs work still to do says for how long there is.
+        assert!(all(ScenarioId::PoolResults).contains("While tasks remain (the first ~9 s"));
+        assert!(all(ScenarioId::RobustMutex).contains("rounds left (the first ~8 s"));
     }
 }

@@ -1,7 +1,7 @@
 //! Deadlocks from a wait-for graph: who is blocked on what (a pipe, a file lock) and who could
 //! release it. Pure, but for the two look-ups of a blocked process's system call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::IpcState;
 use super::endpoints::{Endpoint, FdEnd};
@@ -168,7 +168,10 @@ pub fn find_deadlocks(waits: &[Wait]) -> Vec<Deadlock> {
 }
 
 impl IpcState {
-    /// The blocked processes and who could release each (input for [`find_deadlocks`]).
+    /// The blocked processes and who could release each (input for [`find_deadlocks`]). A
+    /// process whose wait channel is hidden is none of them: not known to be stuck, it leaves
+    /// free whatever waits for it, so no deadlock is claimed through it; [`IpcState::unjudged`]
+    /// counts it instead.
     pub fn waits(&self) -> Vec<Wait> {
         let mut waits = Vec::new();
         for (&pid, channel) in &self.waits_in {
@@ -233,6 +236,29 @@ impl IpcState {
         }
         waits.sort_by_key(|w| w.id);
         waits
+    }
+
+    /// The processes the sweep could not judge, so that a deadlock through them can be neither
+    /// found nor ruled out: those whose descriptors it needed and could not read, and those whose
+    /// wait channel is hidden, unless /proc/locks (open to all) shows the lock they wait for.
+    pub fn unjudged(&self) -> HashSet<Pid> {
+        let lock_waiters: HashSet<Pid> = self
+            .locks
+            .iter()
+            .filter(|l| l.blocked)
+            .filter_map(|l| l.pid)
+            .collect();
+        let unreadable_ends = self
+            .ends
+            .iter()
+            .filter(|(_, ends)| ends.is_none())
+            .map(|(pid, _)| *pid);
+        let hidden = self
+            .waits_hidden
+            .iter()
+            .copied()
+            .filter(|pid| !lock_waiters.contains(pid));
+        unreadable_ends.chain(hidden).collect()
     }
 
     /// The pipe a blocked process is reading (or writing): the one its blocked syscall names,

@@ -9,10 +9,10 @@ mod sysv;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::wchan::{WaitChannel, WaitKind};
+use super::wchan::{Sleep, WaitChannel, WaitKind};
 use super::{Identity, Pid, PidMap, Snapshot, State, TaskKind};
 pub use deadlock::{Deadlock, Wait, WaitReason, find_deadlocks, parse_syscall, read_blocked_fd};
 pub use endpoints::{Access, Endpoint, FdEnd, parse_fdinfo_flags, read_ends, read_ends_but};
@@ -29,6 +29,9 @@ pub struct IpcState {
     pub ends: HashMap<Pid, Option<Arc<Vec<FdEnd>>>>,
     /// Wait channel of each sleeping process that has one.
     pub waits_in: HashMap<Pid, WaitChannel>,
+    /// Sleeping processes whose wait channel the kernel hides from brood (it may not trace
+    /// them): what they wait for is unknown, which is not "nothing".
+    pub waits_hidden: HashSet<Pid>,
     /// For processes blocked in a pipe read or write: the descriptor, from /proc/PID/syscall.
     pub blocked_fd: HashMap<Pid, i32>,
     pub locks: Vec<super::locks::LockEntry>,
@@ -53,9 +56,23 @@ impl IpcState {
         self.ids.get(&id.pid) == Some(&id)
     }
 
-    /// Where `id` slept when this state was read; none if it ran, or had not its PID yet.
+    /// Where `id` slept when this state was read; none if it ran, was hidden, or had not its
+    /// PID yet.
     pub fn wait_of(&self, id: Identity) -> Option<&WaitChannel> {
         self.waits_in.get(&id.pid).filter(|_| self.knows(id))
+    }
+
+    /// Whether `id` slept where the kernel would not show brood when this state was read.
+    pub fn wait_hidden(&self, id: Identity) -> bool {
+        self.waits_hidden.contains(&id.pid) && self.knows(id)
+    }
+
+    /// For the `WCHAN` column: what `id` waits for in a word or two, "hidden", or nothing.
+    pub fn wait_short(&self, id: Identity) -> Option<&str> {
+        match self.wait_of(id) {
+            Some(channel) => Some(channel.short()),
+            None => self.wait_hidden(id).then_some("hidden"),
+        }
     }
 }
 
@@ -146,7 +163,7 @@ struct Known {
     id: Identity,
     /// Set when a scan since the read says it may have run: read it again.
     stale: bool,
-    wchan: Option<Option<WaitChannel>>,
+    wchan: Option<Sleep>,
     ends: Option<Option<Arc<Vec<FdEnd>>>>,
 }
 
@@ -202,8 +219,14 @@ impl Sweeper {
             ..IpcState::default()
         };
         for proc in processes().filter(|p| matches!(p.state, State::Sleeping | State::DiskSleep)) {
-            if let Some(channel) = self.wchan(proc.pid()) {
-                state.waits_in.insert(proc.pid(), channel);
+            match self.sleep(proc.pid()) {
+                Some(Sleep::In(channel)) => {
+                    state.waits_in.insert(proc.pid(), channel);
+                }
+                Some(Sleep::Hidden) => {
+                    state.waits_hidden.insert(proc.pid());
+                }
+                Some(Sleep::Awake) | None => {}
             }
         }
         state.locks = super::locks::read_locks();
@@ -245,12 +268,14 @@ impl Sweeper {
         state
     }
 
-    fn wchan(&mut self, pid: Pid) -> Option<WaitChannel> {
+    fn sleep(&mut self, pid: Pid) -> Option<Sleep> {
         let known = self.known.get_mut(&pid)?;
-        known
-            .wchan
-            .get_or_insert_with(|| super::wchan::read(pid))
-            .clone()
+        Some(
+            known
+                .wchan
+                .get_or_insert_with(|| super::wchan::read_sleep(pid))
+                .clone(),
+        )
     }
 
     fn ends(&mut self, pid: Pid) -> Option<Arc<Vec<FdEnd>>> {

@@ -122,6 +122,43 @@ fn an_idle_reader_whose_writer_is_not_blocked_is_no_deadlock() {
 }
 
 #[test]
+fn a_reader_whose_writer_sleeps_hidden_is_no_deadlock_and_the_writer_is_unjudged() {
+    // 2 sleeps where the kernel will not show: perhaps reading pipe 200, perhaps not.
+    let mut state = crossed_pipes(false);
+    state.waits_hidden.insert(2);
+    assert!(find_deadlocks(&state.waits()).is_empty());
+    assert_eq!(state.unjudged(), [2].into_iter().collect());
+    assert!(state.wait_hidden(known(2)));
+    assert_eq!(state.wait_short(known(2)), Some("hidden"));
+    assert!(
+        !state.wait_hidden(Identity {
+            pid: 2,
+            start_ticks: 5
+        }),
+        "another process that had the PID"
+    );
+}
+
+#[test]
+fn unjudged_are_the_unreadable_and_the_hidden_but_not_lock_waiters_proc_locks_names() {
+    let mut state = IpcState {
+        // 20 waits for 10's lock: /proc/locks says so to anyone.
+        locks: super::super::locks::parse_locks(
+            "1: FLOCK ADVISORY WRITE 10 fe:00:500 0 EOF\n\
+             1: -> FLOCK ADVISORY WRITE 20 fe:00:500 0 EOF\n",
+        ),
+        ..IpcState::default()
+    };
+    state.waits_hidden.extend([20, 30, 40]);
+    state.ends.insert(40, None);
+    state.ends.insert(50, None);
+    state.ends.insert(60, Some(Arc::default()));
+    let mut unjudged: Vec<Pid> = state.unjudged().into_iter().collect();
+    unjudged.sort_unstable();
+    assert_eq!(unjudged, vec![30, 40, 50]);
+}
+
+#[test]
 fn crossed_lock_order_is_a_deadlock_naming_both_locks() {
     let state = IpcState {
         locks: super::super::locks::parse_locks(

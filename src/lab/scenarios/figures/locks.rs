@@ -92,8 +92,9 @@ pub(super) fn fcntl_events(before: &Figures, after: &Figures, notes: &mut Vec<St
     let rose = |name: &str| after.value(name).unwrap_or(0) > before.value(name).unwrap_or(0);
     if rose("edeadlk") {
         notes.push(
-            "fcntl(F_SETLKW) failed with EDEADLK: granting it would have closed a cycle of \
-             POSIX lock owners, so the kernel refused at once"
+            "fcntl(F_SETLKW) failed with EDEADLK: the lock's holder was waiting for the asker, \
+             so waiting for it would have closed a cycle of POSIX lock owners; the kernel \
+             refused at once"
                 .into(),
         );
     }
