@@ -172,6 +172,79 @@ fn a_stopped_process_is_counted_until_it_continues() {
     });
 }
 
+/// Read-only: while it scans and is scraped, the exporter has started no process and has no
+/// file open for writing (sockets, pipes and its terminal aside).
+#[test]
+fn the_exporter_writes_no_file_and_starts_no_process() {
+    let exporter = Exporter::start(&[]);
+    exporter.scrape_after_next_scan();
+    exporter.scrape_after_next_scan();
+    let pid = exporter.process.pid();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("its threads");
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        assert!(children.trim().is_empty(), "a child: {children}");
+    }
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("its files")
+        .flatten()
+    {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue; // closed meanwhile
+        };
+        let target = target.to_string_lossy().into_owned();
+        let special = ["socket:", "pipe:", "anon_inode:", "/dev/"];
+        if special.iter().any(|s| target.starts_with(s)) {
+            continue;
+        }
+        let info = std::fs::read_to_string(format!(
+            "/proc/{pid}/fdinfo/{}",
+            fd.file_name().to_string_lossy()
+        ))
+        .unwrap_or_default();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .unwrap_or(0);
+        assert_eq!(
+            flags & libc::O_ACCMODE as u32,
+            libc::O_RDONLY as u32,
+            "{target} open for writing"
+        );
+    }
+}
+
+/// A child whose parent exits is adopted, and the counter of adoptions moves. (It counts the
+/// whole machine's: another adoption at the same moment could move it too, never back.)
+#[test]
+fn an_orphan_adopted_is_counted() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let exporter = Exporter::start(&[]);
+    let mut parent = Command::new("sh")
+        .args(["-c", "sleep 60 & echo $!; read _"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("a parent");
+    let mut said = String::new();
+    BufReader::new(parent.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    let _orphan = Killed(said.trim().parse().expect("the child's PID"));
+    // Seen with its parent first.
+    let before = must(
+        &exporter.scrape_after_next_scan(),
+        "brood_orphans_adopted_total",
+    );
+    writeln!(parent.stdin.take().unwrap()).unwrap();
+    parent.wait().unwrap();
+    exporter.wait_for("the adoption counted", |samples| {
+        (must(samples, "brood_orphans_adopted_total") > before).then_some(())
+    });
+}
+
 #[test]
 fn a_crossed_flock_pair_is_one_deadlock_cycle_of_two() {
     let exporter = Exporter::start(&[]);
