@@ -288,13 +288,23 @@ fn c_follows_a_fork_to_the_childs_row_and_p_comes_back() {
             .as_ref()
             .is_some_and(|s| s.text.contains("+ mark"))
     );
-    // Back to the fork's column.
+    // Back until the cursor's cell on the parent's row, as drawn, is the fork's mark.
+    let on_the_mark = |app: &App| {
+        let terminal = render(app);
+        let buffer = terminal.backend().buffer();
+        let y = row_of(&terminal, "4001 brood-lab");
+        (0..buffer.area.width).any(|x| {
+            let cell = &buffer[(x, y)];
+            cell.modifier.contains(Modifier::REVERSED) && cell.symbol() == "+"
+        })
+    };
     for _ in 0..200 {
-        if app.timeline_view.forked_at_cursor(&app.timeline).is_some() {
+        if on_the_mark(&app) {
             break;
         }
         key(&mut app, KeyCode::Left);
     }
+    assert!(on_the_mark(&app), "the cursor on the + mark");
     key(&mut app, KeyCode::Char('c'));
     assert_eq!(
         app.timeline_view.selected,

@@ -55,13 +55,7 @@ impl App {
         }
         let page = usize::from(self.table_height()).max(1);
         match action {
-            Action::Quit if self.in_the_past() => {
-                // What to do with the lab is decided on the live tree, not on the past's.
-                let effects = self.back_to_live();
-                self.ask_to_quit();
-                return effects;
-            }
-            Action::Quit => self.ask_to_quit(),
+            Action::Quit => return self.ask_to_quit(),
             Action::ForceQuit => {
                 self.exit = Some(Exit::Quit {
                     leave_running: false,
@@ -160,7 +154,7 @@ impl App {
 
     /// Esc: closes what was opened last, as htop users expect; it never quits.
     pub(super) fn close_last(&mut self) -> Vec<Effect> {
-        if self.in_the_past() {
+        if self.in_the_past() || self.stepping_back {
             return self.back_to_live();
         }
         if self.show_details {
@@ -182,8 +176,15 @@ impl App {
         Vec::new()
     }
 
-    pub(super) fn ask_to_quit(&mut self) {
-        // A replay's lab processes are a recording's, not brood's to end or leave.
+    /// `q`: quits, or asks what to do with the lab first. From the session's past, the
+    /// question is asked on the live tree.
+    pub(super) fn ask_to_quit(&mut self) -> Vec<Effect> {
+        let effects = if self.in_the_past() || self.stepping_back {
+            self.back_to_live()
+        } else {
+            Vec::new()
+        };
+        // A replayed file's lab processes are a recording's, not brood's to end or leave.
         if self.counts.lab > 0 && self.replay.is_none() {
             self.overlay = Some(Overlay::Quit(self.quit_dialog()));
         } else {
@@ -191,6 +192,7 @@ impl App {
                 leave_running: false,
             });
         }
+        effects
     }
 
     /// What the quit dialog says of the lab now (it is told again after every scan while open).

@@ -197,6 +197,10 @@ pub struct App {
     /// The recording being replayed, in place of a live session.
     pub replay: Option<replay::Replay>,
     pub scan_count: u64,
+    /// Scans received, shown or held back (paused, or while the screen shows the past).
+    pub scans_seen: u64,
+    /// `b` was pressed and the session's past has not come yet.
+    stepping_back: bool,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
     /// PID → index into `snapshot.procs`, rebuilt with each snapshot (look-ups by PID are many).
@@ -305,6 +309,8 @@ impl App {
             recording: None,
             replay: None,
             scan_count: 0,
+            scans_seen: 0,
+            stepping_back: false,
             self_pid: settings.self_pid,
             pid_index: PidIndex::default(),
             ipc: IpcState::default(),
@@ -393,6 +399,9 @@ impl App {
     }
 
     fn handle(&mut self, event: Event) -> Vec<Effect> {
+        if let Event::Snapshot(..) = event {
+            self.scans_seen += 1;
+        }
         match event {
             Event::Key(key) => return self.on_key(key),
             Event::Mouse(mouse) => return self.on_mouse(mouse),
@@ -407,10 +416,8 @@ impl App {
                 let now_index = snapshot.index_by_pid();
                 let changes = self.observe_scan(&snapshot, &now_index);
                 self.timeline.observe_snapshot(self.now_ns(), &snapshot);
-                let before = match self.pending.take() {
-                    Some((before, _)) => before,
-                    None => Box::new(self.snapshot.clone()),
-                };
+                // Compared with the newest live scan, never with the past on screen.
+                let before = Box::new(self.latest_scan().0.clone());
                 let before_index = before.index_by_pid();
                 let entries = self.change_entries(
                     &changes,

@@ -281,9 +281,8 @@ impl App {
         let deadlocks = std::mem::take(&mut self.deadlocks);
         let still = |deadlock: &Deadlock| {
             deadlock.members().all(|id| {
-                self.proc_by_pid(id.pid).is_some_and(|p| {
-                    p.id == id && matches!(p.state, State::Sleeping | State::DiskSleep)
-                })
+                self.live_proc(id)
+                    .is_some_and(|p| matches!(p.state, State::Sleeping | State::DiskSleep))
             })
         };
         let (gone, kept): (Vec<Deadlock>, Vec<Deadlock>) =
@@ -295,6 +294,17 @@ impl App {
             let at = self.now_ns();
             self.record(Entry::new(at, Kinds::DEADLOCK, Origin::Scan, text).lab(about_lab));
         }
+    }
+
+    /// `id` as the newest live scan shows it (the screen may show an older one, or the past).
+    fn live_proc(&self, id: Identity) -> Option<&ProcInfo> {
+        let (live, _) = self.latest_scan();
+        let found = if std::ptr::eq(live, &self.snapshot) {
+            self.proc_by_pid(id.pid)
+        } else {
+            live.procs.iter().find(|p| p.pid() == id.pid)
+        };
+        found.filter(|p| p.id == id)
     }
 
     /// Whether `id` is on a deadlock cycle.

@@ -32,7 +32,7 @@ pub struct Recording {
     path: PathBuf,
     queue: Option<SyncSender<Batch>>,
     writer: Option<JoinHandle<io::Result<Stats>>>,
-    /// The app's scan count at the last hand-over, the first entry number not handed over, and
+    /// The app's count of scans seen at the last hand-over, the first entry number not handed over, and
     /// the place in the history's journal of amendments read up to.
     scans: u64,
     next_seq: u64,
@@ -197,18 +197,17 @@ impl Recording {
         );
         entries.extend(app.history.range(false, written..).cloned());
         self.next_seq = app.history.next_seq();
-        let frame = (app.scan_count != self.scans && app.scan_count > 0).then(|| {
-            self.scans = app.scan_count;
+        // The newest live scan, shown or not: a recording keeps recording while the screen is
+        // paused or shows the past.
+        let (snapshot, system) = app.latest_scan();
+        let frame = (app.scans_seen != self.scans && app.scans_seen > 0).then(|| {
+            self.scans = app.scans_seen;
             // When the scan was taken: its uptime is on the boot clock, in hundredths of a
             // second, so a scan read in the same hundredth as what was handed over last is put
             // a nanosecond after it: every record in order, each scan at a time of its own.
-            let boot_ns = (app.snapshot.uptime_secs * 1e9) as u64;
+            let boot_ns = (snapshot.uptime_secs * 1e9) as u64;
             let taken_ns = Clock::read().from_boot(boot_ns).unix_ns;
-            (
-                taken_ns.max(self.last_ns + 1),
-                app.snapshot.clone(),
-                app.system,
-            )
+            (taken_ns.max(self.last_ns + 1), snapshot.clone(), system)
         });
         if frame.is_none() && entries.is_empty() {
             return;

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{Cursor, Read, Seek};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::history::Entry;
 use crate::history::record::{Item, Reader};
@@ -110,24 +110,32 @@ fn answer_seeks<R: Read + Seek>(
     {
         return;
     }
+    // Ticks keep their pace whatever the seeks cost: a playing cursor moves at its speed.
+    let mut next_tick = Instant::now() + TICK;
     loop {
-        let mut at = match asked.recv_timeout(TICK) {
-            Ok(at) => at,
-            // No seek for a while: time for a playing cursor to move.
-            Err(RecvTimeoutError::Timeout) => {
-                if events.send(Event::Tick).is_err() {
+        match asked.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+            Ok(mut at) => {
+                // Only the newest of the seeks waiting matters: the cursor is already there.
+                while let Ok(later) = asked.try_recv() {
+                    at = later;
+                }
+                if !send_moment(&mut reader, at) {
                     return;
                 }
-                continue;
             }
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
-        };
-        // Only the newest of the seeks waiting matters: the cursor is already there.
-        while let Ok(later) = asked.try_recv() {
-            at = later;
         }
-        if !send_moment(&mut reader, at) {
-            return;
+        let now = Instant::now();
+        if now >= next_tick {
+            if events.send(Event::Tick).is_err() {
+                return;
+            }
+            next_tick += TICK;
+            if next_tick < now {
+                // Behind by more than a tick (a slow seek): on from now, not in a burst.
+                next_tick = now + TICK;
+            }
         }
     }
 }

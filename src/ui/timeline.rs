@@ -151,10 +151,7 @@ fn row_line<'a>(
         Style::default()
     };
     let mut spans = vec![Span::styled(name, name_style), Span::raw(" ")];
-    let cursor_column = shown
-        .cursor_ns
-        .checked_sub(shown.window.start)
-        .map(|ns| ns / shown.scale_ns);
+    let cursor_column = shown.cursor_column().map(|(column, _)| column);
     for column in 0..page.axis_columns() {
         let from = shown.window.start + u64::from(column) * shown.scale_ns;
         let (glyph, style) = cell(row, from, from + shown.scale_ns, theme);
@@ -243,7 +240,7 @@ fn detail<'a>(app: &App, shown: &Frame<'_>, row: Option<&Row>, theme: Theme) -> 
         }
         None => head.push_str(" · not alive then"),
     }
-    let column = shown.cursor_ns..shown.cursor_ns + shown.scale_ns;
+    let column = shown.cursor_column().map_or(0..0, |(_, time)| time);
     let happened: Vec<String> = row
         .marks()
         .filter(|m| column.contains(&m.at_ns))

@@ -17,7 +17,7 @@ impl App {
         let lab_view = self.lab_view;
         match action {
             LogAction::Close => self.page = Page::Tree,
-            LogAction::Quit => self.ask_to_quit(),
+            LogAction::Quit => return self.ask_to_quit(),
             LogAction::Help => self.open_help_at(LogAction::TITLE),
             LogAction::Up => self.log.step(&self.history, lab_view, -1, height),
             LogAction::Down => self.log.step(&self.history, lab_view, 1, height),

@@ -8,7 +8,9 @@ use super::{App, Exit, Prompt, PromptKind, Severity};
 use crate::history::History;
 use crate::history::record::Moment;
 use crate::message::{Effect, ReplayFile, ReplayNews};
+use crate::proc::Snapshot;
 use crate::proc::lifecycle::Lifecycle;
+use crate::proc::system::SystemStats;
 
 /// How far a playing cursor moves per tick of the replay source (a tenth of a second).
 const TICK_NS: u64 = 100_000_000;
@@ -33,6 +35,9 @@ pub struct Replay {
     lifecycle: Lifecycle,
     /// For the session's own past: when the user stepped back (how long ago the cursor is).
     pub entered_ns: u64,
+    /// For the session's own past: the live scan on screen when the user stepped back, shown
+    /// again on return unless a newer one waits.
+    live: Option<(Snapshot, Option<SystemStats>)>,
 }
 
 impl Replay {
@@ -53,14 +58,14 @@ impl Replay {
 impl App {
     pub(super) fn on_replay(&mut self, news: ReplayNews) -> Vec<Effect> {
         match news {
+            // A past asked for and given up (Esc) before it came: its source ends.
+            ReplayNews::Opened(file) if file.session && !self.stepping_back => {
+                return vec![Effect::Travel(false)];
+            }
             ReplayNews::Opened(file) if file.session => {
                 // Into the session's own past: a scan back from the latest, the history the
                 // app's own.
-                // The live scan shown now is what the screen returns to, unless a newer one
-                // is held already; and what the next scans are compared with.
-                if let (None, Some(system)) = (&self.pending, self.system) {
-                    self.pending = Some((Box::new(self.snapshot.clone()), system));
-                }
+                self.stepping_back = false;
                 let frames = file.frames.len();
                 let back = file.frames[frames.saturating_sub(2)];
                 self.replay = Some(Replay {
@@ -72,6 +77,7 @@ impl App {
                     shown_ns: None,
                     lifecycle: Lifecycle::default(),
                     entered_ns: self.now_ns(),
+                    live: Some((self.snapshot.clone(), self.system)),
                 });
                 let esc = self.keymap.main.first(Action::Close);
                 let back_key = self.keymap.main.first(Action::StepBack);
@@ -95,6 +101,7 @@ impl App {
                     shown_ns: None,
                     lifecycle: Lifecycle::default(),
                     entered_ns: 0,
+                    live: None,
                 });
                 self.log.until_ns = Some(cursor_ns);
                 let play = self.keymap.replay.first(ReplayAction::Play);
@@ -130,7 +137,10 @@ impl App {
             }
             ReplayNews::Failed(why) => self.set_status(Severity::Error, why),
             // Still live: the screen was never anywhere else.
-            ReplayNews::NoPast(why) => self.set_status(Severity::Info, why),
+            ReplayNews::NoPast(why) => {
+                self.stepping_back = false;
+                self.set_status(Severity::Info, why);
+            }
         }
         Vec::new()
     }
@@ -152,14 +162,27 @@ impl App {
         }
         let index = moment.snapshot.index_by_pid();
         replay.lifecycle.observe(&moment.snapshot);
-        self.marks = replay.lifecycle.marks(&moment.snapshot, &index);
+        let marks = replay.lifecycle.marks(&moment.snapshot, &index);
         if !replay.file.session {
             // A file's scans are the only ones: they age the status line as live scans do.
             self.scan_count += 1;
         }
+        self.show_snapshot(moment.snapshot, index, marks, moment.system);
+    }
+
+    /// Puts a scan on screen as it is, without taking it in (the lifecycle, the history and the
+    /// timeline have seen it, or are not to).
+    fn show_snapshot(
+        &mut self,
+        snapshot: Snapshot,
+        index: crate::proc::PidIndex,
+        marks: Vec<crate::proc::lifecycle::Marks>,
+        system: Option<SystemStats>,
+    ) {
+        self.marks = marks;
         self.pid_index = index;
-        self.snapshot = moment.snapshot;
-        self.system = moment.system.or(self.system);
+        self.snapshot = snapshot;
+        self.system = system.or(self.system);
         self.counts = super::refresh::count_states(&self.snapshot, &self.marks, &self.lab);
         self.rebuild_rows(None);
     }
@@ -295,36 +318,62 @@ impl App {
     }
 
     /// Whether the screen shows the live session's own past (stepped back into with `b`).
-    pub(super) fn in_the_past(&self) -> bool {
+    pub fn in_the_past(&self) -> bool {
         self.replay.as_ref().is_some_and(|r| r.file.session)
     }
 
     /// `b`: into the session's past (a scan back), or a scan further back when there already.
+    /// Asked once: more `b`s before the past comes change nothing.
     pub(super) fn step_back(&mut self) -> Vec<Effect> {
         if self.replay.is_some() {
             return self.on_replay_key(ReplayAction::PreviousScan);
         }
+        if self.stepping_back {
+            return Vec::new();
+        }
+        self.stepping_back = true;
         vec![Effect::Travel(true)]
     }
 
-    /// Out of the session's past: the screen is live again, with what came meanwhile.
+    /// Out of the session's past (or out of asking for it): the screen is live again, with
+    /// what came meanwhile.
     pub(super) fn back_to_live(&mut self) -> Vec<Effect> {
-        self.replay = None;
+        self.stepping_back = false;
+        let live = match self.replay.take() {
+            Some(replay) => replay.live,
+            None => return vec![Effect::Travel(false)],
+        };
         self.log.until_ns = None;
         self.timeline_view.follow();
         self.set_status(Severity::Info, "live again");
         let mut effects = vec![Effect::Travel(false)];
-        match self.pending.take() {
-            Some((snapshot, system)) if !self.paused => {
+        match (self.pending.take(), live) {
+            (Some((snapshot, system)), _) if !self.paused => {
                 self.take_system(system);
                 effects.extend(self.take_snapshot(*snapshot));
             }
-            held => {
+            // Paused, or nothing newer: the live screen as it was left.
+            (held, Some((snapshot, system))) => {
                 self.pending = held;
-                effects.push(Effect::Collector(crate::message::CollectorCommand::ScanNow));
+                let index = snapshot.index_by_pid();
+                let marks = self.lifecycle.marks(&snapshot, &index);
+                self.show_snapshot(snapshot, index, marks, system);
             }
+            (held, None) => self.pending = held,
         }
         effects
+    }
+
+    /// The newest live scan brood has, shown or held back (while paused, or while the screen
+    /// shows the past): what a recording takes, and what a held scan is compared with.
+    pub fn latest_scan(&self) -> (&Snapshot, Option<SystemStats>) {
+        if let Some((snapshot, system)) = &self.pending {
+            return (snapshot, Some(*system));
+        }
+        match self.replay.as_ref().and_then(|r| r.live.as_ref()) {
+            Some((snapshot, system)) => (snapshot, *system),
+            None => (&self.snapshot, self.system),
+        }
     }
 
     /// What a key does while replaying, where the live session would act on processes.

@@ -236,6 +236,8 @@ fn quitting_from_the_past_asks_about_the_live_lab() {
     use super::super::tests::lab_machine;
     let mut app = lab_machine();
     into_the_past(&mut app);
+    // From the full log too, which has a q of its own.
+    press(&mut app, 'v');
     assert!(app.proc_by_pid(200).is_none(), "the past has no lab");
     let effects = press(&mut app, 'q');
     assert!(effects.contains(&Effect::Travel(false)), "{effects:?}");
@@ -287,4 +289,58 @@ fn a_moment_is_seconds_from_the_start_or_a_time_of_day() {
     assert_eq!(parse_moment("25:00:00", start, 0), None);
     assert_eq!(parse_moment("soon", start, 0), None);
     assert_eq!(parse_moment("-3", start, 0), None);
+}
+
+#[test]
+fn b_asks_once_and_esc_before_the_past_comes_gives_it_up() {
+    use super::super::tests::lab_machine;
+    let mut app = lab_machine();
+    assert_eq!(press(&mut app, 'b'), [Effect::Travel(true)]);
+    assert_eq!(press(&mut app, 'b'), [], "asked already");
+    assert_eq!(key(&mut app, KeyCode::Esc), [Effect::Travel(false)]);
+    // The past comes after all: too late, its source is told to end.
+    let late = app.update(Event::Replay(ReplayNews::Opened(recording(3, true))));
+    assert_eq!(late, [Effect::Travel(false)]);
+    assert!(app.replay.is_none() && !app.in_the_past());
+    assert!(app.proc_by_pid(200).is_some(), "live all along");
+}
+
+#[test]
+fn paused_then_back_in_time_esc_shows_the_paused_screen_again() {
+    use super::super::tests::{feed, lab_machine, lab_tree};
+    let mut app = lab_machine();
+    press(&mut app, 'Z');
+    assert!(app.paused);
+    // A scan comes while paused: held, not shown.
+    feed(&mut app, lab_tree().proc(302, 1, "held").build());
+    let seen = app.scans_seen;
+    into_the_past(&mut app);
+    assert!(app.proc_by_pid(200).is_none());
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.in_the_past() && app.paused);
+    assert!(
+        app.proc_by_pid(200).is_some(),
+        "the paused live screen, not the past"
+    );
+    assert!(
+        app.proc_by_pid(302).is_none(),
+        "and still paused: the held scan waits"
+    );
+    assert_eq!(app.scans_seen, seen);
+}
+
+#[test]
+fn scans_held_while_in_the_past_are_the_latest_for_a_recording() {
+    use super::super::tests::{feed, lab_machine, lab_tree};
+    let mut app = lab_machine();
+    into_the_past(&mut app);
+    let seen = app.scans_seen;
+    feed(&mut app, lab_tree().proc(301, 1, "newcomer").build());
+    assert_eq!(app.scans_seen, seen + 1, "counted, though not shown");
+    assert!(app.proc_by_pid(301).is_none());
+    let (latest, _) = app.latest_scan();
+    assert!(
+        latest.procs.iter().any(|p| p.pid() == 301),
+        "what a recording takes"
+    );
 }

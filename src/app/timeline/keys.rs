@@ -41,7 +41,7 @@ impl App {
         let timeline = &self.timeline;
         match action {
             TimelineAction::Close => self.page = Page::Tree,
-            TimelineAction::Quit => self.ask_to_quit(),
+            TimelineAction::Quit => return self.ask_to_quit(),
             TimelineAction::Help => self.open_help_at(TimelineAction::TITLE),
             TimelineAction::Up => view.select(timeline, -1, height),
             TimelineAction::Down => view.select(timeline, 1, height),
@@ -63,7 +63,7 @@ impl App {
             TimelineAction::Subtree => self.timeline_subtree(),
             TimelineAction::All => self.timeline_set(RowSet::All),
             TimelineAction::Lab => self.timeline_set(RowSet::Lab),
-            TimelineAction::Child => self.timeline_to_child(height),
+            TimelineAction::Child => self.timeline_to_child(columns, height),
             TimelineAction::Parent => self.timeline_to_parent(height),
             TimelineAction::Show => self.show_timeline_row(),
         }
@@ -71,8 +71,9 @@ impl App {
     }
 
     /// Follows the fork at the cursor to the child's row.
-    fn timeline_to_child(&mut self, height: usize) {
-        let Some(child) = self.timeline_view.forked_at_cursor(&self.timeline) else {
+    fn timeline_to_child(&mut self, columns: u16, height: usize) {
+        let child = self.timeline_view.forked_at_cursor(&self.timeline, columns);
+        let Some(child) = child else {
             let text = "no fork of this row at the cursor: move the cursor onto a + mark";
             self.set_status(Severity::Info, text);
             return;

@@ -74,6 +74,15 @@ pub struct Frame<'a> {
     pub selected: Option<usize>,
 }
 
+impl Frame<'_> {
+    /// The cursor's column: its place on the axis, and the time it stands for.
+    pub fn cursor_column(&self) -> Option<(u64, Range<u64>)> {
+        let column = self.cursor_ns.checked_sub(self.window.start)? / self.scale_ns.max(1);
+        let from = self.window.start + column * self.scale_ns;
+        Some((column, from..from + self.scale_ns))
+    }
+}
+
 impl Default for TimelineView {
     fn default() -> Self {
         TimelineView::new(RowSet::All)
@@ -182,12 +191,14 @@ impl TimelineView {
 
     /// From the first moment brood knows of the rows listed to the latest moment observed.
     fn kept(&self, timeline: &Timeline) -> Option<(u64, u64)> {
-        let (_, latest) = timeline.span()?;
+        let (earliest, latest) = timeline.span()?;
+        // With no row listed, the cursor still moves over the whole time kept.
         let first = self
             .lines(timeline)
             .iter()
             .map(|l| l.row.first_known())
-            .min()?;
+            .min()
+            .unwrap_or(earliest);
         Some((first.min(latest), latest))
     }
 
@@ -220,7 +231,8 @@ impl TimelineView {
             return;
         };
         let span = latest.saturating_sub(earliest).max(1);
-        let columns = u64::from(columns.max(1));
+        // Following, the last column is the latest moment's: the rest hold what came before.
+        let columns = u64::from(columns.max(2) - 1);
         self.scale = SCALES_NS
             .iter()
             .position(|&scale| scale * columns >= span)
@@ -251,12 +263,11 @@ impl TimelineView {
         true
     }
 
-    /// The child the selected row forked in the cursor's column, where it has a fork mark.
-    pub fn forked_at_cursor(&self, timeline: &Timeline) -> Option<Identity> {
+    /// The child the selected row forked in the cursor's column (as drawn on an axis of
+    /// `columns`), where it has a fork mark.
+    pub fn forked_at_cursor(&self, timeline: &Timeline, columns: u16) -> Option<Identity> {
         let row = timeline.row(self.selected?)?;
-        let latest = timeline.span().map_or(0, |(_, latest)| latest);
-        let from = self.cursor_ns.unwrap_or(latest);
-        let column = from..from.saturating_add(self.scale_ns());
+        let (_, column) = self.frame(timeline, columns, 0).cursor_column()?;
         row.marks().find_map(|mark| match mark.kind {
             MarkKind::Fork { child } if column.contains(&mark.at_ns) => Some(child),
             _ => None,

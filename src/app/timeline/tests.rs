@@ -98,13 +98,14 @@ fn zoom_changes_what_a_column_stands_for_and_fit_shows_everything() {
     let frame = view.frame(&timeline, 50, 10);
     assert!(frame.window.start == 0 && 100 * SEC < frame.window.end);
 
-    // Only the rows listed count: on 6 columns, 100 s need a minute a column; the child, seen
-    // from 20 s on, needs 15 s.
-    view.fit(&timeline, 6);
+    // Only the rows listed count: on 7 columns (the last the latest moment's), 100 s need a
+    // minute a column; the child, seen from 20 s on, needs 15 s, and shows from its start.
+    view.fit(&timeline, 7);
     assert_eq!(view.scale_ns(), 60 * SEC);
     let mut child = TimelineView::new(RowSet::Tagged([id(11)].into()));
-    child.fit(&timeline, 6);
+    child.fit(&timeline, 7);
     assert_eq!(child.scale_ns(), 15 * SEC);
+    assert!(child.frame(&timeline, 7, 1).window.start <= 20 * SEC);
     child.first(&timeline, 50);
     assert_eq!(child.cursor_ns, Some(20 * SEC));
 }

@@ -112,17 +112,24 @@ impl<R> Reader<R> {
 
 impl Reader<std::fs::File> {
     /// Opens the recording at `path`; what is wrong is said in one line that names it. Only a
-    /// regular file is opened: a FIFO would wait for a writer, a device never end.
+    /// regular file is read: a FIFO would wait for a writer, a device never end.
     pub fn open_path(path: &std::path::Path) -> Result<Reader<std::fs::File>, String> {
+        use std::os::unix::fs::OpenOptionsExt;
         let shown = path.display();
-        let meta = std::fs::metadata(path).map_err(|err| format!("cannot open {shown}: {err}"))?;
+        // Opened without waiting (a FIFO's open would wait for a writer), then looked at.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path)
+            .map_err(|err| format!("cannot open {shown}: {err}"))?;
+        let meta = file
+            .metadata()
+            .map_err(|err| format!("cannot open {shown}: {err}"))?;
         if !meta.is_file() {
             return Err(format!(
                 "{shown}: not a brood recording (not a regular file)"
             ));
         }
-        let file =
-            std::fs::File::open(path).map_err(|err| format!("cannot open {shown}: {err}"))?;
         Reader::open(file).map_err(|err| format!("{shown}: {err}"))
     }
 }
