@@ -154,7 +154,7 @@ impl App {
 
     /// Esc: closes what was opened last, as htop users expect; it never quits.
     pub(super) fn close_last(&mut self) -> Vec<Effect> {
-        if self.in_the_past() || self.stepping_back {
+        if self.in_the_past() || self.stepping_back > 0 {
             return self.back_to_live();
         }
         if self.show_details {
@@ -179,7 +179,7 @@ impl App {
     /// `q`: quits, or asks what to do with the lab first. From the session's past, the
     /// question is asked on the live tree.
     pub(super) fn ask_to_quit(&mut self) -> Vec<Effect> {
-        let effects = if self.in_the_past() || self.stepping_back {
+        let effects = if self.in_the_past() || self.stepping_back > 0 {
             self.back_to_live()
         } else {
             Vec::new()

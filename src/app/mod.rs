@@ -199,8 +199,8 @@ pub struct App {
     pub scan_count: u64,
     /// Scans received, shown or held back (paused, or while the screen shows the past).
     pub scans_seen: u64,
-    /// `b` was pressed and the session's past has not come yet.
-    stepping_back: bool,
+    /// `b` was pressed this many times and the session's past has not come yet.
+    stepping_back: usize,
     /// brood's own PID, marked in the tree.
     pub self_pid: Pid,
     /// PID → index into `snapshot.procs`, rebuilt with each snapshot (look-ups by PID are many).
@@ -310,7 +310,7 @@ impl App {
             replay: None,
             scan_count: 0,
             scans_seen: 0,
-            stepping_back: false,
+            stepping_back: 0,
             self_pid: settings.self_pid,
             pid_index: PidIndex::default(),
             ipc: IpcState::default(),

@@ -59,15 +59,15 @@ impl App {
     pub(super) fn on_replay(&mut self, news: ReplayNews) -> Vec<Effect> {
         match news {
             // A past asked for and given up (Esc) before it came: its source ends.
-            ReplayNews::Opened(file) if file.session && !self.stepping_back => {
+            ReplayNews::Opened(file) if file.session && self.stepping_back == 0 => {
                 return vec![Effect::Travel(false)];
             }
             ReplayNews::Opened(file) if file.session => {
-                // Into the session's own past: a scan back from the latest, the history the
-                // app's own.
-                self.stepping_back = false;
+                // Into the session's own past: a scan back from the latest for each `b`, the
+                // history the app's own.
+                let steps = std::mem::take(&mut self.stepping_back);
                 let frames = file.frames.len();
-                let back = file.frames[frames.saturating_sub(2)];
+                let back = file.frames[frames.saturating_sub(1 + steps)];
                 self.replay = Some(Replay {
                     cursor_ns: file.frames[frames - 1],
                     file,
@@ -138,7 +138,7 @@ impl App {
             ReplayNews::Failed(why) => self.set_status(Severity::Error, why),
             // Still live: the screen was never anywhere else.
             ReplayNews::NoPast(why) => {
-                self.stepping_back = false;
+                self.stepping_back = 0;
                 self.set_status(Severity::Info, why);
             }
         }
@@ -323,22 +323,22 @@ impl App {
     }
 
     /// `b`: into the session's past (a scan back), or a scan further back when there already.
-    /// Asked once: more `b`s before the past comes change nothing.
+    /// The past is asked for once; each `b` before it comes is a scan further back.
     pub(super) fn step_back(&mut self) -> Vec<Effect> {
         if self.replay.is_some() {
             return self.on_replay_key(ReplayAction::PreviousScan);
         }
-        if self.stepping_back {
+        self.stepping_back += 1;
+        if self.stepping_back > 1 {
             return Vec::new();
         }
-        self.stepping_back = true;
         vec![Effect::Travel(true)]
     }
 
     /// Out of the session's past (or out of asking for it): the screen is live again, with
     /// what came meanwhile.
     pub(super) fn back_to_live(&mut self) -> Vec<Effect> {
-        self.stepping_back = false;
+        self.stepping_back = 0;
         let live = match self.replay.take() {
             Some(replay) => replay.live,
             None => return vec![Effect::Travel(false)],

@@ -344,3 +344,13 @@ fn scans_held_while_in_the_past_are_the_latest_for_a_recording() {
         "what a recording takes"
     );
 }
+
+#[test]
+fn each_b_before_the_past_comes_is_a_scan_further_back() {
+    use super::super::tests::lab_machine;
+    let mut app = lab_machine();
+    assert_eq!(press(&mut app, 'b'), [Effect::Travel(true)]);
+    assert_eq!(press(&mut app, 'b'), []);
+    let seek = app.update(Event::Replay(ReplayNews::Opened(recording(4, true))));
+    assert_eq!(seeks(seek), [2], "scan 1 of 0..3: two back from the latest");
+}
