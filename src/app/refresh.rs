@@ -161,13 +161,7 @@ impl App {
         {
             // Once it is there, shown or filtered out: the selection never jumps to it later.
             self.select_when_seen = None;
-            let row = self
-                .rows
-                .iter()
-                .position(|r| self.snapshot.procs[r.proc_index].id == id);
-            if let Some(row) = row {
-                self.select_row(row);
-            }
+            self.select_identity(id);
         }
     }
 
