@@ -26,34 +26,24 @@ while getopts "n:t:b:ih" opt; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [[ -z $brood ]]; then
-    (cd "$root" && cargo build --release --quiet)
-    brood=$root/target/release/brood
-fi
-# The tools run in a scratch directory: a relative path would name nothing there.
-brood=$(realpath "$brood")
+# shellcheck source=scripts/sleepers.sh
+source "$root/scripts/sleepers.sh"
+brood=$(brood_binary "$root" "$brood")
 command -v tmux >/dev/null || { echo "bench-refresh: needs tmux" >&2; exit 2; }
 
 scratch=$(mktemp -d)
-sleepers=()
 tools=(brood brood-ipc htop btop)
 cleanup() {
     for tool in "${tools[@]}"; do
         tmux -L "bench-refresh-$$" kill-session -t "bench-refresh-$$-$tool" 2>/dev/null || true
     done
-    if ((${#sleepers[@]})); then
-        kill "${sleepers[@]}" 2>/dev/null || true
-        wait "${sleepers[@]}" 2>/dev/null || true
-    fi
+    stop_sleepers
     rm -rf "$scratch"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for ((i = 0; i < procs; i++)); do
-    sleep 3600 &
-    sleepers+=($!)
-done
+start_sleepers "$procs"
 
 clk_tck=$(getconf CLK_TCK)
 

@@ -101,13 +101,18 @@ def measure(binary, seconds, rate, startup_cpu=0.0):
     }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def storm_arguments(doc):
+    """The options both storm scripts take: a storm's rate and length, an idle length, a binary."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("-r", "--rate", type=int, default=1000, help="starts a second (1000)")
     parser.add_argument("-t", "--seconds", type=float, default=10, help="storm length (10)")
     parser.add_argument("-i", "--idle", type=float, default=10, help="idle length (10)")
     parser.add_argument("-b", "--binary", default="target/release/brood")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = storm_arguments(__doc__)
     # Started and stopped at once: what starting costs, taken off the other rows.
     startup = measure(args.binary, 0, 0)["total_cpu"]
     rows = [("idle", measure(args.binary, args.idle, 0, startup))]

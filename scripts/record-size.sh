@@ -25,33 +25,24 @@ while getopts "n:t:r:b:h" opt; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [[ -z $brood ]]; then
-    (cd "$root" && cargo build --release --quiet)
-    brood=$root/target/release/brood
-fi
-brood=$(realpath "$brood")
+# shellcheck source=scripts/sleepers.sh
+source "$root/scripts/sleepers.sh"
+brood=$(brood_binary "$root" "$brood")
 
 scratch=$(mktemp -d)
-sleepers=()
 busy=""
 cleanup() {
     if [[ -n $busy ]]; then
         kill "$busy" 2>/dev/null || true
         wait "$busy" 2>/dev/null || true
     fi
-    if ((${#sleepers[@]})); then
-        kill "${sleepers[@]}" 2>/dev/null || true
-        wait "${sleepers[@]}" 2>/dev/null || true
-    fi
+    stop_sleepers
     rm -rf "$scratch"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for ((i = 0; i < procs; i++)); do
-    sleep 3600 &
-    sleepers+=($!)
-done
+start_sleepers "$procs"
 
 # record NAME: one run; prints "name bytes_per_hour cpu_seconds" and brood's last line.
 record() {

@@ -11,7 +11,6 @@ Usage: scripts/tui-storm.py [-r RATE] [-t SECONDS] [-i IDLE_SECONDS] [-b BINARY]
 Needs tmux; root (or Linux 6.6+) for the kernel's events. Python 3, standard library only.
 """
 
-import argparse
 import importlib.util
 import os
 import subprocess
@@ -91,13 +90,8 @@ def phase(pid, seconds, rate, storm):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-r", "--rate", type=int, default=1000, help="starts a second (1000)")
-    parser.add_argument("-t", "--seconds", type=float, default=10, help="storm length (10)")
-    parser.add_argument("-i", "--idle", type=float, default=10, help="idle length (10)")
-    parser.add_argument("-b", "--binary", default="target/release/brood")
-    args = parser.parse_args()
     helpers = events_storm()
+    args = helpers.storm_arguments(__doc__)
     binary = os.path.abspath(args.binary)
     tmux("new-session", "-d", "-s", SESSION, "-x", "150", "-y", "40", binary)
     try:
