@@ -256,6 +256,17 @@ fn r_records_the_session_on_screen_until_pressed_again() {
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "brood"))
     });
+    // Back in time it goes on, and says so.
+    brood.send_key(Key::Char('b'));
+    brood.wait_for(
+        |t| t.contains("● REC") && t.contains("BACK IN TIME"),
+        PATIENCE,
+    );
+    brood.send_key(Key::Esc);
+    brood.wait_for(
+        |t| t.contains("● REC") && !t.contains("BACK IN TIME"),
+        PATIENCE,
+    );
     // A few scans in, then stopped.
     wait_until("scans recorded", || {
         let bytes = std::fs::read(&file).ok()?;

@@ -20,6 +20,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
 
 fn system_line(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" brood ", theme.title()), Span::raw(" ")];
+    if let Some((path, _)) = &app.recording {
+        // Said first, live or back in time: a recording goes on writing the live session.
+        spans.push(Span::styled(format!("● REC {path}"), theme.error()));
+        spans.push(Span::raw("  "));
+    }
     if let Some(replay) = app.replay.as_ref().filter(|r| r.file.session) {
         // Back in time says so before anything: nothing on this screen is live.
         let secs = replay.entered_ns.saturating_sub(replay.cursor_ns) as f64 / 1e9;
@@ -61,11 +66,6 @@ fn system_line(app: &App, theme: Theme) -> Line<'static> {
             replay.file.host
         )));
         return Line::from(spans);
-    }
-    if let Some((path, _)) = &app.recording {
-        // Said first: a recording writes what the screen shows to a file.
-        spans.push(Span::styled(format!("● REC {path}"), theme.error()));
-        spans.push(Span::raw("  "));
     }
     let Some(sys) = app.system else {
         spans.push(Span::styled("reading /proc…", theme.dim()));

@@ -238,7 +238,13 @@ fn detail<'a>(app: &App, shown: &Frame<'_>, row: Option<&Row>, theme: Theme) -> 
                 clock(change.at_ns)
             ));
         }
-        None => head.push_str(" · not alive then"),
+        // Born (a fork told exactly) before its first state was seen.
+        None => match row.born.filter(|born| born.at_ns <= shown.cursor_ns) {
+            Some(born) if row.end.is_none_or(|end| shown.cursor_ns < end.at_ns) => head.push_str(
+                &format!(" · born at {}, its state not seen yet", clock(born.at_ns)),
+            ),
+            _ => head.push_str(" · not alive then"),
+        },
     }
     let column = shown.cursor_column().map_or(0..0, |(_, time)| time);
     let happened: Vec<String> = row
