@@ -83,13 +83,17 @@ fn answer_seeks<R: Read + Seek>(
         torn: reader.is_torn(),
         session,
     };
+    // What goes wrong ends a file's replay, but never the live session stepping back.
+    let failure = |why: String| match session {
+        true => ReplayNews::NoPast(why),
+        false => ReplayNews::Failed(why),
+    };
     if opened.frames.is_empty() {
-        let news = if session {
-            ReplayNews::NoPast("no scan kept yet to step back to".into())
-        } else {
-            ReplayNews::Failed(format!("{path}: the recording holds no scan"))
+        let why = match session {
+            true => "no scan kept yet to step back to".to_string(),
+            false => format!("{path}: the recording holds no scan"),
         };
-        let _ = events.send(Event::Replay(news));
+        let _ = events.send(Event::Replay(failure(why)));
         return;
     }
     let _ = events.send(Event::Replay(ReplayNews::Opened(opened)));
@@ -97,7 +101,7 @@ fn answer_seeks<R: Read + Seek>(
         let news = match reader.state_at(at) {
             Ok(Some(moment)) => ReplayNews::Moment(Box::new(moment)),
             Ok(None) => return true,
-            Err(err) => ReplayNews::Failed(err.to_string()),
+            Err(err) => failure(err.to_string()),
         };
         events.send(Event::Replay(news)).is_ok()
     };

@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::message::{Effect, Event, Outcome, RecordingNews};
 
 /// Bytes of the session's past kept in memory: hours of a quiet machine. Past it, the memory
-/// starts again from the scan then shown.
+/// starts again from the newest scan.
 const MEMORY_BYTES: usize = 16 << 20;
 
 /// The session's own: recordings, its past in memory, and where seeks go.

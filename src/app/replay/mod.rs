@@ -81,9 +81,10 @@ impl App {
                 });
                 let esc = self.keymap.main.first(Action::Close);
                 let back_key = self.keymap.main.first(Action::StepBack);
+                let forward = self.keymap.replay.first(ReplayAction::NextScan);
                 self.set_status(
                     Severity::Info,
-                    format!("back in time: {back_key} steps further back, . forward, {esc} returns to live (nothing is lost meanwhile)"),
+                    format!("back in time: {back_key} steps further back, {forward} forward, {esc} returns to live (nothing is lost meanwhile)"),
                 );
                 return self.move_replay_cursor(back);
             }
@@ -104,8 +105,14 @@ impl App {
                     live: None,
                 });
                 self.log.until_ns = Some(cursor_ns);
-                let play = self.keymap.replay.first(ReplayAction::Play);
-                let mut text = format!("replaying {path}: {play} plays, , and . step by scan");
+                let keys = &self.keymap.replay;
+                let (play, back, on) = (
+                    keys.first(ReplayAction::Play),
+                    keys.first(ReplayAction::PreviousScan),
+                    keys.first(ReplayAction::NextScan),
+                );
+                let mut text =
+                    format!("replaying {path}: {play} plays, {back} and {on} step by scan");
                 if torn {
                     text.push_str("; the file ends mid-record (cut short) and is read up to its last whole record");
                 }
@@ -136,7 +143,7 @@ impl App {
                 self.exit = Some(Exit::Failed(why));
             }
             ReplayNews::Failed(why) => self.set_status(Severity::Error, why),
-            // Still live: the screen was never anywhere else.
+            // The session goes on where it is: live, or in the past already shown.
             ReplayNews::NoPast(why) => {
                 self.stepping_back = 0;
                 self.set_status(Severity::Info, why);
