@@ -32,8 +32,8 @@ pub struct Recording {
     path: PathBuf,
     queue: Option<SyncSender<Batch>>,
     writer: Option<JoinHandle<io::Result<Stats>>>,
-    /// The app's count of scans seen at the last hand-over, the first entry number not handed over, and
-    /// the place in the history's journal of amendments read up to.
+    /// The app's count of scans seen at the last hand-over, the first entry number not handed
+    /// over, and the place in the history's journal of amendments read up to.
     scans: u64,
     next_seq: u64,
     amendments: u64,

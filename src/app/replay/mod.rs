@@ -66,10 +66,12 @@ impl App {
                 // Into the session's own past: a scan back from the latest for each `b`, the
                 // history the app's own.
                 let steps = std::mem::take(&mut self.stepping_back);
-                let frames = file.frames.len();
-                let back = file.frames[frames.saturating_sub(1 + steps)];
+                let Some(&latest) = file.frames.last() else {
+                    return vec![Effect::Travel(false)];
+                };
+                let back = file.frames[file.frames.len().saturating_sub(1 + steps)];
                 self.replay = Some(Replay {
-                    cursor_ns: file.frames[frames - 1],
+                    cursor_ns: latest,
                     file,
                     playing: None,
                     speed: 1,
