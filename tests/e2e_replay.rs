@@ -126,6 +126,11 @@ fn a_recording_replays_with_its_keys_and_a_cut_one_up_to_its_last_whole_record()
     );
     replay.send_key(Key::Char('d'));
     replay.wait_for(|t| !t.contains("details:"), PATIENCE);
+    // What is read live only says it was not recorded.
+    replay.send_key(Key::Char('i'));
+    replay.wait_for(|t| t.contains("not recorded: wait channels"), PATIENCE);
+    replay.send_key(Key::Char('i'));
+    replay.wait_for(|t| !t.contains("not recorded: wait channels"), PATIENCE);
     // Nothing here is live: a lab key says so and does nothing.
     replay.send_key(Key::Char('n'));
     replay.wait_for(|t| t.contains("does nothing here"), PATIENCE);
@@ -226,6 +231,9 @@ fn stepping_back_shows_a_process_that_has_ended_and_esc_comes_back_to_live() {
     let text = brood.screen().contents();
     assert!(found, "the sleeper in the past: {text}");
     assert!(text.contains("BACK IN TIME"), "{text}");
+    // The IPC panel is of now, and says so.
+    brood.send_key(Key::Char('i'));
+    brood.wait_for(|t| t.contains("IPC (now)"), PATIENCE);
     brood.send_key(Key::Esc);
     brood.wait_for(
         |t| !t.contains("BACK IN TIME") && !rows(t).contains(&pid),

@@ -15,9 +15,19 @@ use crate::proc::{Identity, ProcInfo, State};
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     let block = Block::default()
         .borders(Borders::TOP)
-        .title(" IPC ")
+        // The sweep is of now: said so while the tree shows the past.
+        .title(if app.in_the_past() {
+            " IPC (now) "
+        } else {
+            " IPC "
+        })
         .title_style(theme.title());
+    let replaying_a_file = app.replay.is_some() && !app.in_the_past();
     let lines = match app.selected_proc() {
+        _ if replaying_a_file => vec![Line::styled(
+            "not recorded: wait channels, descriptors and locks are read live only",
+            theme.dim(),
+        )],
         Some(proc) => lines_for(app, proc, theme),
         None => vec![Line::raw("no process selected")],
     };

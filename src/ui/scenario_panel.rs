@@ -15,7 +15,7 @@ use nix::sys::signal::Signal;
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     let (title, lines) = match &app.scenarios.current {
-        Some(view) => (title(view), lines(view, theme)),
+        Some(view) => (title(view, app.in_the_past()), lines(view, theme)),
         None => (
             " explanation ".to_string(),
             vec![Line::raw(
@@ -27,9 +27,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
     super::dialogs::boxed(frame, area, title, lines, theme);
 }
 
-fn title(view: &ScenarioView) -> String {
+/// Its figures are the lesson's now: said so while the tree shows the past.
+fn title(view: &ScenarioView, past_on_screen: bool) -> String {
     let state = if view.finished { "over" } else { "running" };
-    format!(" {} — {} — {state} ", view.id, view.id.title())
+    let now = if past_on_screen { " (now)" } else { "" };
+    format!(" {} — {} — {state}{now} ", view.id, view.id.title())
 }
 
 fn lines(view: &ScenarioView, theme: Theme) -> Vec<Line<'static>> {
