@@ -34,8 +34,9 @@ fn system_line(app: &App, theme: Theme) -> Line<'static> {
             format::duration(secs)
         };
         let esc = app.keymap.main.first(crate::app::keymap::Action::Close);
+        let back = app.keymap.main.first(crate::app::keymap::Action::StepBack);
         let text = format!(
-            "BACK IN TIME {} · {ago} ago · scan {} of {} kept · {esc}: live",
+            "BACK IN TIME {} ({ago} before {back}) · scan {} of {} kept · {esc}: live",
             format::clock(replay.cursor_ns, app.utc_offset_secs, true),
             replay.frame_at(replay.cursor_ns) + 1,
             replay.file.frames.len(),
