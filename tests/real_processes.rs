@@ -224,14 +224,14 @@ fn exec_keeps_the_pid_and_changes_name_and_command_line() {
 
     child.0.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let mut changes = Vec::new();
-    let execd = wait_until("the exec", || {
+    // A scan in the middle of the exec may read no command line yet: the next one does.
+    wait_until("the exec, with its new command line", || {
         let snapshot = scanner.scan().ok()?;
         changes.extend(lifecycle.observe(&snapshot));
         find(&snapshot, child.pid())
-            .filter(|p| &*p.name == "sleep")
+            .filter(|p| &*p.name == "sleep" && &*p.cmdline == "sleep 61")
             .cloned()
     });
-    assert_eq!(&*execd.cmdline, "sleep 61");
     assert!(
         changes
             .iter()

@@ -111,7 +111,12 @@ impl Scanner {
             .last
             .get(entry.index as usize)
             .filter(|p| p.id == entry.id)?;
-        if is_due(pid, scan_count) || entry.runtime_at_read != Some(runtime) || last.threads != 1 {
+        // A command line still to read is read at the next scan, quiet or not.
+        if is_due(pid, scan_count)
+            || entry.runtime_at_read != Some(runtime)
+            || last.threads != 1
+            || entry.cmdline_unread
+        {
             return None;
         }
         entry.seen_in_scan = scan_count;

@@ -79,7 +79,7 @@ impl Scanner {
                 let cmdline = self.command_line(tgid.unwrap_or(tid));
                 Known {
                     name: sanitize(stat.comm).into(),
-                    cmdline_read: cmdline.is_some(),
+                    cmdline_read: cmdline.is_some() && !read_again(stat, cmdline.as_deref()),
                     cmdline: cmdline.map_or_else(|| last.cmdline.clone(), Arc::from),
                     uid: last.uid,
                     user: last.user.clone(),
@@ -191,7 +191,7 @@ impl Scanner {
             Some(Opened { file, .. }) => (read_uid(file), read_cmdline()),
             None => (kept_uid.flatten(), read_cmdline()),
         };
-        let cmdline_read = cmdline.is_some();
+        let cmdline_read = cmdline.is_some() && !read_again(stat, cmdline.as_deref());
         let cmdline = cmdline.unwrap_or_default();
         let user = match uid {
             Some(uid) => self.user_name(uid),
@@ -306,6 +306,13 @@ pub(super) fn is_name_of(name: &str, comm: &[u8]) -> bool {
 
 /// The command line of `pid`, read into `raw` (kept by the caller to reuse its capacity), at most
 /// as many bytes as the shown command line can hold. One `read` where it fits: a read of
+/// Whether `cmdline`, as read, is to be read again at the next scan rather than remembered: an
+/// empty one of a live user task was caught in the middle of an exec (or of its exit), when
+/// the kernel has no address space to read it from. Kernel threads and zombies have none.
+pub(super) fn read_again(stat: &StatFields<'_>, cmdline: Option<&str>) -> bool {
+    cmdline == Some("") && stat.flags & PF_KTHREAD == 0 && !matches!(stat.state, b'Z' | b'X' | b'x')
+}
+
 /// /proc/PID/cmdline returns all there is up to the buffer's size, so a short read is the end.
 pub(super) fn read_cmdline(pid: Pid, raw: &mut Vec<u8>) -> io::Result<String> {
     // Up to 4 bytes a character, plus one more character to know whether to mark a cut.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 
 use super::quiet::FULL_READ_EVERY;
-use super::read::is_name_of;
+use super::read::{is_name_of, read_again};
 use super::read_ahead::READ_AHEAD_FROM;
 use super::*;
 
@@ -286,4 +286,26 @@ fn a_directory_is_listed_across_many_small_batches() {
     result.unwrap();
     listed.sort_unstable();
     assert_eq!(listed, (1..=300).collect::<Vec<Pid>>());
+}
+
+#[test]
+fn an_empty_command_line_of_a_live_user_task_is_read_again_not_remembered() {
+    // Fields as /proc/PID/stat gives them: pid, comm, state, then the rest (flags ninth).
+    let stat = |state: char, flags: u32| {
+        format!("42 (sleep) {state} 1 42 42 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0")
+    };
+    let user = stat('S', 0x0040_0000);
+    let user = crate::proc::stat::parse_stat(user.as_bytes()).unwrap();
+    assert!(read_again(&user, Some("")), "caught mid-exec");
+    assert!(!read_again(&user, Some("sleep 61")));
+    assert!(
+        !read_again(&user, None),
+        "unread already, for want of descriptors"
+    );
+    let zombie = stat('Z', 0x0040_0000);
+    let zombie = crate::proc::stat::parse_stat(zombie.as_bytes()).unwrap();
+    assert!(!read_again(&zombie, Some("")), "a zombie has none");
+    let kernel = stat('I', 0x0020_8040);
+    let kernel = crate::proc::stat::parse_stat(kernel.as_bytes()).unwrap();
+    assert!(!read_again(&kernel, Some("")), "nor has a kernel thread");
 }
