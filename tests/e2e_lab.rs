@@ -15,7 +15,7 @@ use brood::proc::lookup::read_identity;
 use brood::proc::scan::{ScanOptions, Scanner};
 use brood::proc::{Snapshot, State};
 use pty::{Brood, Key};
-use support::{find, scanner, wait_until};
+use support::{DEADLINE, find, scanner, wait_until, wait_within};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -289,7 +289,8 @@ fn sigkill_during(
     // The moment does not matter (the lab must end at any step): once the guard and a process
     // of the lesson are there, brood is killed outright. (Some lessons keep only one: the
     // orphan's parent exits at once.)
-    let (members, dir) = wait_until(&format!("{id}: the lesson under way"), || {
+    // 25 broods start their lessons at once: on a busy 2-core machine, some take a while.
+    let (members, dir) = wait_within(4 * DEADLINE, &format!("{id}: the lesson under way"), || {
         let snapshot = latest.lock().unwrap().clone();
         let (members, dir) = lab_of(&snapshot, pid);
         (members.len() >= 2).then_some((members, dir))

@@ -12,13 +12,18 @@ use brood::proc::{Pid, ProcInfo, Snapshot};
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
 /// Polls `check` until it returns `Some`, failing the test with `what` after [`DEADLINE`].
-pub fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn wait_until<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    wait_within(DEADLINE, what, check)
+}
+
+/// [`wait_until`] with a deadline of its own, for a test that loads the machine itself.
+pub fn wait_within<T>(deadline: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(value) = check() {
             return value;
         }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
+        assert!(start.elapsed() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
