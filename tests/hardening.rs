@@ -137,6 +137,8 @@ fn hostile_names_are_escaped_and_the_tree_stays_aligned() {
         .iter()
         .position(|r| app.snapshot.procs[r.proc_index].pid() == child.pid())
         .unwrap();
+    // From the first row (the selection starts on brood's own, wherever that is).
+    app.update(Event::Key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)));
     for _ in 0..row {
         app.update(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
     }
